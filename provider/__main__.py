@@ -1,0 +1,41 @@
+"""Entry point Terraform starts: ``terraform-provider-photon [--debug]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PROVIDER_ADDRESS = "registry.terraform.io/photon-platform/photon"
+
+
+def _photon_provider():
+    from .photon.provider import PhotonProvider
+
+    return PhotonProvider()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="terraform-provider-photon",
+        description="Terraform provider for Photon-style Kubernetes on ESXi hosts.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="start once and print TF_REATTACH_PROVIDERS for Terraform to attach to",
+    )
+    args = parser.parse_args(argv)
+
+    from .bridge.plugin_server import serve
+
+    code = serve(_photon_provider, provider_address=PROVIDER_ADDRESS, debug=args.debug)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Terraform waits for the process to end after Shutdown; skip the interpreter's slow
+    # teardown of gRPC's threads: everything of ours is already closed.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

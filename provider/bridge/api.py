@@ -1,0 +1,164 @@
+"""What a provider implements: plain request/response objects, no gRPC and no protobuf.
+
+Each operation receives a request and fills a response that arrives pre-filled with the
+obvious default (apply's new state starts as the planned state, read's as the prior state,
+plan's private data as the prior private data), so a resource only states what differs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from .cty import Path, Value
+from .diagnostics import Diagnostics
+from .schema import Schema
+
+__all__ = [
+    "ApplyRequest",
+    "ApplyResponse",
+    "DataSource",
+    "ImportResponse",
+    "PlanRequest",
+    "PlanResponse",
+    "Provider",
+    "ReadDataRequest",
+    "ReadRequest",
+    "ReadResponse",
+    "Resource",
+]
+
+
+@dataclass
+class PlanRequest:
+    prior_state: Value
+    proposed_new_state: Value
+    config: Value
+    prior_private: bytes
+
+    @property
+    def creating(self) -> bool:
+        return self.prior_state.is_null
+
+    @property
+    def destroying(self) -> bool:
+        return self.proposed_new_state.is_null
+
+
+@dataclass
+class PlanResponse:
+    planned_state: Value
+    planned_private: bytes
+    requires_replace: list[Path] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class ApplyRequest:
+    prior_state: Value
+    planned_state: Value
+    config: Value
+    planned_private: bytes
+
+
+@dataclass
+class ApplyResponse:
+    """``new_state`` must always say what exists, also when the operation failed half-way."""
+
+    new_state: Value
+    private: bytes
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class ReadRequest:
+    state: Value
+    private: bytes
+
+
+@dataclass
+class ReadResponse:
+    """Set ``new_state`` to a null value when the object is gone, so Terraform plans it anew."""
+
+    new_state: Value
+    private: bytes
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class ImportResponse:
+    """One state per imported object; unknown/null attributes are filled by the following read."""
+
+    states: list[Value] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class ReadDataRequest:
+    config: Value
+
+
+class Resource(ABC):
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    @classmethod
+    def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
+        """Cross-attribute checks before the provider is configured; per-attribute
+        validators live in the schema."""
+
+    def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
+        """Adjust the plan the bridge derived from the schema (replacement, unknowns)."""
+
+    @abstractmethod
+    def create(self, request: ApplyRequest, response: ApplyResponse) -> None: ...
+
+    @abstractmethod
+    def read(self, request: ReadRequest, response: ReadResponse) -> None: ...
+
+    @abstractmethod
+    def update(self, request: ApplyRequest, response: ApplyResponse) -> None: ...
+
+    @abstractmethod
+    def delete(self, request: ApplyRequest, response: ApplyResponse) -> None: ...
+
+    def import_state(self, import_id: str, response: ImportResponse) -> None:
+        response.diagnostics.error("Import not supported", f"{self.type_name} cannot be imported.")
+
+
+class DataSource(ABC):
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    @classmethod
+    def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
+        """Cross-attribute checks before the provider is configured."""
+
+    @abstractmethod
+    def read(self, request: ReadDataRequest, diagnostics: Diagnostics) -> Value: ...
+
+
+class Provider(ABC):
+    """The provider as the bridge sees it. Schema and validation must stay cheap to import:
+    Terraform starts the provider process for them alone."""
+
+    schema: ClassVar[Schema]
+    resources: ClassVar[Mapping[str, type[Resource]]]
+    data_sources: ClassVar[Mapping[str, type[DataSource]]]
+
+    def validate_config(self, config: Value, diagnostics: Diagnostics) -> None:
+        """Cross-attribute checks of the provider block."""
+
+    @abstractmethod
+    def configure(self, config: Value, diagnostics: Diagnostics) -> None: ...
+
+    @abstractmethod
+    def new_resource(self, type_name: str) -> Resource: ...
+
+    @abstractmethod
+    def new_data_source(self, type_name: str) -> DataSource: ...
+
+    def stop(self) -> None:
+        """Terraform asks in-flight work to end soon (Ctrl-C); state must still be returned."""

@@ -1,0 +1,40 @@
+"""The plan every resource gets before its own ``modify_plan``: derived from the schema alone.
+
+- Computed attributes the configuration leaves unset become unknown ("known after apply") on
+  create, and on update when anything changed, unless marked ``use_state_for_unknown``.
+- Attributes marked ``requires_replace`` whose planned value differs from the prior state are
+  reported to Terraform, which then plans destroy-and-create.
+"""
+
+from __future__ import annotations
+
+from .api import PlanRequest, PlanResponse
+from .cty import Path, Value
+from .schema import Schema
+
+__all__ = ["plan_from_schema"]
+
+
+def plan_from_schema(schema: Schema, request: PlanRequest) -> PlanResponse:
+    response = PlanResponse(request.proposed_new_state, request.prior_private)
+    if request.destroying:
+        return response
+    prior, proposed, config = request.prior_state, request.proposed_new_state, request.config
+    if request.creating or proposed != prior:
+        changes = {}
+        for attr in schema.block.attributes:
+            if not attr.computed or not config[attr.name].is_null:
+                continue
+            if attr.use_state_for_unknown and not request.creating:
+                changes[attr.name] = prior[attr.name]
+            else:
+                changes[attr.name] = Value.unknown(attr.value_type())
+        response.planned_state = proposed.with_attributes(changes)
+    if not request.creating:
+        planned = response.planned_state
+        response.requires_replace = [
+            Path.root().attr(attr.name)
+            for attr in schema.block.attributes
+            if attr.requires_replace and planned[attr.name] != prior[attr.name]
+        ]
+    return response

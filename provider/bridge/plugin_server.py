@@ -1,0 +1,166 @@
+"""The go-plugin side of a provider process: handshake, sockets, lifecycle.
+
+Terraform starts the provider with a magic cookie and its offered protocol versions in the
+environment, reads one handshake line from stdout and connects to the announced socket. The
+process then lives until Terraform calls ``GRPCController.Shutdown`` (or a signal arrives).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .api import Provider
+
+__all__ = [
+    "MAGIC_COOKIE_KEY",
+    "MAGIC_COOKIE_VALUE",
+    "HandshakeError",
+    "negotiate_protocol",
+    "serve",
+]
+
+MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
+MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+PROTOCOL_VERSION = 6
+_CORE_PROTOCOL_VERSION = 1
+
+
+class HandshakeError(Exception):
+    """The process was not started the way Terraform starts plugins."""
+
+
+def negotiate_protocol(environ: dict[str, str] | os._Environ[str]) -> int:
+    if environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
+        raise HandshakeError(
+            "This binary is a plugin for Terraform and is not meant to be run directly.\n"
+            "Put it in a Terraform plugin folder and run `terraform init`, or start it with\n"
+            "--debug to serve Terraform through TF_REATTACH_PROVIDERS."
+        )
+    offered = [v.strip() for v in environ.get("PLUGIN_PROTOCOL_VERSIONS", "").split(",")]
+    if str(PROTOCOL_VERSION) not in offered:
+        raise HandshakeError(
+            f"This provider speaks Terraform plugin protocol {PROTOCOL_VERSION} only; this "
+            f"Terraform offers {', '.join(v for v in offered if v) or 'none'}. "
+            "Use Terraform 1.0 or newer."
+        )
+    if not environ.get("PLUGIN_CLIENT_CERT"):
+        raise HandshakeError(
+            "Terraform sent no client certificate (PLUGIN_CLIENT_CERT); "
+            "this provider requires Terraform 0.15 or newer, which always sends one."
+        )
+    return PROTOCOL_VERSION
+
+
+class _Lifecycle:
+    """Everything started for one serve(), stopped in reverse order exactly once."""
+
+    def __init__(self) -> None:
+        self.stop_requested = threading.Event()
+        self.folder = tempfile.mkdtemp(prefix="tf-photon-")  # mkdtemp makes it 0700
+        self._stoppers: list[Callable[[], None]] = []
+
+    def on_stop(self, stopper: Callable[[], None]) -> None:
+        self._stoppers.append(stopper)
+
+    def wait(self) -> None:
+        def request_stop(_signum: int, _frame: object) -> None:
+            self.stop_requested.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        self.stop_requested.wait()
+
+    def close(self) -> None:
+        for stopper in reversed(self._stoppers):
+            stopper()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def serve(
+    provider_factory: Callable[[], Provider],
+    *,
+    provider_address: str,
+    debug: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Serve one provider until Terraform (or a signal) stops it; returns the exit code."""
+    from .logs import configure_logging
+
+    configure_logging()
+    if not debug:
+        try:
+            negotiate_protocol(os.environ)
+        except HandshakeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+
+    life = _Lifecycle()
+    try:
+        socket_path = os.path.join(life.folder, "plugin.sock")
+        if debug:
+            _start_grpc(provider_factory, life, f"unix:{socket_path}", shutdown_exits=False)
+            reattach = {
+                provider_address: {
+                    "Protocol": "grpc",
+                    "ProtocolVersion": PROTOCOL_VERSION,
+                    "Pid": os.getpid(),
+                    "Test": True,
+                    "Addr": {"Network": "unix", "String": socket_path},
+                }
+            }
+            print("Provider started. To attach Terraform to it, run in your shell:\n", file=out)
+            print(f"    export TF_REATTACH_PROVIDERS='{json.dumps(reattach)}'\n", file=out)
+            print("Stop it with Ctrl-C.", file=out, flush=True)
+        else:
+            front = _start_tls_front(life, socket_path)
+            backend = os.path.join(life.folder, "grpc.sock")
+            _start_grpc(provider_factory, life, f"unix:{backend}", shutdown_exits=True)
+            front.backend_ready()
+        life.wait()
+    finally:
+        life.close()
+    return 0
+
+
+def _start_tls_front(life: _Lifecycle, socket_path: str):
+    from .certs import make_server_identity
+    from .tls_front import TlsFront, server_ssl_context
+
+    identity = make_server_identity()
+    certfile, keyfile = identity.write(life.folder)
+    context = server_ssl_context(certfile, keyfile, os.environ["PLUGIN_CLIENT_CERT"])
+    front = TlsFront(socket_path, os.path.join(life.folder, "grpc.sock"), context)
+    front.start()
+    life.on_stop(front.stop)
+    # Terraform reads this one line; a pipe is block-buffered, so flush it now.
+    line = f"{_CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|unix|{socket_path}|grpc|"
+    sys.stdout.write(line + identity.handshake_cert + "\n")
+    sys.stdout.flush()
+    return front
+
+
+def _start_grpc(
+    provider_factory: Callable[[], Provider],
+    life: _Lifecycle,
+    address: str,
+    *,
+    shutdown_exits: bool,
+) -> None:
+    from .grpc_service import start_grpc_server
+
+    server = start_grpc_server(
+        provider_factory(),
+        address,
+        stop_requested=life.stop_requested,
+        on_shutdown=life.stop_requested.set if shutdown_exits else None,
+    )
+    life.on_stop(lambda: server.stop(grace=0.2).wait())

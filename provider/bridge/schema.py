@@ -1,0 +1,149 @@
+"""Schema model: what a provider, resource or data source accepts and returns.
+
+Besides what goes on the wire, an attribute carries behaviour the bridge applies for every
+resource alike: validators (run on known values at validate time), ``requires_replace`` and
+``use_state_for_unknown`` (applied when planning).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .cty import List, Map, Object, Path, Set, Type, Value
+from .diagnostics import Diagnostics
+
+__all__ = [
+    "Attribute",
+    "Block",
+    "NestedAttributes",
+    "NestedBlock",
+    "Nesting",
+    "Schema",
+    "Validator",
+    "walk_attributes",
+]
+
+Validator = Callable[[Value, Path, Diagnostics], None]
+
+
+class Nesting(enum.Enum):
+    SINGLE = "single"
+    LIST = "list"
+    SET = "set"
+    MAP = "map"
+    GROUP = "group"
+
+
+def _wrap(nesting: Nesting, obj: Object) -> Type:
+    if nesting is Nesting.LIST:
+        return List(obj)
+    if nesting is Nesting.SET:
+        return Set(obj)
+    if nesting is Nesting.MAP:
+        return Map(obj)
+    return obj
+
+
+@dataclass(frozen=True)
+class NestedAttributes:
+    """Attributes nested inside an attribute (protocol 6 only), e.g. ``nodes = { ... }``."""
+
+    attributes: tuple[Attribute, ...]
+    nesting: Nesting = Nesting.SINGLE
+
+    def value_type(self) -> Type:
+        obj = Object({a.name: a.value_type() for a in self.attributes})
+        return _wrap(self.nesting, obj)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    type: Type | None = None
+    description: str = ""
+    required: bool = False
+    optional: bool = False
+    computed: bool = False
+    sensitive: bool = False
+    deprecated: bool = False
+    nested: NestedAttributes | None = None
+    requires_replace: bool = False
+    use_state_for_unknown: bool = False
+    validators: tuple[Validator, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.type is None) == (self.nested is None):
+            raise ValueError(f"attribute {self.name}: give exactly one of type and nested")
+        if not (self.required or self.optional or self.computed):
+            raise ValueError(f"attribute {self.name}: must be required, optional or computed")
+
+    def value_type(self) -> Type:
+        return self.nested.value_type() if self.nested else self.type  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class NestedBlock:
+    name: str
+    block: Block
+    nesting: Nesting = Nesting.LIST
+    min_items: int = 0
+    max_items: int = 0
+
+    def value_type(self) -> Type:
+        return _wrap(self.nesting, self.block.value_type())
+
+
+@dataclass(frozen=True)
+class Block:
+    attributes: tuple[Attribute, ...] = ()
+    blocks: tuple[NestedBlock, ...] = ()
+    description: str = ""
+    deprecated: bool = False
+
+    def value_type(self) -> Object:
+        types = {a.name: a.value_type() for a in self.attributes}
+        types.update({b.name: b.value_type() for b in self.blocks})
+        return Object(types)
+
+    def attribute(self, name: str) -> Attribute:
+        for a in self.attributes:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Schema:
+    block: Block
+    version: int = 0
+    _type: Object | None = field(default=None, init=False, repr=False, compare=False)
+
+    def value_type(self) -> Object:
+        if self._type is None:
+            object.__setattr__(self, "_type", self.block.value_type())
+        return self._type  # type: ignore[return-value]
+
+
+def walk_attributes(
+    block: Block, value: Value, path: Path
+) -> Iterator[tuple[Attribute, Value, Path]]:
+    """Every attribute of a block value with its path, descending into known nested blocks."""
+    if value.is_null or not value.is_known:
+        return
+    for attr in block.attributes:
+        yield attr, value[attr.name], path.attr(attr.name)
+    for nested in block.blocks:
+        inner = value[nested.name]
+        if inner.is_null or not inner.is_known:
+            continue
+        inner_path = path.attr(nested.name)
+        if nested.nesting in (Nesting.SINGLE, Nesting.GROUP):
+            yield from walk_attributes(nested.block, inner, inner_path)
+        elif nested.nesting is Nesting.MAP:
+            for key, element in inner.payload.items():
+                yield from walk_attributes(nested.block, element, inner_path.key(key))
+        else:  # list and set elements are addressed by position, as Terraform shows them
+            for index, element in enumerate(inner.payload):
+                yield from walk_attributes(nested.block, element, inner_path.index(index))

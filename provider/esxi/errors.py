@@ -1,0 +1,49 @@
+"""Every failure the adapter reports, each naming the host it concerns."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "CertificateMismatch",
+    "EsxiError",
+    "HostUnreachable",
+    "NameTaken",
+    "NotFound",
+    "ResourceInUse",
+    "TaskFailed",
+]
+
+
+class EsxiError(Exception):
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.message = message
+
+
+class HostUnreachable(EsxiError):
+    """No answer from the host's address (refused, timed out, connection dropped)."""
+
+
+class AuthenticationFailed(EsxiError):
+    """The host answered but refused the user name or password."""
+
+
+class CertificateMismatch(EsxiError):
+    """The host's TLS certificate does not match the configured thumbprint."""
+
+
+class NameTaken(EsxiError):
+    """An object of that name already exists where we wanted to create one."""
+
+
+class NotFound(EsxiError):
+    """The object is gone (deleted behind our back)."""
+
+
+class ResourceInUse(EsxiError):
+    """The object still holds something (VMs in a pool) and cannot be removed."""
+
+
+class TaskFailed(EsxiError):
+    """An ESXi task ended in error."""

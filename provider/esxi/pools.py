@@ -1,0 +1,40 @@
+"""Resource pools: the ESXi side of a tenant."""
+
+from __future__ import annotations
+
+from pyVmomi import vim
+
+from .faults import translated
+from .session import HostSession
+from .tasks import wait_for_tasks
+
+__all__ = ["create_pool", "destroy_pool"]
+
+
+def _allocation(limit: int = -1) -> vim.ResourceAllocationInfo:
+    # ESXi wants every field of an allocation spelled out, even when nothing is limited.
+    return vim.ResourceAllocationInfo(
+        reservation=0,
+        limit=limit,
+        expandableReservation=True,
+        shares=vim.SharesInfo(level="normal"),
+    )
+
+
+def create_pool(session: HostSession, parent_moid: str, name: str) -> str:
+    """Create a pool without limits under ``parent_moid``; returns the new pool's moid."""
+    parent = vim.ResourcePool(parent_moid, session.si._stub)
+    spec = vim.ResourceConfigSpec(cpuAllocation=_allocation(), memoryAllocation=_allocation())
+    with translated(session.name):
+        return parent.CreateResourcePool(name, spec)._moId
+
+
+def destroy_pool(session: HostSession, moid: str) -> None:
+    """Destroy an (empty) pool."""
+    pool = vim.ResourcePool(moid, session.si._stub)
+    with translated(session.name):
+        task = pool.Destroy_Task()
+        error = wait_for_tasks(session, [task])[task._moId]
+    if error is not None:
+        with translated(session.name):  # a task's fault is reported like a call's fault
+            raise error

@@ -1,0 +1,104 @@
+"""Opening a session to one ESXi host, with its TLS certificate pinned by SHA-256 thumbprint.
+
+pyVmomi's own ``thumbprint`` argument is only consulted when ordinary certificate checks
+fail, and is skipped entirely for loopback addresses; so the pin is enforced here: the
+certificate the host presents is compared with the thumbprint, then trusted as the only
+anchor of the connection pyVmomi makes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import ssl
+
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim
+
+from .endpoint import Endpoint, normalize_thumbprint
+from .errors import AuthenticationFailed, CertificateMismatch, EsxiError, HostUnreachable
+
+__all__ = ["HostSession", "open_session"]
+
+_CONNECT_TIMEOUT = 15.0
+
+
+def _pinned_context(endpoint: Endpoint) -> ssl.SSLContext:
+    host, port = endpoint.host_port
+    if endpoint.insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        pem = ssl.get_server_certificate((host, port), timeout=_CONNECT_TIMEOUT)
+    except (OSError, ssl.SSLError) as exc:
+        raise HostUnreachable(endpoint.name, f"cannot reach {endpoint.address}: {exc}") from exc
+    seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+    if endpoint.thumbprint is None:
+        raise CertificateMismatch(
+            endpoint.name,
+            f"no thumbprint configured; {endpoint.address} presents a certificate with SHA-256 "
+            f"thumbprint {_colon(seen)}",
+        )
+    if normalize_thumbprint(endpoint.thumbprint) != seen:
+        raise CertificateMismatch(
+            endpoint.name,
+            f"{endpoint.address} presents a certificate with SHA-256 thumbprint {_colon(seen)}, "
+            f"not the configured {endpoint.thumbprint}",
+        )
+    context = ssl.create_default_context(cadata=pem)
+    context.check_hostname = False  # the pin identifies the host, not its name
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a CA-signed leaf can be the anchor
+    return context
+
+
+def _colon(hex_digest: str) -> str:
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
+class HostSession:
+    """A logged-in session; the service instance is private to the adapter."""
+
+    def __init__(self, endpoint: Endpoint, service_instance: vim.ServiceInstance) -> None:
+        self.endpoint = endpoint
+        self.si = service_instance
+        self.content = service_instance.RetrieveContent()
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+    def close(self) -> None:
+        try:
+            Disconnect(self.si)
+        except Exception:
+            pass
+
+
+def open_session(endpoint: Endpoint) -> HostSession:
+    context = _pinned_context(endpoint)
+    host, port = endpoint.host_port
+    try:
+        si = SmartConnect(
+            host=host,
+            port=port,
+            user=endpoint.user,
+            pwd=endpoint.password,
+            sslContext=context,
+            connectionPoolTimeout=_CONNECT_TIMEOUT,
+        )
+    except vim.fault.InvalidLogin as exc:
+        raise AuthenticationFailed(
+            endpoint.name, f"{endpoint.address} refused user {endpoint.user!r}: {exc.msg}"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise CertificateMismatch(
+            endpoint.name, f"TLS to {endpoint.address} failed: {exc}"
+        ) from exc
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
+        raise HostUnreachable(endpoint.name, f"cannot reach {endpoint.address}: {exc}") from exc
+    except vim.fault.VimFault as exc:
+        raise EsxiError(endpoint.name, f"login failed: {exc.msg}") from exc
+    return HostSession(endpoint, si)

@@ -1,0 +1,45 @@
+"""Waiting for ESXi tasks: all of them at once, reading only ``info.state``/``info.error``.
+
+The states come from the PropertyCollector, not from attribute access on the task: the
+simulator names non-entities in ``info.entity``, which pyVmomi's attribute reads choke on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from pyVmomi import vim, vmodl
+
+from .session import HostSession
+
+__all__ = ["wait_for_tasks"]
+
+_FIRST_POLL, _MAX_POLL = 0.01, 0.5
+
+
+def wait_for_tasks(session: HostSession, tasks: Sequence[vim.Task]) -> dict[str, Exception | None]:
+    """Task moid -> None on success or the fault it ended with; never raises a task's fault."""
+    pending = {t._moId: t for t in tasks}
+    outcome: dict[str, Exception | None] = {}
+    collector = session.content.propertyCollector
+    delay = _FIRST_POLL
+    while pending:
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t) for t in pending.values()],
+            propSet=[
+                vmodl.query.PropertyCollector.PropertySpec(
+                    type=vim.Task, pathSet=["info.state", "info.error"]
+                )
+            ],
+        )
+        for item in collector.RetrieveContents([spec]):
+            props = {p.name: p.val for p in item.propSet}
+            state = props.get("info.state")
+            if state in (vim.TaskInfo.State.success, vim.TaskInfo.State.error):
+                outcome[item.obj._moId] = props.get("info.error") if state == "error" else None
+                pending.pop(item.obj._moId, None)
+        if pending:
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_POLL)
+    return outcome

@@ -1,0 +1,118 @@
+"""The provider block: which ESXi hosts to use and how to log in to them.
+
+A host's ``user``, ``password``, ``thumbprint`` and ``insecure`` fall back to the ``PHOTON_*``
+environment variables; with no ``host`` block at all, ``PHOTON_HOST`` describes the only host.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..bridge.cty import Path, Value
+from ..bridge.diagnostics import Diagnostics
+from ..esxi.endpoint import Endpoint, normalize_thumbprint
+
+__all__ = ["ENVIRONMENT", "endpoints_from_config", "validate_hosts"]
+
+ENVIRONMENT = {
+    "PHOTON_HOST": "address of the only host, when the configuration has no host block",
+    "PHOTON_HOST_NAME": "name of that host (default: esx-1)",
+    "PHOTON_USER": "user for hosts that do not set one (default: root)",
+    "PHOTON_PASSWORD": "password for hosts that do not set one",
+    "PHOTON_THUMBPRINT": "SHA-256 thumbprint of the only host's certificate",
+    "PHOTON_INSECURE": "`true` to skip certificate checks for hosts that do not set it",
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HOST_PATH = Path.root().attr("host")
+
+
+def _known(value: Value) -> object:
+    return value.to_python() if value.is_known and not value.is_null else None
+
+
+def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
+    """Checks that need no environment and no host: run at validate time."""
+    blocks = config["host"]
+    if not blocks.is_known or blocks.is_null:
+        return
+    seen: dict[str, int] = {}
+    for index, block in enumerate(blocks.payload):
+        path = _HOST_PATH.index(index)
+        name = _known(block["name"])
+        if isinstance(name, str):
+            if name in seen:
+                diagnostics.error(
+                    "Duplicate host name",
+                    f"Host name {name!r} is used by host blocks {seen[name]} and {index}; "
+                    "give each host its own name.",
+                    path.attr("name"),
+                )
+            seen.setdefault(name, index)
+        thumbprint = _known(block["thumbprint"])
+        if isinstance(thumbprint, str) and not _SHA256.fullmatch(normalize_thumbprint(thumbprint)):
+            diagnostics.error(
+                "Invalid thumbprint",
+                "A thumbprint is the SHA-256 hash of the host's certificate: 64 hex digits, "
+                "optionally separated by colons. On the host: `openssl x509 -in "
+                "/etc/vmware/ssl/rui.crt -noout -fingerprint -sha256`.",
+                path.attr("thumbprint"),
+            )
+        if thumbprint is not None and _known(block["insecure"]) is True:
+            diagnostics.error(
+                "Conflicting TLS settings",
+                "Set either thumbprint (verify the host) or insecure = true (do not), not both.",
+                path.attr("insecure"),
+            )
+
+
+def _env_bool(environ: Mapping[str, str], key: str) -> bool:
+    return environ.get(key, "").strip().lower() in ("1", "true", "yes")
+
+
+def endpoints_from_config(
+    config: Value, environ: Mapping[str, str], diagnostics: Diagnostics
+) -> list[Endpoint]:
+    blocks = config["host"].to_python() or []
+    single = len(blocks) <= 1
+    if not blocks:
+        if not environ.get("PHOTON_HOST"):
+            diagnostics.error(
+                "No ESXi host configured",
+                'Add a host block to the provider, e.g. host { name = "esx-1" address = '
+                '"10.0.0.5" ... }, or set PHOTON_HOST (and PHOTON_PASSWORD) in the environment.',
+                _HOST_PATH,
+            )
+            return []
+        blocks = [
+            {"name": environ.get("PHOTON_HOST_NAME") or "esx-1", "address": environ["PHOTON_HOST"]}
+        ]
+    endpoints = []
+    for index, block in enumerate(blocks):
+        path = _HOST_PATH.index(index)
+        password = block.get("password") or environ.get("PHOTON_PASSWORD")
+        if not password:
+            diagnostics.error(
+                "No password for ESXi host",
+                f"Host {block['name']!r} has no password: set password in its host block "
+                "(from a sensitive variable) or PHOTON_PASSWORD in the environment.",
+                path.attr("password"),
+            )
+            continue
+        thumbprint = block.get("thumbprint") or (
+            environ.get("PHOTON_THUMBPRINT") if single else None
+        )
+        insecure = block.get("insecure")
+        if insecure is None:
+            insecure = _env_bool(environ, "PHOTON_INSECURE") and thumbprint is None
+        endpoints.append(
+            Endpoint(
+                name=block["name"],
+                address=block["address"],
+                user=block.get("user") or environ.get("PHOTON_USER") or "root",
+                password=password,
+                thumbprint=thumbprint,
+                insecure=bool(insecure),
+            )
+        )
+    return endpoints

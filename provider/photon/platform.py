@@ -1,0 +1,123 @@
+"""The configured ESXi hosts as the domain sees them: named, lazily logged in, read in parallel.
+
+A session is opened on first use, once per provider process per host. Adapter errors leave
+this module as ``DiagnosticError``s that name the host and say what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from ..bridge.cty import Path
+from ..bridge.diagnostics import DiagnosticError
+from ..bridge.logs import log_context
+from ..esxi.endpoint import Endpoint
+from ..esxi.errors import (
+    AuthenticationFailed,
+    CertificateMismatch,
+    EsxiError,
+    HostUnreachable,
+    NameTaken,
+    ResourceInUse,
+)
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
+
+__all__ = ["Platform", "host_error"]
+
+log = logging.getLogger("provider.photon")
+T = TypeVar("T")
+
+
+def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
+    """The user-facing form of an adapter error."""
+    if isinstance(exc, HostUnreachable):
+        summary, todo = (
+            "ESXi host unreachable",
+            ("Check that the host is running and that its address and port are right."),
+        )
+    elif isinstance(exc, AuthenticationFailed):
+        summary, todo = "ESXi login failed", "Check the user and password for this host."
+    elif isinstance(exc, CertificateMismatch):
+        summary, todo = (
+            "ESXi host certificate not trusted",
+            (
+                "If you trust this certificate, set the host's thumbprint to the value shown; "
+                "for a lab host you may set insecure = true instead."
+            ),
+        )
+    elif isinstance(exc, NameTaken):
+        summary, todo = (
+            "Name already taken on ESXi host",
+            (
+                "Pick another name, or bring the existing object under Terraform with "
+                "`terraform import`."
+            ),
+        )
+    elif isinstance(exc, ResourceInUse):
+        summary, todo = "ESXi object in use", "Remove what it holds first, then try again."
+    else:
+        summary, todo = "ESXi operation failed", "See the host's message above."
+    return DiagnosticError(
+        f"{summary}: {exc.host}", f"Host {exc.host}: {exc.message}. {todo}", path
+    )
+
+
+class Platform:
+    def __init__(self, endpoints: Iterable[Endpoint]) -> None:
+        self.endpoints = {e.name: e for e in endpoints}
+        self._sessions: dict[str, HostSession] = {}
+        self._locks = {name: threading.Lock() for name in self.endpoints}
+
+    @property
+    def host_names(self) -> list[str]:
+        return list(self.endpoints)
+
+    def session(self, host: str) -> HostSession:
+        with self._locks[host]:
+            session = self._sessions.get(host)
+            if session is None:
+                from ..esxi.session import open_session
+
+                log.debug("Logging in", **log_context(host=host))
+                try:
+                    session = open_session(self.endpoints[host])
+                except EsxiError as exc:
+                    raise host_error(exc) from exc
+                self._sessions[host] = session
+            return session
+
+    def on_hosts(
+        self, hosts: Iterable[str], work: Callable[[HostSession], T]
+    ) -> dict[str, T | DiagnosticError]:
+        """Run ``work`` on each host's session in parallel; a failure is kept per host."""
+
+        def run(host: str) -> T | DiagnosticError:
+            try:
+                return work(self.session(host))
+            except DiagnosticError as exc:
+                return exc
+            except EsxiError as exc:
+                return host_error(exc)
+
+        hosts = list(hosts)
+        if len(hosts) == 1:
+            return {hosts[0]: run(hosts[0])}
+        with ThreadPoolExecutor(max_workers=min(len(hosts), 16)) as pool:
+            return dict(zip(hosts, pool.map(run, hosts), strict=True))
+
+    def inventories(self, hosts: Iterable[str]) -> dict[str, Inventory | DiagnosticError]:
+        from ..esxi.inventory import read_inventory
+
+        return self.on_hosts(hosts, read_inventory)
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()

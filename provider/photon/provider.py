@@ -1,0 +1,107 @@
+"""The photon provider: its configuration block and the resources it serves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import ClassVar
+
+from ..bridge.api import DataSource, Provider, Resource
+from ..bridge.cty import BOOL, STRING, Value
+from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
+from .config import ENVIRONMENT, endpoints_from_config, validate_hosts
+from .platform import Platform
+from .tenant import TenantResource
+
+__all__ = ["PhotonProvider"]
+
+_HOST_BLOCK = Block(
+    description="One standalone ESXi host. Each host is a failure domain.",
+    attributes=(
+        Attribute(
+            "name",
+            STRING,
+            "Name of the host within this provider; tenants and clusters refer to hosts by it.",
+            required=True,
+        ),
+        Attribute(
+            "address",
+            STRING,
+            "`host`, `host:port` or `[ipv6]:port` of the host's API (port 443 by default).",
+            required=True,
+        ),
+        Attribute(
+            "user", STRING, "User to log in as. Default: `PHOTON_USER`, else `root`.", optional=True
+        ),
+        Attribute(
+            "password",
+            STRING,
+            "Password of the user. Default: `PHOTON_PASSWORD`.",
+            optional=True,
+            sensitive=True,
+        ),
+        Attribute(
+            "thumbprint",
+            STRING,
+            "SHA-256 thumbprint of the host's TLS certificate; "
+            "the connection is refused if the host presents another certificate.",
+            optional=True,
+        ),
+        Attribute(
+            "insecure", BOOL, "Skip checking the host's certificate (lab use only).", optional=True
+        ),
+    ),
+)
+
+
+class PhotonProvider(Provider):
+    schema: ClassVar[Schema] = Schema(
+        Block(
+            description="Photon Platform style Kubernetes-as-a-Service on ESXi hosts. "
+            "Environment variables: "
+            + "; ".join(f"`{k}`: {v}" for k, v in ENVIRONMENT.items())
+            + ".",
+            blocks=(NestedBlock("host", _HOST_BLOCK, Nesting.LIST),),
+        )
+    )
+    resources: ClassVar[Mapping[str, type[Resource]]] = {
+        TenantResource.type_name: TenantResource,
+    }
+    data_sources: ClassVar[Mapping[str, type[DataSource]]] = {}
+
+    def __init__(self) -> None:
+        self._platform: Platform | None = None
+
+    def validate_config(self, config: Value, diagnostics: Diagnostics) -> None:
+        validate_hosts(config, diagnostics)
+
+    def configure(self, config: Value, diagnostics: Diagnostics) -> None:
+        if not config.is_fully_known():
+            diagnostics.error(
+                "Provider configuration not known yet",
+                "The host blocks depend on values known only after apply; the photon "
+                "provider needs them to plan. Apply what they depend on first (-target).",
+            )
+            return
+        validate_hosts(config, diagnostics)
+        endpoints = endpoints_from_config(config, os.environ, diagnostics)
+        if not diagnostics.has_errors:
+            if self._platform is not None:  # reattach mode: a new configuration replaces the old
+                self._platform.close()
+            self._platform = Platform(endpoints)
+
+    @property
+    def platform(self) -> Platform:
+        if self._platform is None:
+            raise DiagnosticError(
+                "Provider not configured",
+                "Terraform did not configure the photon provider before using it.",
+            )
+        return self._platform
+
+    def new_resource(self, type_name: str) -> Resource:
+        return self.resources[type_name](self.platform)  # type: ignore[call-arg]
+
+    def new_data_source(self, type_name: str) -> DataSource:
+        return self.data_sources[type_name](self.platform)  # type: ignore[call-arg]

@@ -1,0 +1,245 @@
+"""photon_tenant: a tenant is a resource pool under the root pool of each of its hosts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from ..bridge.api import (
+    ApplyRequest,
+    ApplyResponse,
+    ImportResponse,
+    PlanRequest,
+    PlanResponse,
+    ReadRequest,
+    ReadResponse,
+    Resource,
+)
+from ..bridge.cty import STRING, Path, Set, Value
+from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.schema import Attribute, Block, Schema
+from ..bridge.validators import not_empty
+from .names import pool_name, tenant_name_validator
+from .platform import Platform
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
+
+__all__ = ["TenantResource"]
+
+_HOSTS = Path.root().attr("hosts")
+
+
+class TenantResource(Resource):
+    type_name: ClassVar[str] = "photon_tenant"
+    schema: ClassVar[Schema] = Schema(
+        Block(
+            description="A tenant: a share of the ESXi hosts, represented on each host by a "
+            "resource pool named `photon-tenant-<name>` under the host's root pool.",
+            attributes=(
+                Attribute(
+                    "id",
+                    STRING,
+                    "The tenant's id (its name).",
+                    computed=True,
+                    use_state_for_unknown=True,
+                ),
+                Attribute(
+                    "name",
+                    STRING,
+                    "Name of the tenant. Lowercase letters, digits and "
+                    "hyphens, starting with a letter, at most 63 characters. Changing it "
+                    "replaces the tenant.",
+                    required=True,
+                    requires_replace=True,
+                    validators=(tenant_name_validator,),
+                ),
+                Attribute("description", STRING, "Free text describing the tenant.", optional=True),
+                Attribute(
+                    "hosts",
+                    Set(STRING),
+                    "Names of the provider's hosts the tenant "
+                    "spans. Defaults to all configured hosts.",
+                    optional=True,
+                    computed=True,
+                    validators=(
+                        not_empty(
+                            "Empty host list",
+                            "A tenant needs at least one host; leave "
+                            "hosts unset to use all configured hosts.",
+                        ),
+                    ),
+                ),
+            ),
+        )
+    )
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    # -- plan ---------------------------------------------------------------------------
+
+    def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
+        planned = response.planned_state
+        hosts_config = request.config["hosts"]
+        if hosts_config.is_null:
+            # "All hosts" is decided now, so a pool lost on one host shows up as a change.
+            all_hosts = Value.from_python(Set(STRING), self.platform.host_names)
+            planned = planned.with_attributes({"hosts": all_hosts})
+        elif hosts_config.is_known:
+            self._check_host_names(hosts_config.to_python(), response.diagnostics)
+        name = planned["name"]
+        if name.is_known:
+            planned = planned.with_attributes({"id": name})
+        response.planned_state = planned
+        if request.creating and name.is_known and planned["hosts"].is_known:
+            self._check_name_free(
+                name.to_python(), planned["hosts"].to_python(), response.diagnostics
+            )
+
+    def _check_host_names(self, hosts: list[str], diagnostics: Diagnostics) -> None:
+        for host in sorted(set(hosts) - set(self.platform.host_names)):
+            diagnostics.error(
+                "Unknown host",
+                f"Host {host!r} is not configured in the provider; configured hosts: "
+                f"{', '.join(self.platform.host_names)}.",
+                _HOSTS,
+            )
+
+    def _check_name_free(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> None:
+        if diagnostics.has_errors:
+            return
+        for host, inventory in self.platform.inventories(hosts).items():
+            if isinstance(inventory, DiagnosticError):
+                diagnostics.add(inventory.diagnostic)
+            elif inventory.child_named(pool_name(tenant)) is not None:
+                diagnostics.error(
+                    "Tenant already exists",
+                    f"Host {host} already has a resource pool {pool_name(tenant)!r}. Bring it "
+                    f"under Terraform with `terraform import <address> {tenant}`, or choose "
+                    "another name.",
+                    Path.root().attr("name"),
+                )
+
+    # -- create, read, update, delete ---------------------------------------------------
+
+    def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        planned = request.planned_state
+        tenant = planned["name"].to_python()
+        created = self._add_pools(tenant, planned["hosts"].to_python(), response.diagnostics)
+        if created:
+            response.new_state = planned.with_attributes({"hosts": _host_set(created)})
+        else:
+            response.new_state = Value.null(planned.type)
+
+    def read(self, request: ReadRequest, response: ReadResponse) -> None:
+        state = request.state
+        tenant = state["name"].to_python()
+        hosts = (
+            state["hosts"].to_python() if not state["hosts"].is_null else self.platform.host_names
+        )
+        self._check_host_names(hosts, response.diagnostics)
+        if response.diagnostics.has_errors:
+            return
+        present = []
+        for host, inventory in self.platform.inventories(hosts).items():
+            if isinstance(inventory, DiagnosticError):
+                raise inventory
+            if inventory.child_named(pool_name(tenant)) is not None:
+                present.append(host)
+        if present:
+            response.new_state = state.with_attributes(
+                {"hosts": _host_set(present), "id": Value.from_python(STRING, tenant)}
+            )
+        else:  # gone everywhere: Terraform will plan to create it again
+            response.new_state = Value.null(state.type)
+
+    def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        tenant = request.planned_state["name"].to_python()
+        before = set(request.prior_state["hosts"].to_python())
+        wanted = set(request.planned_state["hosts"].to_python())
+        diagnostics = response.diagnostics
+        added = self._add_pools(tenant, sorted(wanted - before), diagnostics)
+        removed = self._remove_pools(tenant, sorted(before - wanted), diagnostics)
+        now = (before | set(added)) - set(removed)
+        response.new_state = request.planned_state.with_attributes({"hosts": _host_set(now)})
+
+    def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        prior = request.prior_state
+        hosts = prior["hosts"].to_python()
+        removed = self._remove_pools(prior["name"].to_python(), hosts, response.diagnostics)
+        left = sorted(set(hosts) - set(removed))
+        response.new_state = (
+            prior.with_attributes({"hosts": _host_set(left)}) if left else Value.null(prior.type)
+        )
+
+    def import_state(self, import_id: str, response: ImportResponse) -> None:
+        diagnostics = Diagnostics()
+        tenant_name_validator(Value.from_python(STRING, import_id), Path.root(), diagnostics)
+        if diagnostics.has_errors:
+            response.diagnostics.error(
+                "Invalid import id",
+                f"Import a tenant by its name, e.g. `terraform import photon_tenant.x team-a`; "
+                f"{import_id!r} is not a tenant name.",
+            )
+            return
+        state = {"id": import_id, "name": import_id, "description": None, "hosts": None}
+        response.states.append(Value.from_python(self.schema.value_type(), state))
+
+    # -- pools on hosts -----------------------------------------------------------------
+
+    def _add_pools(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> list[str]:
+        from ..esxi.inventory import read_inventory
+        from ..esxi.pools import create_pool
+
+        def add(session: HostSession) -> str:
+            inventory = read_inventory(session)
+            return create_pool(session, inventory.root_pool, pool_name(tenant))
+
+        return _successes(self.platform.on_hosts(hosts, add), diagnostics)
+
+    def _remove_pools(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> list[str]:
+        """Remove the tenant's pools; if any holds VMs, refuse before touching any host."""
+        from ..esxi.pools import destroy_pool
+
+        inventories: dict[str, Inventory] = {}
+        for host, inventory in self.platform.inventories(hosts).items():
+            if isinstance(inventory, DiagnosticError):
+                diagnostics.add(inventory.diagnostic)
+                continue
+            inventories[host] = inventory
+            pool = inventory.child_named(pool_name(tenant))
+            if pool is not None and _holds_vms(inventory, pool.moid):
+                diagnostics.error(
+                    "Tenant still has virtual machines",
+                    f"The resource pool {pool_name(tenant)!r} on host {host} holds virtual "
+                    "machines. Delete the tenant's clusters (or move the VMs) first.",
+                )
+        if diagnostics.has_errors:
+            return []
+
+        def remove(session: HostSession) -> None:
+            pool = inventories[session.name].child_named(pool_name(tenant))
+            if pool is not None:  # already gone is as good as removed
+                destroy_pool(session, pool.moid)
+
+        return _successes(self.platform.on_hosts(inventories, remove), diagnostics)
+
+
+def _holds_vms(inventory: Inventory, moid: str) -> bool:
+    pool = inventory.pools[moid]
+    return bool(pool.vms) or any(_holds_vms(inventory, c.moid) for c in inventory.children(moid))
+
+
+def _successes(results: dict[str, object], diagnostics: Diagnostics) -> list[str]:
+    done = []
+    for host, result in results.items():
+        if isinstance(result, DiagnosticError):
+            diagnostics.add(result.diagnostic)
+        else:
+            done.append(host)
+    return done
+
+
+def _host_set(hosts: object) -> Value:
+    return Value.from_python(Set(STRING), sorted(hosts))  # type: ignore[call-overload]

@@ -1,0 +1,130 @@
+// esxi-sim-server: serves govmomi's vSphere API simulator as ONE standalone
+// ESXi host (no VMs) over HTTPS on a loopback address, for provider tests.
+//
+// It prints one JSON line (url, address, user, password, SHA-256 thumbprint)
+// to stdout, then serves until stdin reaches EOF or SIGINT/SIGTERM arrives.
+// Watching stdin means the server dies with its parent (the pipe closes).
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+)
+
+// methodDelays collects repeatable -method-delay Method=MS flags.
+type methodDelays map[string]int
+
+func (m methodDelays) String() string { return fmt.Sprint(map[string]int(m)) }
+func (m methodDelays) Set(v string) error {
+	name, ms, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(ms)
+	if !ok || name == "" || err != nil || n < 0 {
+		return fmt.Errorf("want Method=MS, got %q", v)
+	}
+	m[name] = n
+	return nil
+}
+
+var tmp string // private TMPDIR, removed on every exit path
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "esxi-sim-server:", err)
+		os.RemoveAll(tmp) // os.Exit skips deferred calls
+		os.Exit(1)
+	}
+}
+
+// selfSigned makes a fresh ECDSA P-256 cert for 127.0.0.1/localhost. The
+// simulator's built-in cert is a shared 1024-bit RSA test cert: OpenSSL 3
+// rejects it as "key too weak", and every host would get the same thumbprint.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	check(err)
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "esxi-sim"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:        true, BasicConstraintsValid: true, // lets clients trust it directly
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	check(err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "host:port to listen on (port 0 = random)")
+	latency := flag.Int("latency-ms", 0, "delay in ms added to every SOAP call")
+	delays := methodDelays{}
+	flag.Var(delays, "method-delay", "Method=MS extra delay for one method (repeatable)")
+	flag.Parse()
+
+	// Datastore folders go under TMPDIR; keep them in a private dir we remove.
+	var err error
+	tmp, err = os.MkdirTemp("", "esxi-sim-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	os.Setenv("TMPDIR", tmp)
+
+	// Random per-start password; the simulator then requires exactly root/<pw>.
+	buf := make([]byte, 12)
+	_, err = rand.Read(buf)
+	check(err)
+	user, password := "root", hex.EncodeToString(buf)
+
+	model := simulator.ESX() // one standalone host, one local datastore
+	model.Machine = 0        // empty inventory: no VMs
+	model.DelayConfig = simulator.DelayConfig{Delay: *latency, MethodDelay: delays}
+	check(model.Create())
+	defer model.Remove()
+
+	// NewServer listens on Service.Listen.Host ("" => 127.0.0.1:0) and
+	// checks logins against Service.Listen.User when it is set.
+	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(user, password)}
+	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned()}} // HTTPS
+	server := model.Service.NewServer()
+	// No server.Close(): it blocks on in-flight (possibly delayed) calls;
+	// process exit closes the listener and connections anyway.
+
+	sum := sha256.Sum256(server.Certificate().Raw)
+	thumb := strings.TrimSpace(strings.ToUpper(fmt.Sprintf("% X", sum[:])))
+	u := *server.URL
+	u.User = nil // keep the password out of the url field
+	line, _ := json.Marshal(map[string]string{"url": u.String(), "address": u.Host,
+		"user": user, "password": password, "thumbprint": strings.ReplaceAll(thumb, " ", ":")})
+	fmt.Println(string(line)) // os.Stdout is unbuffered: one line, already flushed
+
+	// Serve until stdin EOF (parent gone / closed pipe) or a signal.
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); done <- struct{}{} }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() { <-sigs; done <- struct{}{} }()
+	<-done
+	// Deferred (run on return): model.Remove, RemoveAll(tmp).
+}
