@@ -71,10 +71,8 @@ class HostSession:
         return self.endpoint.name
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # best effort: the host may be gone
             Disconnect(self.si)
-        except Exception:
-            pass
 
 
 def open_session(endpoint: Endpoint) -> HostSession:
