@@ -107,8 +107,8 @@ class Platform:
                 return host_error(exc)
 
         hosts = list(hosts)
-        if len(hosts) == 1:
-            return {hosts[0]: run(hosts[0])}
+        if len(hosts) <= 1:
+            return {host: run(host) for host in hosts}
         with ThreadPoolExecutor(max_workers=min(len(hosts), 16)) as pool:
             return dict(zip(hosts, pool.map(run, hosts), strict=True))
 

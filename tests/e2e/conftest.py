@@ -1,0 +1,29 @@
+"""Fixtures for end-to-end tests: real terraform, real provider process, simulated hosts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.simulator import Simulator
+from tests.support.terraform import Terraform, terraform_environment
+
+
+@pytest.fixture(scope="session")
+def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    assert shutil.which("terraform"), "terraform is not on PATH; run scripts/setup"
+    return terraform_environment(tmp_path_factory.mktemp("terraform"))
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(2) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def tf(tmp_path: Path, terraform_env: dict[str, str]) -> Terraform:
+    return Terraform(tmp_path, terraform_env)

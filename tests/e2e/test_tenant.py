@@ -1,0 +1,140 @@
+"""photon_tenant through the real terraform CLI against two simulated ESXi hosts."""
+
+from __future__ import annotations
+
+from tests.support.probe import probe
+from tests.support.simulator import Simulator
+from tests.support.terraform import Terraform, provider_block
+
+POOL = "photon-tenant-team-a"
+
+
+def tenant(name: str = "team-a", **attrs: str) -> str:
+    body = "".join(f"\n  {k} = {v}" for k, v in attrs.items())
+    return f'\nresource "photon_tenant" "t" {{\n  name = "{name}"{body}\n}}\n'
+
+
+def pools(sim: Simulator) -> dict[str, list[str]]:
+    result = {}
+    for host in sim.hosts:
+        with probe(host) as p:
+            result[host.name] = p.pool_names()
+    return result
+
+
+def test_create_update_destroy(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant(description='"Team A"'))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    assert pools(sim) == {"esx-1": [POOL], "esx-2": [POOL]}
+    assert tf.plan().code == 0
+
+    tf.write(provider_block(sim.hosts) + tenant(description='"Team A, payments"'))
+    plan = tf.plan()
+    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
+    assert tf.apply().code == 0
+    assert "Team A, payments" in tf.ok("state", "show", "-no-color", "photon_tenant.t").stdout
+
+    tf.write(provider_block(sim.hosts) + tenant(hosts='["esx-1"]'))
+    assert tf.apply().code == 0
+    assert pools(sim) == {"esx-1": [POOL], "esx-2": []}
+    assert tf.plan().code == 0
+
+    destroyed = tf.destroy()
+    assert destroyed.code == 0, destroyed.output
+    assert pools(sim) == {"esx-1": [], "esx-2": []}
+
+
+def test_renaming_replaces(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(provider_block(sim.hosts) + tenant("team-b"))
+    plan = tf.plan()
+    assert plan.code == 2 and "# forces replacement" in plan.stdout, plan.output
+    assert tf.apply().code == 0
+    assert pools(sim) == {"esx-1": ["photon-tenant-team-b"], "esx-2": ["photon-tenant-team-b"]}
+
+
+def test_deleted_or_renamed_pool_is_drift_and_restored(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    with probe(sim["esx-2"]) as p:
+        p.pool(POOL).Destroy_Task()
+    with probe(sim["esx-1"]) as p:
+        p.pool(POOL).UpdateConfig(name="someone-elses-pool", config=None)
+
+    plan = tf.plan()
+    assert plan.code == 2, plan.output
+    assert "photon_tenant.t will be created" in plan.stdout  # gone from every host
+    assert tf.apply().code == 0
+    assert pools(sim) == {"esx-1": [POOL, "someone-elses-pool"], "esx-2": [POOL]}
+    assert tf.plan().code == 0
+
+    with probe(sim["esx-2"]) as p:
+        p.pool(POOL).Destroy_Task()
+    plan = tf.plan()
+    assert plan.code == 2 and "will be updated in-place" in plan.stdout, plan.output
+    assert '+ "esx-2"' in plan.stdout
+    assert tf.apply().code == 0
+    assert pools(sim)["esx-2"] == [POOL]
+    assert tf.plan().code == 0
+
+
+def test_import(sim: Simulator, tf: Terraform) -> None:
+    for host in sim.hosts:
+        with probe(host) as p:
+            p.create_pool(POOL)
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    imported = tf.run("import", "-no-color", "photon_tenant.t", "team-a")
+    assert imported.code == 0, imported.output
+    shown = tf.ok("state", "show", "-no-color", "photon_tenant.t").stdout
+    assert '"esx-1"' in shown and '"esx-2"' in shown and 'id    = "team-a"' in shown
+    assert tf.plan().code == 0
+
+    tf.write(provider_block(sim.hosts) + tenant() + tenant("team-b").replace('"t"', '"u"'))
+    bad = tf.run("import", "-no-color", "photon_tenant.u", "Team_B")
+    assert bad.code == 1 and "Invalid import id" in bad.output
+
+
+def test_import_of_missing_tenant_fails(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant("nobody"))
+    tf.init()
+    imported = tf.run("import", "-no-color", "photon_tenant.t", "nobody")
+    assert imported.code == 1
+    assert "Cannot import non-existent remote object" in imported.output
+
+
+def test_delete_refused_while_pool_holds_vms(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    with probe(sim["esx-2"]) as p:
+        p.create_vm(p.pool(POOL), "stray-vm")
+
+    destroyed = tf.destroy()
+    assert destroyed.code == 1
+    assert "Tenant still has virtual machines" in destroyed.flat
+    assert "holds virtual machines" in destroyed.flat and "esx-2" in destroyed.flat
+    assert pools(sim) == {"esx-1": [POOL], "esx-2": [POOL]}  # nothing removed anywhere
+    assert "photon_tenant.t" in tf.ok("state", "list").stdout
+
+
+def test_environment_configures_a_single_host(sim: Simulator, tf: Terraform) -> None:
+    host = sim["esx-1"]
+    tf.write(
+        'terraform {\n  required_providers {\n    photon = { source = "photon-platform/photon" }'
+        '\n  }\n}\nprovider "photon" {}\n' + tenant()
+    )
+    tf.init()
+    env = {
+        "PHOTON_HOST": host.address,
+        "PHOTON_PASSWORD": host.password,
+        "PHOTON_THUMBPRINT": host.thumbprint,
+    }
+    applied = tf.run("apply", "-auto-approve", "-no-color", env=env)
+    assert applied.code == 0, applied.output
+    assert pools(sim) == {"esx-1": [POOL], "esx-2": []}

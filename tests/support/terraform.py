@@ -1,0 +1,122 @@
+"""Drives the real terraform CLI in a working folder, with the provider from a test mirror."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .simulator import TOP, SimHost
+
+_CLI_CONFIG = """
+provider_installation {{
+  filesystem_mirror {{
+    path    = "{mirror}"
+    include = ["registry.terraform.io/photon-platform/photon"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/photon-platform/photon"]
+  }}
+}}
+"""
+
+
+def terraform_environment(folder: Path) -> dict[str, str]:
+    """Install this checkout's provider into a private mirror; return the env that uses it."""
+    mirror = folder / "mirror"
+    subprocess.run(
+        [str(TOP / "scripts" / "install-provider"), str(mirror)], check=True, capture_output=True
+    )
+    config = folder / "terraform.rc"
+    config.write_text(_CLI_CONFIG.format(mirror=mirror))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOTON_", "TF_"))}
+    env.update(
+        TF_CLI_CONFIG_FILE=str(config),
+        CHECKPOINT_DISABLE="1",  # no calls home: tests talk to loopback only
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+    )
+    return env
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def flat(self) -> str:
+        """Output with Terraform's wrapping and box drawing folded, for phrase matching."""
+        lines = (line.strip().lstrip("│").strip() for line in self.output.splitlines())
+        return " ".join(line for line in lines if line)
+
+
+class Terraform:
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = dict(env)
+
+    def write(self, hcl: str, name: str = "main.tf") -> None:
+        (self.workdir / name).write_text(hcl)
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+        proc = subprocess.run(
+            ["terraform", *args],
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, **kwargs: object) -> Result:
+        result = self.run(*args, **kwargs)  # type: ignore[arg-type]
+        assert result.code == 0, f"terraform {' '.join(args)} failed:\n{result.output}"
+        return result
+
+    def init(self) -> Result:
+        return self.ok("init", "-no-color")
+
+    def apply(self, *args: str) -> Result:
+        return self.run("apply", "-auto-approve", "-no-color", *args)
+
+    def plan(self, *args: str) -> Result:
+        """``plan -detailed-exitcode``: 0 no changes, 1 error, 2 changes."""
+        return self.run("plan", "-detailed-exitcode", "-no-color", *args)
+
+    def destroy(self) -> Result:
+        return self.run("destroy", "-auto-approve", "-no-color")
+
+
+def provider_block(hosts: Iterable[SimHost], **overrides: dict[str, str]) -> str:
+    """A provider block for the given hosts; ``overrides[name]`` replaces fields of one host."""
+    blocks = []
+    for host in hosts:
+        fields = {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user,
+            "password": host.password,
+            "thumbprint": host.thumbprint,
+            **overrides.get(host.name.replace("-", "_"), {}),
+        }
+        body = "\n".join(f"    {k} = {_hcl(v)}" for k, v in fields.items() if v is not None)
+        blocks.append(f"  host {{\n{body}\n  }}")
+    return (
+        'terraform {\n  required_providers {\n    photon = { source = "photon-platform/photon" }\n'
+        '  }\n}\n\nprovider "photon" {\n' + "\n".join(blocks) + "\n}\n"
+    )
+
+
+def _hcl(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"'
