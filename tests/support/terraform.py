@@ -54,8 +54,8 @@ class Result:
     @property
     def flat(self) -> str:
         """Output with Terraform's wrapping and box drawing folded, for phrase matching."""
-        lines = (line.strip().lstrip("│").strip() for line in self.output.splitlines())
-        return " ".join(line for line in lines if line)
+        lines = (line.strip().lstrip("│") for line in self.output.splitlines())
+        return " ".join(" ".join(lines).split())
 
 
 class Terraform:
