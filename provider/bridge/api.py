@@ -1,8 +1,9 @@
 """What a provider implements: plain request/response objects, no gRPC and no protobuf.
 
 Each operation receives a request and fills a response that arrives pre-filled with the
-obvious default (apply's new state starts as the planned state, read's as the prior state,
-plan's private data as the prior private data), so a resource only states what differs.
+obvious default (apply's new state starts as the planned state, or as the prior state for a
+delete; read's as the prior state; plan's private data as the prior private data), so a
+resource only states what differs.
 """
 
 from __future__ import annotations

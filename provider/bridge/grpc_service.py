@@ -223,18 +223,19 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.UpgradeResourceState.Response(diagnostics=call.proto_diagnostics)
 
     def ReadResource(self, request: Any, context: Any) -> Any:
+        response: ReadResponse | None = None
         with _Call("ReadResource", request.type_name) as call:
             resource = self._resource(request.type_name)
             state = decode_dynamic(request.current_state, resource.schema.value_type())
             response = ReadResponse(state, request.private, call.diagnostics)
-            try:
-                resource.read(ReadRequest(state, request.private), response)
-            finally:
-                result = pb.ReadResource.Response(
-                    new_state=encode_dynamic(response.new_state), private=response.private
-                )
-        result.diagnostics.extend(call.proto_diagnostics)
-        return result
+            resource.read(ReadRequest(state, request.private), response)
+        if response is None:
+            return pb.ReadResource.Response(diagnostics=call.proto_diagnostics)
+        return pb.ReadResource.Response(
+            new_state=encode_dynamic(response.new_state),
+            private=response.private,
+            diagnostics=call.proto_diagnostics,
+        )
 
     def PlanResourceChange(self, request: Any, context: Any) -> Any:
         with _Call("PlanResourceChange", request.type_name) as call:
@@ -259,6 +260,8 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.PlanResourceChange.Response(diagnostics=call.proto_diagnostics)
 
     def ApplyResourceChange(self, request: Any, context: Any) -> Any:
+        apply_request: ApplyRequest | None = None
+        response: ApplyResponse | None = None
         with _Call("ApplyResourceChange", request.type_name) as call:
             resource = self._resource(request.type_name)
             object_type = resource.schema.value_type()
@@ -272,30 +275,28 @@ class ProviderService(pb_grpc.ProviderServicer):
                 apply_request.planned_state, request.planned_private, call.diagnostics
             )
             if apply_request.planned_state.is_null:
-                operation = resource.delete
+                response.new_state = apply_request.prior_state  # until the delete succeeds
+                resource.delete(apply_request, response)
             elif apply_request.prior_state.is_null:
-                operation = resource.create
+                resource.create(apply_request, response)
             else:
-                operation = resource.update
-            try:
-                operation(apply_request, response)
-            finally:
-                # Whatever happened, tell Terraform what exists now: it must never forget.
-                new_state = response.new_state
-                if not new_state.is_fully_known():
-                    new_state = apply_request.prior_state if call.diagnostics.has_errors else None
-                    if new_state is None:
-                        raise DiagnosticError(
-                            "Provider left values unknown after apply",
-                            "This is a bug in the photon provider; please report it.",
-                        )
-                result = pb.ApplyResourceChange.Response(
-                    new_state=encode_dynamic(new_state), private=response.private
-                )
-        if "result" not in locals():
+                resource.update(apply_request, response)
+        if apply_request is None or response is None:
             return pb.ApplyResourceChange.Response(diagnostics=call.proto_diagnostics)
-        result.diagnostics.extend(call.proto_diagnostics)
-        return result
+        # Whatever happened, tell Terraform what exists now: it must never forget.
+        new_state = response.new_state
+        if not new_state.is_fully_known():
+            if not call.diagnostics.has_errors:
+                call.diagnostics.error(
+                    "Provider left values unknown after apply",
+                    f"This is a bug in the photon provider ({request.type_name}); please report it.",
+                )
+            new_state = apply_request.prior_state
+        return pb.ApplyResourceChange.Response(
+            new_state=encode_dynamic(new_state),
+            private=response.private,
+            diagnostics=call.proto_diagnostics,
+        )
 
     def ImportResourceState(self, request: Any, context: Any) -> Any:
         with _Call("ImportResourceState", request.type_name) as call:

@@ -68,15 +68,17 @@ class _Lifecycle:
         self.folder = tempfile.mkdtemp(prefix="tf-photon-")  # mkdtemp makes it 0700
         self._stoppers: list[Callable[[], None]] = []
 
-    def on_stop(self, stopper: Callable[[], None]) -> None:
-        self._stoppers.append(stopper)
-
-    def wait(self) -> None:
+        # From the first moment: a signal during start-up must also end in a clean exit.
         def request_stop(_signum: int, _frame: object) -> None:
             self.stop_requested.set()
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+
+    def on_stop(self, stopper: Callable[[], None]) -> None:
+        self._stoppers.append(stopper)
+
+    def wait(self) -> None:
         self.stop_requested.wait()
 
     def close(self) -> None:

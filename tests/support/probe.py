@@ -36,7 +36,10 @@ class Probe:
 
     def create_pool(self, name: str) -> vim.ResourcePool:
         alloc = vim.ResourceAllocationInfo(
-            reservation=0, limit=-1, expandableReservation=True, shares=vim.SharesInfo(level="normal")
+            reservation=0,
+            limit=-1,
+            expandableReservation=True,
+            shares=vim.SharesInfo(level="normal"),
         )
         spec = vim.ResourceConfigSpec(cpuAllocation=alloc, memoryAllocation=alloc)
         return self.root_pool.CreateResourcePool(name, spec)

@@ -1,0 +1,185 @@
+"""The provider process as go-plugin sees it: handshake, TLS both ways, prompt exits."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from provider.bridge._generated import grpc_controller_pb2 as controller_pb
+from provider.bridge._generated import grpc_controller_pb2_grpc as controller_grpc
+from provider.bridge._generated import tfplugin6_pb2 as pb
+from provider.bridge._generated import tfplugin6_pb2_grpc as pb_grpc
+from provider.bridge.certs import ServerIdentity, make_server_identity
+from provider.bridge.plugin_server import (
+    MAGIC_COOKIE_KEY,
+    MAGIC_COOKIE_VALUE,
+    HandshakeError,
+    negotiate_protocol,
+)
+
+
+def plugin_env(client: ServerIdentity, versions: str = "6,5") -> dict[str, str]:
+    return {
+        **os.environ,
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+        "PLUGIN_PROTOCOL_VERSIONS": versions,
+        "PLUGIN_CLIENT_CERT": client.cert_pem.decode(),
+    }
+
+
+@dataclass
+class Plugin:
+    proc: subprocess.Popen[bytes]
+    socket: str
+    server_cert_pem: bytes
+
+    def channel(self, client: ServerIdentity | None) -> grpc.Channel:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=self.server_cert_pem,
+            private_key=client.key_pem if client else None,
+            certificate_chain=client.cert_pem if client else None,
+        )
+        return grpc.secure_channel(
+            f"unix:{self.socket}",
+            credentials,
+            options=[("grpc.ssl_target_name_override", "localhost")],
+        )
+
+
+@pytest.fixture
+def client_identity() -> ServerIdentity:
+    return make_server_identity()
+
+
+@pytest.fixture
+def plugin(client_identity: ServerIdentity) -> Iterator[Plugin]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provider"],
+        env=plugin_env(client_identity),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    line = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
+    core, app, network, address, protocol, cert = line.split("|")
+    assert (core, app, network, protocol) == ("1", "6", "unix", "grpc")
+    der = base64.b64decode(cert + "=" * (-len(cert) % 4))
+    assert not cert.endswith("=")  # go-plugin wants base64 without padding
+    pem = x509.load_der_x509_certificate(der).public_bytes(
+        __import__(
+            "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]
+        ).Encoding.PEM
+    )
+    yield Plugin(proc, address, pem)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_handshake_announces_a_fresh_p256_certificate_for_localhost(plugin: Plugin) -> None:
+    cert = x509.load_pem_x509_certificate(plugin.server_cert_pem)
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cert.public_key().curve.name == "secp256r1"
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    folder = os.path.dirname(plugin.socket)
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+
+
+def test_serves_schema_over_mutual_tls_and_exits_on_shutdown(
+    plugin: Plugin, client_identity: ServerIdentity
+) -> None:
+    with plugin.channel(client_identity) as channel:
+        schema = pb_grpc.ProviderStub(channel).GetProviderSchema(
+            pb.GetProviderSchema.Request(), timeout=10
+        )
+        assert "photon_tenant" in schema.resource_schemas
+        assert schema.server_capabilities.get_provider_schema_optional
+        host = schema.provider.block.block_types[0]
+        password = next(a for a in host.block.attributes if a.name == "password")
+        assert password.sensitive
+
+        started = time.monotonic()
+        controller_grpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=5)
+    assert plugin.proc.wait(timeout=5) == 0
+    assert time.monotonic() - started < 1.0
+    assert not os.path.exists(os.path.dirname(plugin.socket))  # private folder removed
+
+
+def test_refuses_a_client_without_terraforms_certificate(plugin: Plugin) -> None:
+    stranger = make_server_identity()
+    for client in (None, stranger):
+        with plugin.channel(client) as channel, pytest.raises(grpc.RpcError) as failure:
+            pb_grpc.ProviderStub(channel).GetProviderSchema(
+                pb.GetProviderSchema.Request(), timeout=5
+            )
+        assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_exits_promptly_on_signals(plugin: Plugin, signum: int) -> None:
+    started = time.monotonic()
+    plugin.proc.send_signal(signum)
+    assert plugin.proc.wait(timeout=5) == 0
+    assert time.monotonic() - started < 1.0
+    assert not os.path.exists(os.path.dirname(plugin.socket))
+
+
+def test_unserved_rpcs_answer_with_a_diagnostic(
+    plugin: Plugin, client_identity: ServerIdentity
+) -> None:
+    with plugin.channel(client_identity) as channel:
+        stub = pb_grpc.ProviderStub(channel)
+        moved = stub.MoveResourceState(pb.MoveResourceState.Request(), timeout=5)
+        assert moved.diagnostics[0].summary == "MoveResourceState is not supported"
+        opened = stub.OpenEphemeralResource(
+            pb.OpenEphemeralResource.Request(type_name="photon_secret"), timeout=5
+        )
+        assert opened.diagnostics[0].summary == "OpenEphemeralResource is not supported"
+        read = stub.ReadResource(pb.ReadResource.Request(type_name="photon_nothing"), timeout=5)
+        assert read.diagnostics[0].summary == "Unknown resource type 'photon_nothing'"
+
+
+def test_run_by_hand_explains_itself() -> None:
+    env = {k: v for k, v in os.environ.items() if k != MAGIC_COOKIE_KEY}
+    done = subprocess.run(
+        [sys.executable, "-m", "provider"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 1
+    assert "is a plugin for Terraform and is not meant to be run directly" in done.stderr
+    assert done.stdout == ""
+
+
+def test_negotiation() -> None:
+    env = {MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_CLIENT_CERT": "pem"}
+    assert negotiate_protocol({**env, "PLUGIN_PROTOCOL_VERSIONS": "6,5"}) == 6
+    with pytest.raises(
+        HandshakeError,
+        match="speaks Terraform plugin protocol 6 only; this "
+        "Terraform offers 5. Use Terraform 1.0 or newer",
+    ):
+        negotiate_protocol({**env, "PLUGIN_PROTOCOL_VERSIONS": "5"})
+    with pytest.raises(HandshakeError, match="no client certificate"):
+        negotiate_protocol({MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "6"})
+
+
+def test_schema_and_validate_starts_do_not_import_pyvmomi() -> None:
+    code = (
+        "import sys\n"
+        "import provider.bridge.grpc_service, provider.bridge.plugin_server\n"
+        "from provider.photon.provider import PhotonProvider\n"
+        "PhotonProvider.schema.value_type()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyVmomi', 'pyVim'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
