@@ -289,7 +289,8 @@ class ProviderService(pb_grpc.ProviderServicer):
             if not call.diagnostics.has_errors:
                 call.diagnostics.error(
                     "Provider left values unknown after apply",
-                    f"This is a bug in the photon provider ({request.type_name}); please report it.",
+                    f"This is a bug in the photon provider ({request.type_name}); "
+                    "please report it.",
                 )
             new_state = apply_request.prior_state
         return pb.ApplyResourceChange.Response(

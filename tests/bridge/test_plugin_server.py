@@ -165,8 +165,7 @@ def test_negotiation() -> None:
     assert negotiate_protocol({**env, "PLUGIN_PROTOCOL_VERSIONS": "6,5"}) == 6
     with pytest.raises(
         HandshakeError,
-        match="speaks Terraform plugin protocol 6 only; this "
-        "Terraform offers 5. Use Terraform 1.0 or newer",
+        match=r"protocol 6 only; this Terraform offers 5\. Use Terraform 1\.0 or newer",
     ):
         negotiate_protocol({**env, "PLUGIN_PROTOCOL_VERSIONS": "5"})
     with pytest.raises(HandshakeError, match="no client certificate"):
