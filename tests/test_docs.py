@@ -1,0 +1,58 @@
+"""The docs cannot drift from the code: every attribute is documented, examples are embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provider.bridge.schema import Block
+from provider.photon.provider import PhotonProvider
+
+TOP = Path(__file__).resolve().parents[1]
+DOCS = TOP / "docs"
+RESOURCES = sorted(PhotonProvider.resources.items())
+
+
+def attribute_names(block: Block) -> list[str]:
+    names = [a.name for a in block.attributes]
+    for nested in block.blocks:
+        names += [nested.name, *attribute_names(nested.block)]
+    return names
+
+
+def page(kind: str, type_name: str) -> str:
+    return (DOCS / kind / f"{type_name.removeprefix('photon_')}.md").read_text()
+
+
+@pytest.mark.parametrize(("type_name", "resource"), RESOURCES)
+def test_resource_page_documents_every_attribute(type_name: str, resource: type) -> None:
+    text = page("resources", type_name)
+    assert text.startswith(f'---\npage_title: "{type_name} Resource - photon"')
+    missing = [n for n in attribute_names(resource.schema.block) if f"- `{n}` (" not in text]
+    assert not missing, f"undocumented attributes of {type_name}: {missing}"
+
+
+@pytest.mark.parametrize(("type_name", "resource"), RESOURCES)
+def test_resource_page_embeds_its_examples(type_name: str, resource: type) -> None:
+    text = page("resources", type_name)
+    examples = TOP / "examples" / "resources" / type_name
+    assert (examples / "resource.tf").read_text().strip() in text
+    assert (examples / "import.sh").read_text().strip() in text
+
+
+def test_provider_page_documents_every_setting() -> None:
+    text = (DOCS / "index.md").read_text()
+    missing = [n for n in attribute_names(PhotonProvider.schema.block) if f"- `{n}` (" not in text]
+    assert not missing, f"undocumented provider settings: {missing}"
+    assert (TOP / "examples" / "provider" / "provider.tf").read_text().strip() in text
+    from provider.photon.config import ENVIRONMENT
+
+    assert all(f"`{variable}`" in text for variable in ENVIRONMENT)
+
+
+def test_every_doc_page_belongs_to_something_served() -> None:
+    served = {n.removeprefix("photon_") for n in PhotonProvider.resources}
+    assert {p.stem for p in (DOCS / "resources").glob("*.md")} == served
+    data = {n.removeprefix("photon_") for n in PhotonProvider.data_sources}
+    assert {p.stem for p in (DOCS / "data-sources").glob("*.md")} == data
