@@ -1,0 +1,72 @@
+"""The plan derived from the schema alone, before a resource's own modify_plan."""
+
+from __future__ import annotations
+
+from provider.bridge.api import PlanRequest
+from provider.bridge.cty import STRING, UNKNOWN, Path, Value
+from provider.bridge.planning import plan_from_schema
+from provider.bridge.schema import Attribute, Block, Schema
+
+SCHEMA = Schema(
+    Block(
+        attributes=(
+            Attribute("id", STRING, computed=True, use_state_for_unknown=True),
+            Attribute("name", STRING, required=True, requires_replace=True),
+            Attribute("note", STRING, optional=True),
+            Attribute("stamp", STRING, computed=True),
+            Attribute("zone", STRING, optional=True, computed=True),
+        )
+    )
+)
+T = SCHEMA.value_type()
+
+
+def obj(**attrs: object) -> Value:
+    return Value.from_python(T, attrs)
+
+
+def request(prior: Value, config: Value, proposed: Value | None = None) -> PlanRequest:
+    return PlanRequest(prior, config if proposed is None else proposed, config, b"private")
+
+
+def test_create_marks_unset_computed_attributes_unknown() -> None:
+    config = obj(name="a", zone="z1")
+    plan = plan_from_schema(SCHEMA, request(Value.null(T), config))
+    assert plan.planned_state == obj(name="a", zone="z1", id=UNKNOWN, stamp=UNKNOWN)
+    assert plan.requires_replace == []
+    assert plan.planned_private == b"private"
+
+
+def test_no_change_keeps_the_prior_state() -> None:
+    prior = obj(id="1", name="a", stamp="s", zone="z1")
+    plan = plan_from_schema(SCHEMA, request(prior, obj(name="a"), proposed=prior))
+    assert plan.planned_state == prior
+    assert plan.requires_replace == []
+
+
+def test_update_keeps_use_state_for_unknown_and_forgets_the_rest() -> None:
+    prior = obj(id="1", name="a", stamp="s", zone="z1")
+    proposed = obj(id="1", name="a", note="new", stamp="s", zone="z1")
+    plan = plan_from_schema(SCHEMA, request(prior, obj(name="a", note="new"), proposed))
+    assert plan.planned_state == obj(id="1", name="a", note="new", stamp=UNKNOWN, zone=UNKNOWN)
+    assert plan.requires_replace == []
+
+
+def test_changing_a_replacing_attribute_asks_for_replacement() -> None:
+    prior = obj(id="1", name="a", stamp="s")
+    proposed = obj(id="1", name="b", stamp="s")
+    plan = plan_from_schema(SCHEMA, request(prior, obj(name="b"), proposed))
+    assert plan.requires_replace == [Path.root().attr("name")]
+
+
+def test_an_unknown_replacing_attribute_also_replaces() -> None:
+    prior = obj(id="1", name="a", stamp="s")
+    proposed = obj(id="1", name=UNKNOWN, stamp="s")
+    plan = plan_from_schema(SCHEMA, request(prior, obj(name=UNKNOWN), proposed))
+    assert plan.requires_replace == [Path.root().attr("name")]
+
+
+def test_destroy_plans_null() -> None:
+    prior = obj(id="1", name="a")
+    plan = plan_from_schema(SCHEMA, request(prior, Value.null(T)))
+    assert plan.planned_state.is_null
