@@ -3,6 +3,11 @@
 go-plugin pins the certificate announced in the handshake line as the only root it trusts and
 checks it against the name ``localhost``, so the certificate must carry that name and be
 usable as its own issuer.
+
+Terraform starts the provider 3-4 times per command, so start-up time matters: the
+certificate is made by the ``openssl`` command on the other core while Python imports gRPC
+(importing ``cryptography`` alone costs more than openssl's whole run). Where there is no
+``openssl``, the ``cryptography`` package makes it instead.
 """
 
 from __future__ import annotations
@@ -10,9 +15,20 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import ssl
+import subprocess
 from dataclasses import dataclass
 
-__all__ = ["ServerIdentity", "make_server_identity"]
+__all__ = ["PendingIdentity", "ServerIdentity", "make_server_identity"]
+
+_OPENSSL_REQUEST = [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-days", "1", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=DNS:localhost",
+    "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+    "-addext", "extendedKeyUsage=serverAuth,clientAuth",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,3 +106,35 @@ def make_server_identity(
         ),
         cert_der=cert.public_bytes(serialization.Encoding.DER),
     )
+
+
+class PendingIdentity:
+    """A server identity being written into ``folder`` (server.crt, server.key, owner-only)."""
+
+    def __init__(self, folder: str, openssl: str = "openssl") -> None:
+        self.certfile = os.path.join(folder, "server.crt")
+        self.keyfile = os.path.join(folder, "server.key")
+        self._folder = folder
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [openssl, *_OPENSSL_REQUEST, "-keyout", self.keyfile, "-out", self.certfile],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=lambda: os.umask(0o077),
+            )
+        except OSError:
+            self._proc = None
+
+    def result(self) -> ServerIdentity:
+        if self._proc is not None and self._proc.wait() == 0:
+            with open(self.certfile, "rb") as cert, open(self.keyfile, "rb") as key:
+                cert_pem, key_pem = cert.read(), key.read()
+            der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+            return ServerIdentity(cert_pem=cert_pem, key_pem=key_pem, cert_der=der)
+        for leftover in (self.certfile, self.keyfile):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        identity = make_server_identity()
+        identity.write(self._folder)
+        return identity

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .api import Provider
+    from .certs import PendingIdentity
+    from .tls_front import TlsFront
 
 __all__ = [
     "MAGIC_COOKIE_KEY",
@@ -123,7 +125,10 @@ def serve(
             print(f"    export TF_REATTACH_PROVIDERS='{json.dumps(reattach)}'\n", file=out)
             print("Stop it with Ctrl-C.", file=out, flush=True)
         else:
-            front = _start_tls_front(life, socket_path)
+            from .certs import PendingIdentity
+
+            identity = PendingIdentity(life.folder)  # made on the other core meanwhile
+            front = _start_tls_front(life, socket_path, identity)
             backend = os.path.join(life.folder, "grpc.sock")
             _start_grpc(provider_factory, life, f"unix:{backend}", shutdown_exits=True)
             front.backend_ready()
@@ -133,13 +138,12 @@ def serve(
     return 0
 
 
-def _start_tls_front(life: _Lifecycle, socket_path: str):
-    from .certs import make_server_identity
+def _start_tls_front(life: _Lifecycle, socket_path: str, pending: PendingIdentity) -> TlsFront:
     from .tls_front import TlsFront, server_ssl_context
 
-    identity = make_server_identity()
-    certfile, keyfile = identity.write(life.folder)
-    context = server_ssl_context(certfile, keyfile, os.environ["PLUGIN_CLIENT_CERT"])
+    identity = pending.result()
+    client_cert = os.environ["PLUGIN_CLIENT_CERT"]
+    context = server_ssl_context(pending.certfile, pending.keyfile, client_cert)
     front = TlsFront(socket_path, os.path.join(life.folder, "grpc.sock"), context)
     front.start()
     life.on_stop(front.stop)
