@@ -43,7 +43,7 @@ from .convert import (
     path_to_proto,
     schema_to_proto,
 )
-from .cty import CodecError, Value
+from .cty import CodecError, Path, Value
 from .diagnostics import DiagnosticError, Diagnostics
 from .logs import log_context
 from .planning import plan_from_schema
@@ -108,13 +108,19 @@ def _unknown_type(kind: str, type_name: str) -> DiagnosticError:
     )
 
 
-def _validate_attributes(schema: Schema, config: Value, diagnostics: Diagnostics) -> None:
-    from .cty import Path
-
-    for attr, value, path in walk_attributes(schema.block, config, Path.root()):
-        if attr.validators and value.is_known and not value.is_null:
+def _validate(
+    schema: Schema,
+    config: pb.DynamicValue,
+    cross_check: Callable[[Value, Diagnostics], None],
+    diagnostics: Diagnostics,
+) -> None:
+    """Per-attribute validators of the schema on known values, then the owner's own checks."""
+    value = decode_dynamic(config, schema.value_type())
+    for attr, attr_value, path in walk_attributes(schema.block, value, Path.root()):
+        if attr.validators and attr_value.is_known and not attr_value.is_null:
             for validator in attr.validators:
-                validator(value, path, diagnostics)
+                validator(attr_value, path, diagnostics)
+    cross_check(value, diagnostics)
 
 
 def _without_unknown_attributes(raw_json: bytes, schema: Schema) -> bytes:
@@ -179,26 +185,22 @@ class ProviderService(pb_grpc.ProviderServicer):
 
     def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
         with _Call("ValidateProviderConfig") as call:
-            schema = self._provider.schema
-            config = decode_dynamic(request.config, schema.value_type())
-            _validate_attributes(schema, config, call.diagnostics)
-            self._provider.validate_config(config, call.diagnostics)
+            p = self._provider
+            _validate(p.schema, request.config, p.validate_config, call.diagnostics)
         return pb.ValidateProviderConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
         with _Call("ValidateResourceConfig", request.type_name) as call:
             schema = self._resource_schema(request.type_name)
-            config = decode_dynamic(request.config, schema.value_type())
-            _validate_attributes(schema, config, call.diagnostics)
-            self._provider.resources[request.type_name].validate_config(config, call.diagnostics)
+            check = self._provider.resources[request.type_name].validate_config
+            _validate(schema, request.config, check, call.diagnostics)
         return pb.ValidateResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
         with _Call("ValidateDataResourceConfig", request.type_name) as call:
             schema = self._data_source_schema(request.type_name)
-            config = decode_dynamic(request.config, schema.value_type())
-            _validate_attributes(schema, config, call.diagnostics)
-            self._provider.data_sources[request.type_name].validate_config(config, call.diagnostics)
+            check = self._provider.data_sources[request.type_name].validate_config
+            _validate(schema, request.config, check, call.diagnostics)
         return pb.ValidateDataResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ConfigureProvider(self, request: Any, context: Any) -> Any:
@@ -351,12 +353,9 @@ class ProviderService(pb_grpc.ProviderServicer):
         return self._ephemeral("CloseEphemeralResource", request, context)
 
     def _ephemeral(self, rpc: str, request: Any, context: Any) -> Any:
-        response_type = getattr(
-            pb, rpc.replace("ValidateEphemeralResourceConfig", "ValidateEphemeralResourceConfig")
-        ).Response
         return self._not_served(
             rpc,
-            response_type,
+            getattr(pb, rpc).Response,
             f"The photon provider has no ephemeral resources ({request.type_name!r} asked).",
         )
 
