@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from pyVmomi import vim
 
+from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
 from .tasks import wait_for_tasks
@@ -29,12 +32,14 @@ def create_pool(session: HostSession, parent_moid: str, name: str) -> str:
         return parent.CreateResourcePool(name, spec)._moId
 
 
-def destroy_pool(session: HostSession, moid: str) -> None:
+def destroy_pool(session: HostSession, moid: str, stop: threading.Event | None = None) -> None:
     """Destroy an (empty) pool."""
     pool = vim.ResourcePool(moid, session.si._stub)
     with translated(session.name):
         task = pool.Destroy_Task()
-        error = wait_for_tasks(session, [task])[task._moId]
+        error = wait_for_tasks(session, [task], stop)[task._moId]
+    if isinstance(error, EsxiError):
+        raise error
     if error is not None:
         with translated(session.name):  # a task's fault is reported like a call's fault
             raise error

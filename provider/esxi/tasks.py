@@ -6,20 +6,30 @@ simulator names non-entities in ``info.entity``, which pyVmomi's attribute reads
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Sequence
 
 from pyVmomi import vim, vmodl
 
+from .errors import EsxiError
 from .session import HostSession
 
-__all__ = ["wait_for_tasks"]
+__all__ = ["StoppedWaiting", "wait_for_tasks"]
 
 _FIRST_POLL, _MAX_POLL = 0.01, 0.5
 
 
-def wait_for_tasks(session: HostSession, tasks: Sequence[vim.Task]) -> dict[str, Exception | None]:
-    """Task moid -> None on success or the fault it ended with; never raises a task's fault."""
+class StoppedWaiting(EsxiError):
+    """Terraform asked us to stop; the task goes on on the host, unobserved."""
+
+
+def wait_for_tasks(
+    session: HostSession, tasks: Sequence[vim.Task], stop: threading.Event | None = None
+) -> dict[str, Exception | None]:
+    """Task moid -> None on success or the fault it ended with; never raises a task's fault.
+
+    When ``stop`` is set, tasks still running are reported as ``StoppedWaiting``."""
+    stop = stop or threading.Event()
     pending = {t._moId: t for t in tasks}
     outcome: dict[str, Exception | None] = {}
     collector = session.content.propertyCollector
@@ -39,7 +49,9 @@ def wait_for_tasks(session: HostSession, tasks: Sequence[vim.Task]) -> dict[str,
             if state in (vim.TaskInfo.State.success, vim.TaskInfo.State.error):
                 outcome[item.obj._moId] = props.get("info.error") if state == "error" else None
                 pending.pop(item.obj._moId, None)
-        if pending:
-            time.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL)
+        if pending and stop.wait(delay):  # sleeps between polls, wakes at once on stop
+            for moid in pending:
+                outcome[moid] = StoppedWaiting(session.name, f"stopped waiting for task {moid}")
+            break
+        delay = min(delay * 2, _MAX_POLL)
     return outcome

@@ -74,6 +74,8 @@ class Platform:
         self.endpoints = {e.name: e for e in endpoints}
         self._sessions: dict[str, HostSession] = {}
         self._locks = {name: threading.Lock() for name in self.endpoints}
+        # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
+        self.stop_requested = threading.Event()
 
     @property
     def host_names(self) -> list[str]:
@@ -99,6 +101,11 @@ class Platform:
         """Run ``work`` on each host's session in parallel; a failure is kept per host."""
 
         def run(host: str) -> T | DiagnosticError:
+            if self.stop_requested.is_set():
+                return DiagnosticError(
+                    f"Stopped before work on {host}",
+                    "Terraform asked the provider to stop; nothing was done on this host.",
+                )
             try:
                 return work(self.session(host))
             except DiagnosticError as exc:

@@ -100,6 +100,10 @@ class PhotonProvider(Provider):
             )
         return self._platform
 
+    def stop(self) -> None:
+        if self._platform is not None:
+            self._platform.stop_requested.set()
+
     def new_resource(self, type_name: str) -> Resource:
         return self.resources[type_name](self.platform)  # type: ignore[call-arg]
 

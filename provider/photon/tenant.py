@@ -86,13 +86,13 @@ class TenantResource(Resource):
             # "All hosts" is decided now, so a pool lost on one host shows up as a change.
             all_hosts = Value.from_python(Set(STRING), self.platform.host_names)
             planned = planned.with_attributes({"hosts": all_hosts})
-        elif hosts_config.is_known:
+        elif hosts_config.is_fully_known():
             self._check_host_names(hosts_config.to_python(), response.diagnostics)
         name = planned["name"]
         if name.is_known:
             planned = planned.with_attributes({"id": name})
         response.planned_state = planned
-        if request.creating and name.is_known and planned["hosts"].is_known:
+        if request.creating and name.is_known and planned["hosts"].is_fully_known():
             self._check_name_free(
                 name.to_python(), planned["hosts"].to_python(), response.diagnostics
             )
@@ -138,9 +138,15 @@ class TenantResource(Resource):
         hosts = (
             state["hosts"].to_python() if not state["hosts"].is_null else self.platform.host_names
         )
-        self._check_host_names(hosts, response.diagnostics)
-        if response.diagnostics.has_errors:
-            return
+        dropped = sorted(set(hosts) - set(self.platform.host_names))
+        if dropped:
+            raise DiagnosticError(
+                "Tenant on a host that is no longer configured",
+                f"Tenant {tenant!r} has resource pools on {', '.join(dropped)}, which the "
+                "provider configuration no longer lists. Put the host block back and apply "
+                "with the tenant's hosts not including it (its pool is then removed), or, if "
+                "the host is gone for good, `terraform state rm` the tenant and import it again.",
+            )
         present = []
         for host, inventory in self.platform.inventories(hosts).items():
             if isinstance(inventory, DiagnosticError):
@@ -221,7 +227,7 @@ class TenantResource(Resource):
         def remove(session: HostSession) -> None:
             pool = inventories[session.name].child_named(pool_name(tenant))
             if pool is not None:  # already gone is as good as removed
-                destroy_pool(session, pool.moid)
+                destroy_pool(session, pool.moid, self.platform.stop_requested)
 
         return _successes(self.platform.on_hosts(inventories, remove), diagnostics)
 

@@ -135,3 +135,15 @@ def test_tenant_name_taken(sim: Simulator, tf: Terraform) -> None:
     assert "terraform import <address> team-a" in out
     assert pools(sim) == {"esx-1": [], "esx-2": ["photon-tenant-team-a"]}
     assert tf.run("state", "list").stdout == ""
+
+
+def test_removing_a_host_that_holds_a_pool_is_explained(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(provider_block([sim["esx-1"]]) + tenant())
+    plan = tf.plan()
+    assert plan.code == 1
+    assert "Error: Tenant on a host that is no longer configured" in plan.flat
+    assert "Tenant 'team-a' has resource pools on esx-2" in plan.flat
+    assert pools(sim) == {"esx-1": ["photon-tenant-team-a"], "esx-2": ["photon-tenant-team-a"]}

@@ -1,0 +1,104 @@
+"""The ESXi adapter against a simulated host: sessions, inventory, pools, errors."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from provider.esxi.endpoint import Endpoint
+from provider.esxi.errors import (
+    AuthenticationFailed,
+    CertificateMismatch,
+    HostUnreachable,
+    NameTaken,
+)
+from provider.esxi.inventory import read_inventory
+from provider.esxi.pools import create_pool, destroy_pool
+from provider.esxi.session import HostSession, open_session
+from provider.photon.platform import Platform
+from tests.support.probe import probe
+from tests.support.simulator import SimHost, Simulator
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[SimHost]:
+    with Simulator(1) as sim:
+        yield sim.hosts[0]
+
+
+def endpoint(host: SimHost, **changes: object) -> Endpoint:
+    fields = {
+        "name": host.name,
+        "address": host.address,
+        "user": host.user,
+        "password": host.password,
+        "thumbprint": host.thumbprint,
+        **changes,
+    }
+    return Endpoint(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def session(host: SimHost) -> Iterator[HostSession]:
+    s = open_session(endpoint(host))
+    yield s
+    s.close()
+
+
+def test_thumbprint_is_matched_in_either_spelling(host: SimHost) -> None:
+    bare = host.thumbprint.replace(":", "").lower()
+    open_session(endpoint(host, thumbprint=bare)).close()
+
+
+def test_wrong_thumbprint_is_refused_before_any_login(host: SimHost) -> None:
+    with pytest.raises(CertificateMismatch) as failure:
+        open_session(endpoint(host, thumbprint="00" * 32, password="never-sent"))
+    assert failure.value.host == "esx-1"
+    assert host.thumbprint in failure.value.message
+
+
+def test_wrong_password(host: SimHost) -> None:
+    with pytest.raises(AuthenticationFailed, match="refused user 'root'"):
+        open_session(endpoint(host, password="wrong"))
+
+
+def test_unreachable_address() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = Endpoint("esx-9", f"127.0.0.1:{port}", "root", "pw", insecure=True)
+    with pytest.raises(HostUnreachable, match=f"cannot reach 127.0.0.1:{port}"):
+        open_session(dead)
+
+
+def test_pools_are_created_found_and_destroyed(host: SimHost, session: HostSession) -> None:
+    inventory = read_inventory(session)
+    moid = create_pool(session, inventory.root_pool, "adapter-test")
+    with pytest.raises(NameTaken, match="'adapter-test' is already in use"):
+        create_pool(session, inventory.root_pool, "adapter-test")
+
+    inventory = read_inventory(session)
+    found = inventory.child_named("adapter-test")
+    assert found is not None and found.moid == moid and found.vms == ()
+    with probe(host) as p:
+        assert "adapter-test" in p.pool_names()
+
+    destroy_pool(session, moid)
+    assert read_inventory(session).child_named("adapter-test") is None
+
+
+def test_inventory_lists_vms_of_a_pool(host: SimHost, session: HostSession) -> None:
+    with probe(host) as p:
+        pool = p.create_pool("with-vm")
+        vm = p.create_vm(pool, "vm-1")
+    inventory = read_inventory(session)
+    assert inventory.child_named("with-vm").vms == (vm._moId,)  # type: ignore[union-attr]
+
+
+def test_platform_does_no_host_work_after_stop(host: SimHost) -> None:
+    platform = Platform([endpoint(host)])
+    platform.stop_requested.set()
+    result = platform.on_hosts(["esx-1"], lambda session: "worked")
+    assert result["esx-1"].diagnostic.summary == "Stopped before work on esx-1"  # type: ignore[union-attr]
