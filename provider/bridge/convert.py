@@ -14,7 +14,7 @@ from .cty import (
     encode_msgpack,
     type_to_json,
 )
-from .diagnostics import Diagnostic, Diagnostics
+from .diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from .schema import Attribute, Block, NestedAttributes, NestedBlock, Nesting, Schema
 
 __all__ = [
@@ -58,7 +58,11 @@ def encode_dynamic(value: Value) -> pb.DynamicValue:
 
 def decode_raw_state(raw: pb.RawState, type_: Type) -> Value:
     if raw.flatmap and not raw.json:
-        raise ValueError("state in the pre-0.12 flatmap form cannot be read by this provider")
+        raise DiagnosticError(
+            "State in a pre-0.12 format",
+            "This state was written by Terraform older than 0.12, which this provider cannot "
+            "read. Remove the resource from state (`terraform state rm`) and import it again.",
+        )
     return decode_json_value(raw.json, type_)
 
 

@@ -80,6 +80,8 @@ class _Call:
             self.diagnostics.add(exc.diagnostic)
         elif isinstance(exc, CodecError):
             self.diagnostics.error("Invalid value from Terraform", exc.message, exc.path)
+        elif exc is not None and not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt and friends are not ours to swallow
         elif exc is not None:
             log.debug("Unexpected error", exc_info=(kind, exc, tb), **log_context(**context))
             self.diagnostics.error(
