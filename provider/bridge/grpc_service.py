@@ -386,14 +386,15 @@ class ControllerService(controller_grpc.GRPCControllerServicer):
 
 
 class StdioService(stdio_grpc.GRPCStdioServicer):
-    """Our output already reaches Terraform through stderr, so the stream stays empty; it is
-    held open until shutdown because go-plugin treats an ended stream as a broken plugin."""
-
-    def __init__(self, stop_requested: threading.Event) -> None:
-        self._stop_requested = stop_requested
+    """Our output already reaches Terraform through stderr, so the stream stays empty. It is
+    held open until the client goes away or the server stops (both end the RPC), because
+    go-plugin treats an ended stream as a broken plugin; holding it longer would pin a
+    worker thread for good in reattach mode, where one process serves many commands."""
 
     def StreamStdio(self, request: Any, context: Any) -> Iterator[Any]:
-        self._stop_requested.wait()
+        ended = threading.Event()
+        if context.add_callback(ended.set):
+            ended.wait()
         return iter(())
 
 
@@ -401,7 +402,6 @@ def start_grpc_server(
     provider: Provider,
     address: str,
     *,
-    stop_requested: threading.Event,
     on_shutdown: Callable[[], None] | None,
 ) -> grpc.Server:
     server = grpc.server(
@@ -413,7 +413,7 @@ def start_grpc_server(
     )
     pb_grpc.add_ProviderServicer_to_server(ProviderService(provider), server)
     controller_grpc.add_GRPCControllerServicer_to_server(ControllerService(on_shutdown), server)
-    stdio_grpc.add_GRPCStdioServicer_to_server(StdioService(stop_requested), server)
+    stdio_grpc.add_GRPCStdioServicer_to_server(StdioService(), server)
     server.add_insecure_port(address)
     server.start()
     return server

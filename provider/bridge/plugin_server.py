@@ -166,7 +166,6 @@ def _start_grpc(
     server = start_grpc_server(
         provider_factory(),
         address,
-        stop_requested=life.stop_requested,
         on_shutdown=life.stop_requested.set if shutdown_exits else None,
     )
     life.on_stop(lambda: server.stop(grace=0.2).wait())

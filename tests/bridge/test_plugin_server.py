@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -182,3 +183,37 @@ def test_schema_and_validate_starts_do_not_import_pyvmomi() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_reattach_mode_survives_many_clients_that_hold_stdio_streams() -> None:
+    """Each Terraform command opens a stdio stream; ended clients must free their threads."""
+    from google.protobuf import empty_pb2
+
+    from provider.bridge._generated import grpc_stdio_pb2_grpc as stdio_grpc
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provider", "--debug"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        socket_path = None
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "TF_REATTACH_PROVIDERS" in line:
+                socket_path = re.search(r'"String": "([^"]+)"', line).group(1)  # type: ignore[union-attr]
+                break
+        assert socket_path
+        for _ in range(40):  # more than the server's worker threads
+            with grpc.insecure_channel(f"unix:{socket_path}") as channel:
+                stream = stdio_grpc.GRPCStdioStub(channel).StreamStdio(empty_pb2.Empty())
+                time.sleep(0.01)
+                stream.cancel()
+        with grpc.insecure_channel(f"unix:{socket_path}") as channel:
+            schema = pb_grpc.ProviderStub(channel).GetProviderSchema(
+                pb.GetProviderSchema.Request(), timeout=5
+            )
+        assert "photon_tenant" in schema.resource_schemas
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) == 0

@@ -1,0 +1,91 @@
+"""Quota arithmetic: limits, live usage, and whether a request fits. Pure, so it unit-tests fast.
+
+Photon Platform's names for the four kinds of resource a tenant consumes are kept in the
+messages (``vm``, ``vm.cpu``, ``vm.memory``, ``ephemeral-disk.capacity``), so an admin who
+knew Photon recognises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+__all__ = ["KINDS", "Amounts", "Decision", "decide"]
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """An amount of each kind: a request, a usage, or limits (None = unlimited)."""
+
+    vm_count: float | None = 0
+    vcpu: float | None = 0
+    memory_gb: float | None = 0
+    disk_gb: float | None = 0
+
+    def __add__(self, other: Amounts) -> Amounts:
+        return Amounts(**{k: (getattr(self, k) or 0) + (getattr(other, k) or 0) for k in KINDS})
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {k: getattr(self, k) for k in KINDS}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float | None]) -> Amounts:
+        return cls(**{k: values.get(k) for k in KINDS})
+
+
+KINDS = tuple(f.name for f in fields(Amounts))
+PHOTON_NAMES = {
+    "vm_count": "vm",
+    "vcpu": "vm.cpu",
+    "memory_gb": "vm.memory",
+    "disk_gb": "ephemeral-disk.capacity",
+}
+UNITS = {"vm_count": "", "vcpu": "", "memory_gb": " GB", "disk_gb": " GB"}
+
+
+@dataclass(frozen=True)
+class Excess:
+    kind: str
+    limit: float
+    usage: float
+    request: float
+
+    def __str__(self) -> str:
+        unit = UNITS[self.kind]
+        return (
+            f"{self.kind} ({PHOTON_NAMES[self.kind]}): limit {_fmt(self.limit)}{unit}, "
+            f"in use {_fmt(self.usage)}{unit}, requested {_fmt(self.request)}{unit}"
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    excesses: tuple[Excess, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.excesses
+
+
+def decide(limits: Amounts, usage: Amounts, request: Amounts) -> Decision:
+    """Refuse every kind whose usage plus the request would pass its limit."""
+    excesses = []
+    for kind in KINDS:
+        limit = getattr(limits, kind)
+        used, asked = getattr(usage, kind) or 0, getattr(request, kind) or 0
+        if limit is not None and asked > 0 and used + asked > limit:
+            excesses.append(Excess(kind, limit, used, asked))
+    return Decision(tuple(excesses))
+
+
+def below_usage(limits: Amounts, usage: Amounts) -> list[Excess]:
+    """Limits set lower than what the tenant already uses (the request is the new limit)."""
+    return [
+        Excess(k, getattr(limits, k), getattr(usage, k) or 0, getattr(limits, k))
+        for k in KINDS
+        if getattr(limits, k) is not None and (getattr(usage, k) or 0) > getattr(limits, k)
+    ]
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
