@@ -16,6 +16,9 @@ RESOURCES = sorted(PhotonProvider.resources.items())
 
 def attribute_names(block: Block) -> list[str]:
     names = [a.name for a in block.attributes]
+    for attr in block.attributes:
+        if attr.nested is not None:
+            names += attribute_names(Block(attributes=attr.nested.attributes))
     for nested in block.blocks:
         names += [nested.name, *attribute_names(nested.block)]
     return names

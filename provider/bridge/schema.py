@@ -129,21 +129,35 @@ class Schema:
 def walk_attributes(
     block: Block, value: Value, path: Path
 ) -> Iterator[tuple[Attribute, Value, Path]]:
-    """Every attribute of a block value with its path, descending into known nested blocks."""
+    """Every attribute of a block value with its path, descending into known nested blocks
+    and nested attributes."""
     if value.is_null or not value.is_known:
         return
     for attr in block.attributes:
-        yield attr, value[attr.name], path.attr(attr.name)
+        attr_path = path.attr(attr.name)
+        yield attr, value[attr.name], attr_path
+        if attr.nested is not None:
+            inner = Block(attributes=attr.nested.attributes)
+            for element, element_path in _elements(
+                attr.nested.nesting, value[attr.name], attr_path
+            ):
+                yield from walk_attributes(inner, element, element_path)
     for nested in block.blocks:
-        inner = value[nested.name]
-        if inner.is_null or not inner.is_known:
-            continue
-        inner_path = path.attr(nested.name)
-        if nested.nesting in (Nesting.SINGLE, Nesting.GROUP):
-            yield from walk_attributes(nested.block, inner, inner_path)
-        elif nested.nesting is Nesting.MAP:
-            for key, element in inner.payload.items():
-                yield from walk_attributes(nested.block, element, inner_path.key(key))
-        else:  # list and set elements are addressed by position, as Terraform shows them
-            for index, element in enumerate(inner.payload):
-                yield from walk_attributes(nested.block, element, inner_path.index(index))
+        nested_path = path.attr(nested.name)
+        for element, element_path in _elements(nested.nesting, value[nested.name], nested_path):
+            yield from walk_attributes(nested.block, element, element_path)
+
+
+def _elements(nesting: Nesting, value: Value, path: Path) -> Iterator[tuple[Value, Path]]:
+    """The objects inside a nested value, with their paths (list and set elements by
+    position, as Terraform shows them)."""
+    if value.is_null or not value.is_known:
+        return
+    if nesting in (Nesting.SINGLE, Nesting.GROUP):
+        yield value, path
+    elif nesting is Nesting.MAP:
+        for key, element in value.payload.items():
+            yield element, path.key(key)
+    else:
+        for index, element in enumerate(value.payload):
+            yield element, path.index(index)

@@ -8,7 +8,7 @@ from .cty import Path, Value
 from .diagnostics import Diagnostics
 from .schema import Validator
 
-__all__ = ["matches", "not_empty"]
+__all__ = ["at_least", "matches", "not_empty"]
 
 
 def matches(pattern: str, summary: str, rule: str) -> Validator:
@@ -29,5 +29,18 @@ def not_empty(summary: str, detail: str) -> Validator:
     def check(value: Value, path: Path, diagnostics: Diagnostics) -> None:
         if len(value) == 0:
             diagnostics.error(summary, detail, path)
+
+    return check
+
+
+def at_least(minimum: int, *, whole: bool = False, summary: str = "Invalid value") -> Validator:
+    """A number no smaller than ``minimum``; with ``whole``, also without a fraction."""
+
+    def check(value: Value, path: Path, diagnostics: Diagnostics) -> None:
+        number = value.to_python()
+        if number < minimum:
+            diagnostics.error(summary, f"{number} is less than {minimum}.", path)
+        elif whole and number != int(number):
+            diagnostics.error(summary, f"{number} is not a whole number.", path)
 
     return check

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyExists",
     "AuthenticationFailed",
     "CertificateMismatch",
     "EsxiError",
@@ -35,6 +36,10 @@ class CertificateMismatch(EsxiError):
 
 class NameTaken(EsxiError):
     """An object of that name already exists where we wanted to create one."""
+
+
+class AlreadyExists(EsxiError):
+    """A file or folder is already there (an atomic create lost the race)."""
 
 
 class NotFound(EsxiError):

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from pyVmomi import vim, vmodl
 
-from .errors import EsxiError, HostUnreachable, NameTaken, NotFound, ResourceInUse
+from .errors import AlreadyExists, EsxiError, HostUnreachable, NameTaken, NotFound, ResourceInUse
 
-__all__ = ["translated"]
+__all__ = ["raise_task_error", "translated"]
 
 
 @contextlib.contextmanager
@@ -21,6 +21,10 @@ def translated(host: str) -> Iterator[None]:
         yield
     except vim.fault.DuplicateName as exc:
         raise NameTaken(host, f"the name {exc.name!r} is already in use") from exc
+    except vim.fault.FileAlreadyExists as exc:
+        raise AlreadyExists(host, f"{exc.file or 'the file'} already exists") from exc
+    except vim.fault.FileNotFound as exc:
+        raise NotFound(host, f"{exc.file or 'the file'} does not exist") from exc
     except vmodl.fault.ManagedObjectNotFound as exc:
         raise NotFound(host, "the object no longer exists") from exc
     except vim.fault.ResourceInUse as exc:
@@ -31,3 +35,12 @@ def translated(host: str) -> Iterator[None]:
         raise EsxiError(host, exc.msg or type(exc).__name__) from exc
     except (TimeoutError, OSError, http.client.HTTPException, ssl.SSLError) as exc:
         raise HostUnreachable(host, f"lost the connection: {exc}") from exc
+
+
+def raise_task_error(host: str, error: Exception | None) -> None:
+    """Raise what a task ended with (see ``tasks.wait_for_tasks``) like a call's fault."""
+    if isinstance(error, EsxiError):
+        raise error
+    if error is not None:
+        with translated(host):
+            raise error

@@ -15,9 +15,19 @@ from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
 
-__all__ = ["Inventory", "PoolInfo", "read_inventory", "retrieve"]
+__all__ = ["Inventory", "PoolInfo", "VmInfo", "read_inventory", "retrieve"]
 
-_POOL_PROPERTIES = ("name", "parent", "vm")
+_POOL_PROPERTIES = ("name", "parent", "vm", "config.memoryAllocation.limit")
+_VM_PROPERTIES = (
+    "name",
+    "resourcePool",
+    "config.extraConfig",
+    "config.hardware.numCPU",
+    "config.hardware.memoryMB",
+    "config.hardware.device",
+    "runtime.powerState",
+)
+MARK_PREFIX = "photon."
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,19 @@ class PoolInfo:
     name: str
     parent: str | None
     vms: tuple[str, ...]
+    memory_limit_mb: int  # -1: no limit
+
+
+@dataclass(frozen=True)
+class VmInfo:
+    moid: str
+    name: str
+    pool: str | None
+    marks: Mapping[str, str]  # extraConfig keys under ``photon.``, without the prefix
+    vcpu: int
+    memory_mb: int
+    disk_kb: int
+    power_state: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,7 @@ class Inventory:
     host: str
     pools: Mapping[str, PoolInfo]
     root_pool: str
+    vms: Mapping[str, VmInfo]
 
     def children(self, parent: str | None = None) -> Iterator[PoolInfo]:
         """Pools directly under ``parent`` (default: the host's root pool)."""
@@ -85,21 +109,53 @@ def retrieve(
         view.DestroyView()
 
 
+def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
+    marks: dict[str, str] = {}
+    for option in props.get("config.extraConfig") or ():  # type: ignore[attr-defined]
+        key = str(option.key)
+        if key.startswith(MARK_PREFIX):
+            marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))  # first one counts
+    devices = props.get("config.hardware.device") or ()
+    disk_kb = sum(d.capacityInKB or 0 for d in devices if isinstance(d, vim.vm.device.VirtualDisk))  # type: ignore[attr-defined]
+    pool = props.get("resourcePool")
+    return VmInfo(
+        moid=moid,
+        name=str(props.get("name", "")),
+        pool=pool._moId if pool is not None else None,  # type: ignore[attr-defined]
+        marks=marks,
+        vcpu=int(props.get("config.hardware.numCPU") or 0),  # type: ignore[call-overload]
+        memory_mb=int(props.get("config.hardware.memoryMB") or 0),  # type: ignore[call-overload]
+        disk_kb=disk_kb,
+        power_state=str(props.get("runtime.powerState", "")),
+    )
+
+
 def read_inventory(session: HostSession) -> Inventory:
     with translated(session.name):
-        objects = retrieve(session, {vim.ResourcePool: _POOL_PROPERTIES})
+        objects = retrieve(
+            session, {vim.ResourcePool: _POOL_PROPERTIES, vim.VirtualMachine: _VM_PROPERTIES}
+        )
     pools: dict[str, PoolInfo] = {}
+    vms: dict[str, VmInfo] = {}
     root = None
-    for moid, (_, props) in objects.items():
+    for moid, (kind, props) in objects.items():
+        if issubclass(kind, vim.VirtualMachine):
+            vms[moid] = _vm_info(moid, props)
+            continue
         parent = props.get("parent")
         if isinstance(parent, vim.ResourcePool):
             parent_id = parent._moId
         else:  # the root pool's parent is the host's compute resource
             parent_id, root = None, moid
-        vms = props.get("vm") or []
+        members = props.get("vm") or []
+        limit = props.get("config.memoryAllocation.limit")
         pools[moid] = PoolInfo(
-            moid, str(props.get("name", "")), parent_id, tuple(v._moId for v in vms)
+            moid,
+            str(props.get("name", "")),
+            parent_id,
+            tuple(v._moId for v in members),
+            -1 if limit is None else int(limit),  # type: ignore[call-overload]
         )
     if root is None:
         raise EsxiError(session.name, "the host has no root resource pool; is it an ESXi host?")
-    return Inventory(session.name, pools, root)
+    return Inventory(session.name, pools, root, vms)

@@ -6,12 +6,11 @@ import threading
 
 from pyVmomi import vim
 
-from .errors import EsxiError
-from .faults import translated
+from .faults import raise_task_error, translated
 from .session import HostSession
 from .tasks import wait_for_tasks
 
-__all__ = ["create_pool", "destroy_pool"]
+__all__ = ["create_pool", "destroy_pool", "set_memory_limit"]
 
 
 def _allocation(limit: int = -1) -> vim.ResourceAllocationInfo:
@@ -38,8 +37,15 @@ def destroy_pool(session: HostSession, moid: str, stop: threading.Event | None =
     with translated(session.name):
         task = pool.Destroy_Task()
         error = wait_for_tasks(session, [task], stop)[task._moId]
-    if isinstance(error, EsxiError):
-        raise error
-    if error is not None:
-        with translated(session.name):  # a task's fault is reported like a call's fault
-            raise error
+    raise_task_error(session.name, error)
+
+
+def set_memory_limit(session: HostSession, moid: str, limit_mb: int) -> None:
+    """Hard memory limit of a pool in MB; -1 removes it. Other settings stay as they are."""
+    pool = vim.ResourcePool(moid, session.si._stub)
+    spec = vim.ResourceConfigSpec(
+        cpuAllocation=vim.ResourceAllocationInfo(),
+        memoryAllocation=vim.ResourceAllocationInfo(limit=limit_mb),
+    )
+    with translated(session.name):
+        pool.UpdateConfig(name=None, config=spec)

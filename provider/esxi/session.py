@@ -61,10 +61,18 @@ def _colon(hex_digest: str) -> str:
 class HostSession:
     """A logged-in session; the service instance is private to the adapter."""
 
-    def __init__(self, endpoint: Endpoint, service_instance: vim.ServiceInstance) -> None:
+    def __init__(
+        self, endpoint: Endpoint, service_instance: vim.ServiceInstance, context: ssl.SSLContext
+    ) -> None:
         self.endpoint = endpoint
         self.si = service_instance
         self.content = service_instance.RetrieveContent()
+        self.ssl_context = context  # the pinned context, for the datastore file transfers
+
+    @property
+    def cookie(self) -> str:
+        """``name=value`` of the session cookie, for HTTP requests outside SOAP."""
+        return str(self.si._stub.cookie).split(";")[0].strip()
 
     @property
     def name(self) -> str:
@@ -99,4 +107,4 @@ def open_session(endpoint: Endpoint) -> HostSession:
         raise HostUnreachable(endpoint.name, f"cannot reach {endpoint.address}: {exc}") from exc
     except vim.fault.VimFault as exc:
         raise EsxiError(endpoint.name, f"login failed: {exc.msg}") from exc
-    return HostSession(endpoint, si)
+    return HostSession(endpoint, si, context)

@@ -13,7 +13,7 @@ from ..bridge.cty import Path, Value
 from ..bridge.diagnostics import Diagnostics
 from ..esxi.endpoint import Endpoint, normalize_thumbprint
 
-__all__ = ["ENVIRONMENT", "endpoints_from_config", "validate_hosts"]
+__all__ = ["ENVIRONMENT", "endpoints_from_config", "lock_timeout", "validate_hosts"]
 
 ENVIRONMENT = {
     "PHOTON_HOST": "address of the only host, when the configuration has no host block",
@@ -22,6 +22,7 @@ ENVIRONMENT = {
     "PHOTON_PASSWORD": "password for hosts that do not set one",
     "PHOTON_THUMBPRINT": "SHA-256 thumbprint of the only host's certificate",
     "PHOTON_INSECURE": "`true` to skip certificate checks for hosts that do not set it",
+    "PHOTON_LOCK_TIMEOUT": "seconds to wait for the platform lock another run holds (default 120)",
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HOST_PATH = Path.root().attr("host")
@@ -36,6 +37,14 @@ def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
     blocks = config["host"]
     if not blocks.is_known or blocks.is_null:
         return
+    names = {_known(b["name"]) for b in blocks.payload}
+    records_host = _known(config["records_host"])
+    if records_host is not None and blocks.payload and records_host not in names:
+        diagnostics.error(
+            "Unknown records host",
+            f"records_host {records_host!r} is not the name of a host block.",
+            Path.root().attr("records_host"),
+        )
     seen: dict[str, int] = {}
     for index, block in enumerate(blocks.payload):
         path = _HOST_PATH.index(index)
@@ -116,3 +125,20 @@ def endpoints_from_config(
             )
         )
     return endpoints
+
+
+def lock_timeout(environ: Mapping[str, str], diagnostics: Diagnostics) -> float | None:
+    text = environ.get("PHOTON_LOCK_TIMEOUT")
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+        if seconds < 0:
+            raise ValueError
+    except ValueError:
+        diagnostics.error(
+            "Invalid PHOTON_LOCK_TIMEOUT",
+            f"PHOTON_LOCK_TIMEOUT must be a number of seconds, not {text!r}.",
+        )
+        return None
+    return seconds

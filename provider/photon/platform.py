@@ -28,6 +28,7 @@ from ..esxi.errors import (
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.session import HostSession
+    from .records import RecordStore
 
 __all__ = ["Platform", "host_error"]
 
@@ -70,8 +71,18 @@ def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
 
 
 class Platform:
-    def __init__(self, endpoints: Iterable[Endpoint]) -> None:
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint],
+        records_host: str | None = None,
+        records_datastore: str | None = None,
+        lock_wait: float | None = None,
+    ) -> None:
         self.endpoints = {e.name: e for e in endpoints}
+        self.records_host = records_host or next(iter(self.endpoints))
+        self._records_datastore = records_datastore
+        self._records: RecordStore | None = None
+        self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
@@ -123,6 +134,30 @@ class Platform:
         from ..esxi.inventory import read_inventory
 
         return self.on_hosts(hosts, read_inventory)
+
+    def records(self) -> RecordStore:
+        """The platform's records, on the records host (its first datastore by default)."""
+        if self._records is None:
+            from ..esxi.capacity import read_capacity
+            from ..esxi.datastore import DatastoreFiles
+            from .records import RecordStore
+
+            session = self.session(self.records_host)
+            datastore = self._records_datastore
+            try:
+                if datastore is None:
+                    names = [d.name for d in read_capacity(session).datastores if d.accessible]
+                    if not names:
+                        raise DiagnosticError(
+                            f"No datastore for platform records on {self.records_host}",
+                            "The records host has no accessible datastore; set "
+                            "records_datastore or choose another records_host.",
+                        )
+                    datastore = names[0]
+                self._records = RecordStore(DatastoreFiles(session, datastore), self._lock_wait)
+            except EsxiError as exc:
+                raise host_error(exc) from exc
+        return self._records
 
     def close(self) -> None:
         for session in self._sessions.values():

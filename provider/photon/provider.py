@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from ..bridge.api import DataSource, Provider, Resource
-from ..bridge.cty import BOOL, STRING, Value
+from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
-from .config import ENVIRONMENT, endpoints_from_config, validate_hosts
+from .config import ENVIRONMENT, endpoints_from_config, lock_timeout, validate_hosts
 from .platform import Platform
+from .quota import QuotaResource
 from .tenant import TenantResource
 
 __all__ = ["PhotonProvider"]
@@ -62,11 +63,29 @@ class PhotonProvider(Provider):
             "Environment variables: "
             + "; ".join(f"`{k}`: {v}" for k, v in ENVIRONMENT.items())
             + ".",
+            attributes=(
+                Attribute(
+                    "records_host",
+                    STRING,
+                    "Name of the host whose datastore keeps the "
+                    "platform's records (tenants, quotas) and their lock. Default: the "
+                    "first host. Every configuration using the same hosts must agree.",
+                    optional=True,
+                ),
+                Attribute(
+                    "records_datastore",
+                    STRING,
+                    "Datastore of the records host for the "
+                    "records. Default: its first accessible datastore by name.",
+                    optional=True,
+                ),
+            ),
             blocks=(NestedBlock("host", _HOST_BLOCK, Nesting.LIST),),
         )
     )
     resources: ClassVar[Mapping[str, type[Resource]]] = {
         TenantResource.type_name: TenantResource,
+        QuotaResource.type_name: QuotaResource,
     }
     data_sources: ClassVar[Mapping[str, type[DataSource]]] = {}
 
@@ -86,10 +105,23 @@ class PhotonProvider(Provider):
             return
         validate_hosts(config, diagnostics)
         endpoints = endpoints_from_config(config, os.environ, diagnostics)
+        lock_wait = lock_timeout(os.environ, diagnostics)
+        records_host = config["records_host"].to_python()
+        if records_host is not None and records_host not in {e.name for e in endpoints}:
+            diagnostics.error(
+                "Unknown records host",
+                f"records_host {records_host!r} is not one of the configured hosts.",
+                Path.root().attr("records_host"),
+            )
         if not diagnostics.has_errors:
             if self._platform is not None:  # reattach mode: a new configuration replaces the old
                 self._platform.close()
-            self._platform = Platform(endpoints)
+            self._platform = Platform(
+                endpoints,
+                records_host=records_host,
+                lock_wait=lock_wait,
+                records_datastore=config["records_datastore"].to_python(),
+            )
 
     @property
     def platform(self) -> Platform:

@@ -7,10 +7,14 @@ knew Photon recognises them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-__all__ = ["KINDS", "Amounts", "Decision", "decide"]
+if TYPE_CHECKING:
+    from ..esxi.inventory import VmInfo
+
+__all__ = ["KINDS", "Amounts", "Decision", "Excess", "below_usage", "decide", "usage_of"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,14 @@ def below_usage(limits: Amounts, usage: Amounts) -> list[Excess]:
 
 def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def usage_of(vms: Iterable[VmInfo]) -> Amounts:
+    """What a set of VMs consumes, in quota units (GB for memory and disk)."""
+    vms = list(vms)
+    return Amounts(
+        vm_count=len(vms),
+        vcpu=sum(vm.vcpu for vm in vms),
+        memory_gb=sum(vm.memory_mb for vm in vms) / 1024,
+        disk_gb=sum(vm.disk_kb for vm in vms) / (1024 * 1024),
+    )

@@ -24,10 +24,12 @@ from .platform import Platform
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.session import HostSession
+    from .records import RecordStore
 
 __all__ = ["TenantResource"]
 
 _HOSTS = Path.root().attr("hosts")
+KIND = "tenants"  # records folder
 
 
 class TenantResource(Resource):
@@ -88,9 +90,9 @@ class TenantResource(Resource):
             planned = planned.with_attributes({"hosts": all_hosts})
         elif hosts_config.is_fully_known():
             self._check_host_names(hosts_config.to_python(), response.diagnostics)
+        # The id stays "known after apply" on create, so resources that refer to it (a quota)
+        # are planned knowing the tenant does not exist yet.
         name = planned["name"]
-        if name.is_known:
-            planned = planned.with_attributes({"id": name})
         response.planned_state = planned
         if request.creating and name.is_known and planned["hosts"].is_fully_known():
             self._check_name_free(
@@ -113,24 +115,29 @@ class TenantResource(Resource):
             if isinstance(inventory, DiagnosticError):
                 diagnostics.add(inventory.diagnostic)
             elif inventory.child_named(pool_name(tenant)) is not None:
-                diagnostics.error(
-                    "Tenant already exists",
-                    f"Host {host} already has a resource pool {pool_name(tenant)!r}. Bring it "
-                    f"under Terraform with `terraform import <address> {tenant}`, or choose "
-                    "another name.",
-                    Path.root().attr("name"),
-                )
+                why = f"Host {host} already has a resource pool {pool_name(tenant)!r}."
+                diagnostics.add(_taken(tenant, why).diagnostic)
+        if not diagnostics.has_errors and self.platform.records().get(KIND, tenant) is not None:
+            why = "The platform records already hold this tenant."
+            diagnostics.add(_taken(tenant, why).diagnostic)
 
     # -- create, read, update, delete ---------------------------------------------------
 
     def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
         planned = request.planned_state
         tenant = planned["name"].to_python()
-        created = self._add_pools(tenant, planned["hosts"].to_python(), response.diagnostics)
-        if created:
-            response.new_state = planned.with_attributes({"hosts": _host_set(created)})
-        else:
-            response.new_state = Value.null(planned.type)
+        records = self.platform.records()
+        with records.locked(f"create tenant {tenant}"):
+            if records.get(KIND, tenant) is not None:
+                raise _taken(tenant, "The platform records already hold this tenant.")
+            created = self._add_pools(tenant, planned["hosts"].to_python(), response.diagnostics)
+            if not created:
+                response.new_state = Value.null(planned.type)
+                return
+            response.new_state = planned.with_attributes(
+                {"hosts": _host_set(created), "id": planned["name"]}
+            )
+            self._write_record(records, response.new_state)
 
     def read(self, request: ReadRequest, response: ReadResponse) -> None:
         state = request.state
@@ -153,31 +160,50 @@ class TenantResource(Resource):
                 raise inventory
             if inventory.child_named(pool_name(tenant)) is not None:
                 present.append(host)
-        if present:
-            response.new_state = state.with_attributes(
-                {"hosts": _host_set(present), "id": Value.from_python(STRING, tenant)}
-            )
-        else:  # gone everywhere: Terraform will plan to create it again
+        record = self.platform.records().get(KIND, tenant)
+        if not present and record is None:  # gone: Terraform will plan to create it again
             response.new_state = Value.null(state.type)
+            return
+        # With its record left, the tenant still exists, even with every pool lost: the plan
+        # then restores the pools in place.
+        changes = {"hosts": _host_set(present), "id": Value.from_python(STRING, tenant)}
+        if record is not None:  # the description is kept on ESXi, so drift shows there too
+            changes["description"] = Value.from_python(STRING, record.get("description"))
+        response.new_state = state.with_attributes(changes)
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.planned_state["name"].to_python()
         before = set(request.prior_state["hosts"].to_python())
         wanted = set(request.planned_state["hosts"].to_python())
         diagnostics = response.diagnostics
-        added = self._add_pools(tenant, sorted(wanted - before), diagnostics)
-        removed = self._remove_pools(tenant, sorted(before - wanted), diagnostics)
-        now = (before | set(added)) - set(removed)
-        response.new_state = request.planned_state.with_attributes({"hosts": _host_set(now)})
+        records = self.platform.records()
+        with records.locked(f"update tenant {tenant}"):
+            added = self._add_pools(tenant, sorted(wanted - before), diagnostics)
+            removed = self._remove_pools(tenant, sorted(before - wanted), diagnostics)
+            now = (before | set(added)) - set(removed)
+            response.new_state = request.planned_state.with_attributes({"hosts": _host_set(now)})
+            self._write_record(records, response.new_state)
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
         prior = request.prior_state
+        tenant = prior["name"].to_python()
         hosts = prior["hosts"].to_python()
-        removed = self._remove_pools(prior["name"].to_python(), hosts, response.diagnostics)
-        left = sorted(set(hosts) - set(removed))
-        response.new_state = (
-            prior.with_attributes({"hosts": _host_set(left)}) if left else Value.null(prior.type)
-        )
+        records = self.platform.records()
+        with records.locked(f"delete tenant {tenant}"):
+            if records.get("quotas", tenant) is not None:
+                raise DiagnosticError(
+                    "Tenant still has a quota",
+                    f"Tenant {tenant!r} has a quota; destroy its photon_quota first (a quota "
+                    "that refers to the tenant's id is destroyed first by Terraform itself).",
+                )
+            removed = self._remove_pools(tenant, hosts, response.diagnostics)
+            left = sorted(set(hosts) - set(removed))
+            if left:
+                response.new_state = prior.with_attributes({"hosts": _host_set(left)})
+                self._write_record(records, response.new_state)
+            else:
+                response.new_state = Value.null(prior.type)
+                records.remove(KIND, tenant)
 
     def import_state(self, import_id: str, response: ImportResponse) -> None:
         diagnostics = Diagnostics()
@@ -189,8 +215,21 @@ class TenantResource(Resource):
                 f"{import_id!r} is not a tenant name.",
             )
             return
-        state = {"id": import_id, "name": import_id, "description": None, "hosts": None}
+        # From the record when there is one; else the following read finds the pools.
+        record = self.platform.records().get(KIND, import_id) or {}
+        state = {
+            "id": import_id,
+            "name": import_id,
+            "description": record.get("description"),
+            "hosts": record.get("hosts"),
+        }
         response.states.append(Value.from_python(self.schema.value_type(), state))
+
+    def _write_record(self, records: RecordStore, state: Value) -> None:
+        values = state.to_python()
+        records.put(
+            KIND, values["name"], {"description": values["description"], "hosts": values["hosts"]}
+        )
 
     # -- pools on hosts -----------------------------------------------------------------
 
@@ -230,6 +269,15 @@ class TenantResource(Resource):
                 destroy_pool(session, pool.moid, self.platform.stop_requested)
 
         return _successes(self.platform.on_hosts(inventories, remove), diagnostics)
+
+
+def _taken(tenant: str, why: str) -> DiagnosticError:
+    return DiagnosticError(
+        "Tenant already exists",
+        f"{why} Bring it under Terraform with `terraform import <address> {tenant}`, or choose "
+        "another name.",
+        Path.root().attr("name"),
+    )
 
 
 def _holds_vms(inventory: Inventory, moid: str) -> bool:

@@ -68,7 +68,8 @@ def test_deleted_or_renamed_pool_is_drift_and_restored(sim: Simulator, tf: Terra
 
     plan = tf.plan()
     assert plan.code == 2, plan.output
-    assert "photon_tenant.t will be created" in plan.stdout  # gone from every host
+    # Gone from every host, but its record remains: the same tenant is restored in place.
+    assert "photon_tenant.t will be updated in-place" in plan.stdout
     assert tf.apply().code == 0
     assert pools(sim) == {"esx-1": [POOL, "someone-elses-pool"], "esx-2": [POOL]}
     assert tf.plan().code == 0

@@ -102,3 +102,12 @@ def test_platform_does_no_host_work_after_stop(host: SimHost) -> None:
     platform.stop_requested.set()
     result = platform.on_hosts(["esx-1"], lambda session: "worked")
     assert result["esx-1"].diagnostic.summary == "Stopped before work on esx-1"  # type: ignore[union-attr]
+
+
+def test_inventory_reads_vm_marks_and_sizes(host: SimHost, session: HostSession) -> None:
+    with probe(host) as p:
+        pool = p.create_pool("sized")
+        vm = p.create_vm(pool, "vm-2", cpus=2, memory_mb=512, disk_gb=1, marks={"tenant": "a"})
+    info = read_inventory(session).vms[vm._moId]
+    assert (info.name, info.vcpu, info.memory_mb, info.disk_kb) == ("vm-2", 2, 512, 1024 * 1024)
+    assert info.marks == {"tenant": "a"} and info.pool == pool._moId

@@ -6,6 +6,8 @@ Independent of the provider's own adapter, so a bug there cannot hide itself her
 from __future__ import annotations
 
 import contextlib
+import http.client
+import ssl
 from collections.abc import Iterator
 
 from pyVim.connect import Disconnect, SmartConnect
@@ -44,16 +46,87 @@ class Probe:
         spec = vim.ResourceConfigSpec(cpuAllocation=alloc, memoryAllocation=alloc)
         return self.root_pool.CreateResourcePool(name, spec)
 
-    def create_vm(self, pool: vim.ResourcePool, name: str) -> vim.VirtualMachine:
+    def create_vm(
+        self,
+        pool: vim.ResourcePool,
+        name: str,
+        *,
+        cpus: int = 1,
+        memory_mb: int = 128,
+        disk_gb: int = 0,
+        marks: dict[str, str] | None = None,
+    ) -> vim.VirtualMachine:
+        """A VM, optionally with a disk and with ``photon.*`` ownership marks."""
+        devices = []
+        if disk_gb:
+            controller = vim.vm.device.ParaVirtualSCSIController(
+                key=-100, busNumber=0, sharedBus="noSharing"
+            )
+            disk = vim.vm.device.VirtualDisk(
+                key=-101,
+                controllerKey=-100,
+                unitNumber=0,
+                capacityInKB=disk_gb * 1024 * 1024,
+                backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                    fileName="", diskMode="persistent", thinProvisioned=True
+                ),
+            )
+            add = vim.vm.device.VirtualDeviceSpec.Operation.add
+            devices = [
+                vim.vm.device.VirtualDeviceSpec(operation=add, device=controller),
+                vim.vm.device.VirtualDeviceSpec(
+                    operation=add,
+                    fileOperation=vim.vm.device.VirtualDeviceSpec.FileOperation.create,
+                    device=disk,
+                ),
+            ]
         spec = vim.vm.ConfigSpec(
             name=name,
-            numCPUs=1,
-            memoryMB=128,
+            numCPUs=cpus,
+            memoryMB=memory_mb,
             guestId="otherGuest64",
             files=vim.vm.FileInfo(vmPathName=f"[{self.datastore.name}]"),
+            extraConfig=[
+                vim.option.OptionValue(key=f"photon.{k}", value=v) for k, v in (marks or {}).items()
+            ],
+            deviceChange=devices,
         )
         task = self.datacenter.vmFolder.CreateVM_Task(config=spec, pool=pool)
         return task.info.result
+
+    def memory_limit(self, pool_name: str) -> int:
+        return int(self.pool(pool_name).config.memoryAllocation.limit)
+
+    # Files on the host's datastore, through its HTTPS /folder endpoint.
+
+    def _file(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        stub = self.si._stub
+        host, port = stub.host.rsplit(":", 1)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=10)
+        query = f"dcPath=ha-datacenter&dsName={self.datastore.name}"
+        cookie = stub.cookie.split(";")[0]
+        connection.request(method, f"/folder/{path}?{query}", body=body, headers={"Cookie": cookie})
+        response = connection.getresponse()
+        result = response.status, response.read()
+        connection.close()
+        return result
+
+    def read_file(self, path: str) -> bytes | None:
+        status, body = self._file("GET", path)
+        return None if status == 404 else body
+
+    def write_file(self, path: str, data: bytes) -> None:
+        status, _ = self._file("PUT", path, data)
+        assert status < 300
+
+    def make_directory(self, path: str) -> None:
+        self.si.content.fileManager.MakeDirectory(
+            name=f"[{self.datastore.name}] {path}",
+            datacenter=self.datacenter,
+            createParentDirectories=True,
+        )
 
     def close(self) -> None:
         Disconnect(self.si)

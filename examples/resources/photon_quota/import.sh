@@ -1,0 +1,2 @@
+# A quota is imported by its tenant's name.
+terraform import photon_quota.payments payments

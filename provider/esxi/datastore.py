@@ -1,0 +1,106 @@
+"""Files and folders on a host's datastore: where the platform keeps its own records.
+
+Folders are made and removed through the FileManager (``MakeDirectory`` on an existing
+folder fails, which makes it usable as a lock); file contents travel over the host's HTTPS
+``/folder`` endpoint with the session cookie and the pinned TLS context.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.parse
+
+from pyVmomi import vim
+
+from .errors import EsxiError, HostUnreachable
+from .faults import raise_task_error, translated
+from .session import HostSession
+from .tasks import wait_for_tasks
+
+__all__ = ["DatastoreFiles"]
+
+_TIMEOUT = 30.0
+
+
+class DatastoreFiles:
+    def __init__(self, session: HostSession, datastore: str) -> None:
+        self.session = session
+        self.datastore = datastore
+        with translated(session.name):
+            self._datacenter = session.content.rootFolder.childEntity[0]
+            self._datacenter_name = self._datacenter.name
+
+    def _ds_path(self, path: str) -> str:
+        return f"[{self.datastore}] {path}"
+
+    def make_directory(self, path: str, parents: bool = False) -> None:
+        """Create a folder; ``AlreadyExists`` if it is there (only without ``parents``)."""
+        with translated(self.session.name):
+            self.session.content.fileManager.MakeDirectory(
+                name=self._ds_path(path),
+                datacenter=self._datacenter,
+                createParentDirectories=parents,
+            )
+
+    def delete(self, path: str) -> bool:
+        """Delete a file or a whole folder; False if it was not there."""
+        manager = self.session.content.fileManager
+        with translated(self.session.name):
+            task = manager.DeleteDatastoreFile_Task(
+                name=self._ds_path(path), datacenter=self._datacenter
+            )
+            error = wait_for_tasks(self.session, [task])[task._moId]
+        if isinstance(error, vim.fault.FileNotFound):
+            return False
+        raise_task_error(self.session.name, error)
+        return True
+
+    def move(self, source: str, destination: str) -> None:
+        """Rename atomically; ``NotFound`` if the source is gone, ``AlreadyExists`` if the
+        destination is taken."""
+        manager = self.session.content.fileManager
+        with translated(self.session.name):
+            task = manager.MoveDatastoreFile_Task(
+                sourceName=self._ds_path(source),
+                sourceDatacenter=self._datacenter,
+                destinationName=self._ds_path(destination),
+                destinationDatacenter=self._datacenter,
+                force=False,
+            )
+            error = wait_for_tasks(self.session, [task])[task._moId]
+        raise_task_error(self.session.name, error)  # NotFound, AlreadyExists, ...
+
+    def read(self, path: str) -> bytes | None:
+        """A file's content, or None if there is no such file."""
+        status, body = self._request("GET", path)
+        if status == 404:
+            return None
+        self._check(status, "GET", path)
+        return body
+
+    def write(self, path: str, data: bytes) -> None:
+        status, _ = self._request("PUT", path, data)
+        self._check(status, "PUT", path)
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        host, port = self.session.endpoint.host_port
+        query = urllib.parse.urlencode({"dcPath": self._datacenter_name, "dsName": self.datastore})
+        url = f"/folder/{urllib.parse.quote(path)}?{query}"
+        headers = {"Cookie": self.session.cookie}
+        if body is not None:
+            headers.update({"Content-Type": "application/octet-stream"})
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=_TIMEOUT, context=self.session.ssl_context
+        )
+        try:
+            connection.request(method, url, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise HostUnreachable(self.session.name, f"{method} {path} failed: {exc}") from exc
+        finally:
+            connection.close()
+
+    def _check(self, status: int, method: str, path: str) -> None:
+        if status >= 300:
+            raise EsxiError(self.session.name, f"{method} {self._ds_path(path)}: HTTP {status}")

@@ -1,0 +1,279 @@
+"""photon_quota: a tenant's limits (a Photon "resource ticket"), with live usage.
+
+The limits are kept in the platform records, so any configuration planning against the same
+hosts sees them; usage is counted live from the VMs that carry the tenant's ownership mark.
+Memory is also set as the hard memory limit of each of the tenant's resource pools, so ESXi
+itself enforces it on every host.
+
+``check`` and ``admitted`` are the enforcement API for resources that consume quota: check
+at plan time, then admit under the platform lock at apply time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from ..bridge.api import (
+    ApplyRequest,
+    ApplyResponse,
+    ImportResponse,
+    PlanRequest,
+    PlanResponse,
+    ReadRequest,
+    ReadResponse,
+    Resource,
+)
+from ..bridge.cty import NUMBER, STRING, Path, Value
+from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
+from ..bridge.validators import at_least
+from .names import pool_name, tenant_name_validator
+from .platform import Platform
+from .quota_policy import KINDS, PHOTON_NAMES, Amounts, Decision, below_usage, decide, usage_of
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
+
+__all__ = ["QuotaResource", "admitted", "check", "quota_exceeded"]
+
+KIND = "quotas"  # records folder
+_DESCRIPTIONS = {
+    "vm_count": "Number of VMs",
+    "vcpu": "Virtual CPUs, summed over the VMs",
+    "memory_gb": "Memory in GB, summed over the VMs",
+    "disk_gb": "Disk capacity in GB, summed over the VMs' disks",
+}
+
+
+def _limit(kind: str) -> Attribute:
+    whole = kind in ("vm_count", "vcpu")
+    return Attribute(
+        kind,
+        NUMBER,
+        f"{_DESCRIPTIONS[kind]} (Photon `{PHOTON_NAMES[kind]}`). Unset: unlimited.",
+        optional=True,
+        validators=(at_least(0, whole=whole, summary="Invalid quota limit"),),
+    )
+
+
+def _usage(kind: str) -> Attribute:
+    return Attribute(kind, NUMBER, f"{_DESCRIPTIONS[kind]} in use now.", computed=True)
+
+
+# -- the enforcement API ----------------------------------------------------------------
+
+
+def _inventories(platform: Platform) -> dict[str, Inventory]:
+    result = {}
+    for host, inventory in platform.inventories(platform.host_names).items():
+        if isinstance(inventory, DiagnosticError):
+            raise inventory  # usage cannot be known without every host
+        result[host] = inventory
+    return result
+
+
+def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
+    return usage_of(
+        vm
+        for inventory in inventories.values()
+        for vm in inventory.vms.values()
+        if vm.marks.get("tenant") == tenant
+    )
+
+
+def _limits_of(record: Mapping[str, object] | None) -> Amounts:
+    if record is None:
+        return Amounts(None, None, None, None)
+    return Amounts.from_mapping(record.get("limits") or {})  # type: ignore[arg-type]
+
+
+def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
+    """Would ``request`` fit in the tenant's quota now? (A tenant without quota: yes.)"""
+    limits = _limits_of(platform.records().get(KIND, tenant))
+    return decide(limits, tenant_usage(_inventories(platform), tenant), request)
+
+
+@contextlib.contextmanager
+def admitted(platform: Platform, tenant: str, request: Amounts, purpose: str) -> Iterator[None]:
+    """Hold the platform lock while the request is checked and carried out, so two runs
+    cannot both pass the check and together exceed the quota."""
+    with platform.records().locked(purpose):
+        decision = check(platform, tenant, request)
+        if not decision.allowed:
+            raise quota_exceeded(tenant, decision)
+        yield
+
+
+def quota_exceeded(tenant: str, decision: Decision, path: Path | None = None) -> DiagnosticError:
+    return DiagnosticError(
+        f"Quota of tenant {tenant} exceeded",
+        "; ".join(str(e) for e in decision.excesses)
+        + ". Ask for less, free some of the tenant's resources, or raise its photon_quota.",
+        path,
+    )
+
+
+# -- the resource -------------------------------------------------------------------------
+
+
+class QuotaResource(Resource):
+    type_name: ClassVar[str] = "photon_quota"
+    schema: ClassVar[Schema] = Schema(
+        Block(
+            description="The limits of a tenant (Photon's resource ticket) and its live usage. "
+            "One quota per tenant.",
+            attributes=(
+                Attribute("id", STRING, "The quota's id (its tenant's name).", computed=True,
+                          use_state_for_unknown=True),
+                Attribute("tenant", STRING, "Id of the tenant (`photon_tenant.x.id`). Changing "
+                          "it replaces the quota.", required=True, requires_replace=True,
+                          validators=(tenant_name_validator,)),
+                Attribute("limits", nested=NestedAttributes(tuple(map(_limit, KINDS))),
+                          description="The limits; an unset limit is unlimited.", required=True),
+                Attribute("usage", nested=NestedAttributes(tuple(map(_usage, KINDS))),
+                          description="What the tenant's VMs use now, on all hosts.",
+                          computed=True),
+            ),
+        )
+    )  # fmt: skip
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
+        planned = response.planned_state
+        tenant, limits = planned["tenant"], planned["limits"]
+        if not (tenant.is_known and limits.is_fully_known()):
+            return  # checked again at apply, when everything is known
+        name = tenant.to_python()
+        inventories = _inventories(self.platform)
+        records = self.platform.records()
+        exists = records.get("tenants", name) is not None or any(
+            i.child_named(pool_name(name)) for i in inventories.values()
+        )
+        if not exists:
+            raise DiagnosticError(
+                "Unknown tenant",
+                f"There is no tenant {name!r} on these hosts. Create it with photon_tenant "
+                "and refer to its id, so that Terraform creates it first.",
+                Path.root().attr("tenant"),
+            )
+        if request.creating and records.get(KIND, name) is not None:
+            raise _second_quota(name)
+        _refuse_below_usage(name, _amounts(limits), tenant_usage(inventories, name),
+                            response.diagnostics)  # fmt: skip
+
+    def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        self._apply(request.planned_state, response, creating=True)
+
+    def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        self._apply(request.planned_state, response, creating=False)
+
+    def _apply(self, planned: Value, response: ApplyResponse, *, creating: bool) -> None:
+        tenant = planned["tenant"].to_python()
+        limits = _amounts(planned["limits"])
+        records = self.platform.records()
+        verb = "create" if creating else "update"
+        with records.locked(f"{verb} quota of {tenant}"):
+            if creating and records.get(KIND, tenant) is not None:
+                raise _second_quota(tenant)
+            inventories = _inventories(self.platform)
+            usage = tenant_usage(inventories, tenant)
+            _refuse_below_usage(tenant, limits, usage, response.diagnostics)
+            if response.diagnostics.has_errors:
+                return
+            records.put(KIND, tenant, {"limits": limits.as_dict()})
+            response.new_state = _state(tenant, limits, usage)
+            self._set_memory_limits(inventories, tenant, limits.memory_gb, response.diagnostics)
+
+    def read(self, request: ReadRequest, response: ReadResponse) -> None:
+        state = request.state
+        tenant = state["tenant"].to_python()
+        record = self.platform.records().get(KIND, tenant)
+        if record is None:  # removed behind Terraform's back: planned anew
+            response.new_state = Value.null(state.type)
+            return
+        usage = tenant_usage(_inventories(self.platform), tenant)
+        response.new_state = _state(tenant, _limits_of(record), usage)
+
+    def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        tenant = request.prior_state["tenant"].to_python()
+        records = self.platform.records()
+        with records.locked(f"delete quota of {tenant}"):
+            inventories = _inventories(self.platform)
+            self._set_memory_limits(inventories, tenant, None, response.diagnostics)
+            if response.diagnostics.has_errors:
+                return  # still limited somewhere: the quota stays in state
+            records.remove(KIND, tenant)
+            response.new_state = Value.null(request.prior_state.type)
+
+    def import_state(self, import_id: str, response: ImportResponse) -> None:
+        if self.platform.records().get(KIND, import_id) is None:
+            response.diagnostics.error(
+                "No quota to import",
+                f"Tenant {import_id!r} has no quota in the platform records. Import a quota "
+                "by its tenant's name: `terraform import photon_quota.x team-a`.",
+            )
+            return
+        state = {"id": import_id, "tenant": import_id, "limits": None, "usage": None}
+        response.states.append(Value.from_python(self.schema.value_type(), state))
+
+    def _set_memory_limits(
+        self,
+        inventories: Mapping[str, Inventory],
+        tenant: str,
+        memory_gb: float | None,
+        diagnostics: Diagnostics,
+    ) -> None:
+        from ..esxi.pools import set_memory_limit
+
+        limit_mb = -1 if memory_gb is None else int(memory_gb * 1024)
+        pools = {
+            host: pool.moid
+            for host, inventory in inventories.items()
+            if (pool := inventory.child_named(pool_name(tenant))) is not None
+            and pool.memory_limit_mb != limit_mb
+        }
+
+        def apply(session: HostSession) -> None:
+            set_memory_limit(session, pools[session.name], limit_mb)
+
+        for result in self.platform.on_hosts(pools, apply).values():
+            if isinstance(result, DiagnosticError):
+                diagnostics.add(result.diagnostic)
+
+
+def _amounts(limits: Value) -> Amounts:
+    values = limits.to_python() or {}
+    return Amounts.from_mapping({k: None if v is None else float(v) for k, v in values.items()})
+
+
+def _state(tenant: str, limits: Amounts, usage: Amounts) -> Value:
+    return Value.from_python(
+        QuotaResource.schema.value_type(),
+        {"id": tenant, "tenant": tenant, "limits": limits.as_dict(), "usage": usage.as_dict()},
+    )
+
+
+def _refuse_below_usage(
+    tenant: str, limits: Amounts, usage: Amounts, diagnostics: Diagnostics
+) -> None:
+    for excess in below_usage(limits, usage):
+        diagnostics.error(
+            "Quota limit below current usage",
+            f"Tenant {tenant}: {excess}. Lower the usage first (remove VMs or clusters), or "
+            "keep the limit at or above it.",
+            Path.root().attr("limits"),  # Terraform cannot point inside an object literal
+        )
+
+
+def _second_quota(tenant: str) -> DiagnosticError:
+    return DiagnosticError(
+        "Tenant already has a quota",
+        f"Tenant {tenant!r} has a quota already (one quota per tenant). Change that one, or "
+        f"bring it under this configuration with `terraform import <address> {tenant}`.",
+        Path.root().attr("tenant"),
+    )

@@ -1,0 +1,225 @@
+"""photon_quota through terraform: records on ESXi, live usage, limits, the platform lock."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+from tests.e2e.test_tenant import tenant
+from tests.support.probe import probe
+from tests.support.simulator import Simulator
+from tests.support.terraform import Terraform, provider_block
+
+POOL = "photon-tenant-team-a"
+RECORD = "photon-platform/quotas/team-a.json"
+
+
+def quota(limits: str, name: str = "q", tenant_ref: str = "photon_tenant.t.id") -> str:
+    return (
+        f'\nresource "photon_quota" "{name}" {{\n  tenant = {tenant_ref}\n  limits = {limits}\n}}\n'
+    )
+
+
+def state(tf: Terraform, address: str = "photon_quota.q") -> dict:
+    shown = json.loads(tf.ok("show", "-json").stdout)
+    resources = shown["values"]["root_module"]["resources"]
+    return next(r["values"] for r in resources if r["address"] == address)
+
+
+def add_vm(sim: Simulator, host: str, name: str, tenant_name: str = "team-a") -> None:
+    with probe(sim[host]) as p:
+        p.create_vm(
+            p.pool(f"photon-tenant-{tenant_name}"),
+            name,
+            cpus=2,
+            memory_mb=1024,
+            disk_gb=1,
+            marks={"tenant": tenant_name, "cluster": "c1", "role": "worker", "node": name},
+        )
+
+
+def test_lifecycle_records_pool_limits_and_usage(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8, memory_gb = 16 }"))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    values = state(tf)
+    assert values["limits"] == {"vm_count": None, "vcpu": 8, "memory_gb": 16, "disk_gb": None}
+    assert values["usage"] == {"vm_count": 0, "vcpu": 0, "memory_gb": 0, "disk_gb": 0}
+    with probe(sim["esx-1"]) as p:  # records live on the first host's datastore
+        record = json.loads(p.read_file(RECORD) or b"{}")
+        assert record["format"] == 1 and record["kind"] == "quota"
+        assert record["limits"]["vcpu"] == 8
+        assert json.loads(p.read_file("photon-platform/tenants/team-a.json") or b"{}")["hosts"] == [
+            "esx-1",
+            "esx-2",
+        ]
+    for host in sim.hosts:
+        with probe(host) as p:
+            assert p.memory_limit(POOL) == 16 * 1024  # ESXi enforces memory itself
+    assert tf.plan().code == 0
+
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8, memory_gb = 4 }"))
+    assert tf.apply().code == 0
+    with probe(sim["esx-2"]) as p:
+        assert p.memory_limit(POOL) == 4 * 1024
+
+    tf.write(provider_block(sim.hosts) + tenant())
+    assert tf.apply().code == 0
+    with probe(sim["esx-1"]) as p:
+        assert p.read_file(RECORD) is None
+        assert p.memory_limit(POOL) == -1
+
+
+def test_usage_follows_vms_owned_by_the_tenant_on_any_host(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8 }"))
+    tf.init()
+    assert tf.apply().code == 0
+    add_vm(sim, "esx-2", "w1")
+    add_vm(sim, "esx-1", "w2")
+    with probe(sim["esx-1"]) as p:  # not the tenant's: no mark
+        p.create_vm(p.pool(POOL), "unmarked", cpus=4)
+    assert tf.apply("-refresh-only").code == 0
+    assert state(tf)["usage"] == {"vm_count": 2, "vcpu": 4, "memory_gb": 2, "disk_gb": 2}
+
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 3 }"))
+    plan = tf.plan()
+    assert plan.code == 1
+    assert "Error: Quota limit below current usage" in plan.flat
+    assert "Tenant team-a: vcpu (vm.cpu): limit 3, in use 4, requested 3." in plan.flat
+    assert "limits = { vcpu = 3 }" in plan.flat  # the attribute is pointed at
+    with probe(sim["esx-1"]) as p:
+        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 8  # unchanged
+
+
+def test_one_quota_per_tenant(sim: Simulator, tf: Terraform) -> None:
+    hcl = provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8 }")
+    tf.write(hcl + quota("{ vcpu = 4 }", name="second", tenant_ref='"team-a"'))
+    tf.init()
+    assert tf.apply("-target=photon_quota.q").code == 0
+    applied = tf.apply()
+    assert applied.code == 1
+    assert "Error: Tenant already has a quota" in applied.flat
+    assert "terraform import <address> team-a" in applied.flat
+    with probe(sim["esx-1"]) as p:
+        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 8
+
+
+def test_parallel_applies_on_separate_state_cannot_both_create_a_quota(
+    sim: Simulator, tf: Terraform, tmp_path: Path
+) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    runs = []
+    for index in range(2):
+        folder = tmp_path / f"run{index}"
+        folder.mkdir()
+        other = Terraform(folder, tf.env)
+        other.write(
+            provider_block(sim.hosts) + quota(f"{{ vcpu = {4 + index} }}", tenant_ref='"team-a"')
+        )
+        other.init()
+        runs.append(
+            subprocess.Popen(
+                ["terraform", "apply", "-auto-approve", "-no-color"],
+                cwd=folder, env=tf.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+        )  # fmt: skip
+    outputs = [(run.wait(timeout=120), run.stdout.read()) for run in runs]  # type: ignore[union-attr]
+    assert sorted(code for code, _ in outputs) == [0, 1], outputs
+    loser = next(out for code, out in outputs if code == 1)
+    assert "Tenant already has a quota" in " ".join(loser.split())
+    winner = outputs.index(next(o for o in outputs if o[0] == 0))
+    with probe(sim["esx-1"]) as p:
+        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 4 + winner
+        assert p.read_file("photon-platform/lock/owner.json") is None  # released
+
+
+def lock_owner(expires: datetime.datetime) -> bytes:
+    return json.dumps(
+        {
+            "token": "x",
+            "owner": "ci-runner-7:4242",
+            "purpose": "create quota of team-a",
+            "acquired": "2026-01-01T00:00:00+00:00",
+            "expires": expires.isoformat(),
+        }
+    ).encode()
+
+
+def test_a_stale_lock_of_a_killed_run_expires(sim: Simulator, tf: Terraform) -> None:
+    with probe(sim["esx-1"]) as p:
+        p.make_directory("photon-platform/lock")
+        past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+        p.write_file("photon-platform/lock/owner.json", lock_owner(past))
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vm_count = 3 }"))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    with probe(sim["esx-1"]) as p:
+        assert p.read_file("photon-platform/lock/owner.json") is None
+
+
+def test_a_live_lock_makes_a_run_wait_then_give_up(sim: Simulator, tf: Terraform) -> None:
+    with probe(sim["esx-1"]) as p:
+        p.make_directory("photon-platform/lock")
+        future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)
+        p.write_file("photon-platform/lock/owner.json", lock_owner(future))
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    applied = tf.run("apply", "-auto-approve", "-no-color", env={"PHOTON_LOCK_TIMEOUT": "1"})
+    assert applied.code == 1
+    assert "Error: Platform records are locked" in applied.flat
+    assert "ci-runner-7:4242 (create quota of team-a" in applied.flat
+    with probe(sim["esx-1"]) as p:
+        assert p.pool_names() == []  # nothing done without the lock
+
+
+def test_a_corrupt_record_is_a_clear_error_and_is_left_alone(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8 }"))
+    tf.init()
+    assert tf.apply().code == 0
+    with probe(sim["esx-1"]) as p:
+        p.write_file(RECORD, b"{not json")
+    plan = tf.plan()
+    assert plan.code == 1
+    assert "Error: Unreadable platform record" in plan.flat
+    assert (
+        "[LocalDS_0] photon-platform/quotas/team-a.json on host esx-1 cannot be read" in plan.flat
+    )
+    with probe(sim["esx-1"]) as p:
+        assert p.read_file(RECORD) == b"{not json"
+
+
+def test_invalid_limits_are_refused_at_validate(tf: Terraform) -> None:
+    head = provider_block([])
+    cases = {
+        "{ vcpu = -1 }": "Invalid quota limit",
+        "{ vm_count = 1.5 }": "1.5 is not a whole number.",
+        '{ memory_gb = "lots" }': "Incorrect attribute value type",
+    }
+    tf.write(head)
+    tf.init()
+    for limits, message in cases.items():
+        tf.write(head + quota(limits, tenant_ref='"team-a"'))
+        validated = tf.run("validate", "-no-color")
+        assert validated.code == 1 and message in validated.flat, validated.output
+
+
+def test_import_by_tenant_name(sim: Simulator, tf: Terraform, tmp_path: Path) -> None:
+    tf.write(provider_block(sim.hosts) + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
+    tf.init()
+    assert tf.apply().code == 0
+    other = Terraform(tmp_path / "again", tf.env)
+    other.workdir.mkdir()
+    other.write(provider_block(sim.hosts) + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
+    other.init()
+    assert other.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
+    assert other.run("import", "-no-color", "photon_quota.q", "team-a").code == 0
+    assert state(other, "photon_tenant.t")["description"] == "Team A"  # from the record
+    assert other.plan().code == 0
+    missing = other.run("import", "-no-color", "photon_quota.q", "team-b")
+    assert missing.code == 1 and "No quota to import" in missing.flat
