@@ -44,6 +44,22 @@ def test_resource_page_embeds_its_examples(type_name: str, resource: type) -> No
     assert (examples / "import.sh").read_text().strip() in text
 
 
+DATA_SOURCES = sorted(PhotonProvider.data_sources.items())
+
+
+@pytest.mark.parametrize(("type_name", "source"), DATA_SOURCES)
+def test_data_source_page_documents_every_attribute_and_embeds_its_example(
+    type_name: str, source: type
+) -> None:
+    text = page("data-sources", type_name)
+    assert text.startswith(f'---\npage_title: "{type_name} Data Source - photon"')
+    names = attribute_names(source.schema.block)
+    missing = [n for n in names if f"`{n}` (" not in text]
+    assert not missing, f"undocumented attributes of {type_name}: {missing}"
+    example = TOP / "examples" / "data-sources" / type_name / "data-source.tf"
+    assert example.read_text().strip() in text
+
+
 def test_provider_page_documents_every_setting() -> None:
     text = (DOCS / "index.md").read_text()
     missing = [n for n in attribute_names(PhotonProvider.schema.block) if f"- `{n}` (" not in text]

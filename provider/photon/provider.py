@@ -11,6 +11,7 @@ from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from .config import ENVIRONMENT, endpoints_from_config, lock_timeout, validate_hosts
+from .data_sources import HostsDataSource, TenantDataSource
 from .platform import Platform
 from .quota import QuotaResource
 from .tenant import TenantResource
@@ -87,7 +88,10 @@ class PhotonProvider(Provider):
         TenantResource.type_name: TenantResource,
         QuotaResource.type_name: QuotaResource,
     }
-    data_sources: ClassVar[Mapping[str, type[DataSource]]] = {}
+    data_sources: ClassVar[Mapping[str, type[DataSource]]] = {
+        TenantDataSource.type_name: TenantDataSource,
+        HostsDataSource.type_name: HostsDataSource,
+    }
 
     def __init__(self) -> None:
         self._platform: Platform | None = None

@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.session import HostSession
 
-__all__ = ["QuotaResource", "admitted", "check", "quota_exceeded"]
+__all__ = [
+    "QuotaResource",
+    "admitted",
+    "all_inventories",
+    "check",
+    "quota_exceeded",
+    "tenant_usage",
+]
 
 KIND = "quotas"  # records folder
 _DESCRIPTIONS = {
@@ -66,7 +73,7 @@ def _usage(kind: str) -> Attribute:
 # -- the enforcement API ----------------------------------------------------------------
 
 
-def _inventories(platform: Platform) -> dict[str, Inventory]:
+def all_inventories(platform: Platform) -> dict[str, Inventory]:
     result = {}
     for host, inventory in platform.inventories(platform.host_names).items():
         if isinstance(inventory, DiagnosticError):
@@ -93,7 +100,7 @@ def _limits_of(record: Mapping[str, object] | None) -> Amounts:
 def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
     """Would ``request`` fit in the tenant's quota now? (A tenant without quota: yes.)"""
     limits = _limits_of(platform.records().get(KIND, tenant))
-    return decide(limits, tenant_usage(_inventories(platform), tenant), request)
+    return decide(limits, tenant_usage(all_inventories(platform), tenant), request)
 
 
 @contextlib.contextmanager
@@ -149,7 +156,7 @@ class QuotaResource(Resource):
         if not (tenant.is_known and limits.is_fully_known()):
             return  # checked again at apply, when everything is known
         name = tenant.to_python()
-        inventories = _inventories(self.platform)
+        inventories = all_inventories(self.platform)
         records = self.platform.records()
         exists = records.get("tenants", name) is not None or any(
             i.child_named(pool_name(name)) for i in inventories.values()
@@ -180,7 +187,7 @@ class QuotaResource(Resource):
         with records.locked(f"{verb} quota of {tenant}"):
             if creating and records.get(KIND, tenant) is not None:
                 raise _second_quota(tenant)
-            inventories = _inventories(self.platform)
+            inventories = all_inventories(self.platform)
             usage = tenant_usage(inventories, tenant)
             _refuse_below_usage(tenant, limits, usage, response.diagnostics)
             if response.diagnostics.has_errors:
@@ -196,14 +203,14 @@ class QuotaResource(Resource):
         if record is None:  # removed behind Terraform's back: planned anew
             response.new_state = Value.null(state.type)
             return
-        usage = tenant_usage(_inventories(self.platform), tenant)
+        usage = tenant_usage(all_inventories(self.platform), tenant)
         response.new_state = _state(tenant, _limits_of(record), usage)
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.prior_state["tenant"].to_python()
         records = self.platform.records()
         with records.locked(f"delete quota of {tenant}"):
-            inventories = _inventories(self.platform)
+            inventories = all_inventories(self.platform)
             self._set_memory_limits(inventories, tenant, None, response.diagnostics)
             if response.diagnostics.has_errors:
                 return  # still limited somewhere: the quota stays in state

@@ -31,11 +31,13 @@ def test_quickstart_applies_and_destroys(sim: Simulator, tf: Terraform) -> None:
     assert pools(sim) == {"esx-1": [], "esx-2": []}
 
 
-def test_resource_examples_validate(tf: Terraform) -> None:
+def test_resource_and_data_source_examples_validate(tf: Terraform) -> None:
     examples = TOP / "examples"
     shutil.copy(examples / "provider" / "provider.tf", tf.workdir)
     for folder in sorted((examples / "resources").iterdir()):
         shutil.copy(folder / "resource.tf", tf.workdir / f"{folder.name}.tf")
+    for folder in sorted((examples / "data-sources").iterdir()):
+        shutil.copy(folder / "data-source.tf", tf.workdir / f"data.{folder.name}.tf")
     tf.write(
         'terraform {\n  required_providers {\n    photon = { source = "photon-platform/photon" }'
         "\n  }\n}\n",

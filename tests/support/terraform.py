@@ -96,8 +96,11 @@ class Terraform:
         return self.run("destroy", "-auto-approve", "-no-color")
 
 
-def provider_block(hosts: Iterable[SimHost], **overrides: dict[str, str]) -> str:
-    """A provider block for the given hosts; ``overrides[name]`` replaces fields of one host."""
+def provider_block(
+    hosts: Iterable[SimHost], extra: str = "", **overrides: dict[str, object]
+) -> str:
+    """A provider block for the given hosts; ``overrides[name]`` replaces fields of one host,
+    ``extra`` is more HCL for the provider block (another host, a setting)."""
     blocks = []
     for host in hosts:
         fields = {
@@ -112,7 +115,7 @@ def provider_block(hosts: Iterable[SimHost], **overrides: dict[str, str]) -> str
         blocks.append(f"  host {{\n{body}\n  }}")
     return (
         'terraform {\n  required_providers {\n    photon = { source = "photon-platform/photon" }\n'
-        '  }\n}\n\nprovider "photon" {\n' + "\n".join(blocks) + "\n}\n"
+        '  }\n}\n\nprovider "photon" {\n' + "\n".join(blocks) + extra + "\n}\n"
     )
 
 
