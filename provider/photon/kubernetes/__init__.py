@@ -1,0 +1,1 @@
+"""Kubernetes bootstrap of a cluster: certificates, kubeconfig, cloud-init data. Pure logic."""
