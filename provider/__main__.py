@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     # Terraform waits for the process to end after Shutdown; skip the interpreter's slow
-    # teardown of gRPC's threads: everything of ours is already closed.
+    # teardown of gRPC's threads: serve() has already closed the server and the provider.
     os._exit(code)
 
 

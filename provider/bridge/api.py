@@ -1,9 +1,10 @@
 """What a provider implements: plain request/response objects, no gRPC and no protobuf.
 
 Each operation receives a request and fills a response that arrives pre-filled with the
-obvious default (apply's new state starts as the planned state, or as the prior state for a
-delete; read's as the prior state; plan's private data as the prior private data), so a
-resource only states what differs.
+obvious default (apply's new state starts as the planned state for a create and as the prior
+state for an update or delete, so a failure before any change reports nothing changed; read's
+as the prior state; plan's private data as the prior private data), so a resource only states
+what differs.
 """
 
 from __future__ import annotations
@@ -163,3 +164,6 @@ class Provider(ABC):
 
     def stop(self) -> None:
         """Terraform asks in-flight work to end soon (Ctrl-C); state must still be returned."""
+
+    def close(self) -> None:
+        """The process is about to exit: release what is held outside it (sessions)."""

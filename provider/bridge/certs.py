@@ -121,7 +121,7 @@ class PendingIdentity:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=lambda: os.umask(0o077),
+                umask=0o077,
             )
         except OSError:
             self._proc = None

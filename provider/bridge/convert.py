@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._generated import tfplugin6_pb2 as pb
 from .cty import (
     AttributeName,
@@ -22,7 +24,6 @@ __all__ = [
     "decode_raw_state",
     "diagnostics_to_proto",
     "encode_dynamic",
-    "path_from_proto",
     "path_to_proto",
     "schema_to_proto",
 ]
@@ -56,14 +57,17 @@ def encode_dynamic(value: Value) -> pb.DynamicValue:
     return pb.DynamicValue(msgpack=encode_msgpack(value))
 
 
-def decode_raw_state(raw: pb.RawState, type_: Type) -> Value:
+def decode_raw_state(
+    raw: pb.RawState, type_: Type, clean: Callable[[bytes], bytes] = lambda data: data
+) -> Value:
+    """Stored state as JSON; ``clean`` may adapt the JSON (drop removed attributes) first."""
     if raw.flatmap and not raw.json:
         raise DiagnosticError(
             "State in a pre-0.12 format",
             "This state was written by Terraform older than 0.12, which this provider cannot "
             "read. Remove the resource from state (`terraform state rm`) and import it again.",
         )
-    return decode_json_value(raw.json, type_)
+    return decode_json_value(clean(raw.json), type_)
 
 
 def path_to_proto(path: Path) -> pb.AttributePath:
@@ -76,19 +80,6 @@ def path_to_proto(path: Path) -> pb.AttributePath:
         else:
             steps.append(pb.AttributePath.Step(element_key_int=step.index))
     return pb.AttributePath(steps=steps)
-
-
-def path_from_proto(path: pb.AttributePath) -> Path:
-    result = Path.root()
-    for step in path.steps:
-        kind = step.WhichOneof("selector")
-        if kind == "attribute_name":
-            result = result.attr(step.attribute_name)
-        elif kind == "element_key_string":
-            result = result.key(step.element_key_string)
-        else:
-            result = result.index(step.element_key_int)
-    return result
 
 
 def diagnostics_to_proto(diagnostics: Diagnostics) -> list[pb.Diagnostic]:

@@ -125,13 +125,17 @@ def _validate(
     cross_check(value, diagnostics)
 
 
-def _without_unknown_attributes(raw_json: bytes, schema: Schema) -> bytes:
+def _without_unknown_attributes(schema: Schema) -> Callable[[bytes], bytes]:
     """State written by an older provider may hold attributes since removed: drop them."""
-    data = json.loads(raw_json)
-    if isinstance(data, dict):
-        known = set(schema.value_type().attrs)
-        data = {k: v for k, v in data.items() if k in known}
-    return json.dumps(data).encode()
+    known = set(schema.value_type().attrs)
+
+    def clean(raw_json: bytes) -> bytes:
+        data = json.loads(raw_json)
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k in known}
+        return json.dumps(data).encode()
+
+    return clean
 
 
 class ProviderService(pb_grpc.ProviderServicer):
@@ -221,8 +225,9 @@ class ProviderService(pb_grpc.ProviderServicer):
                     f"{request.version}; this provider knows version {schema.version}. "
                     "Upgrade the provider.",
                 )
-            raw = pb.RawState(json=_without_unknown_attributes(request.raw_state.json, schema))
-            state = decode_raw_state(raw, schema.value_type())
+            state = decode_raw_state(
+                request.raw_state, schema.value_type(), _without_unknown_attributes(schema)
+            )
             return pb.UpgradeResourceState.Response(upgraded_state=encode_dynamic(state))
         return pb.UpgradeResourceState.Response(diagnostics=call.proto_diagnostics)
 
@@ -284,6 +289,7 @@ class ProviderService(pb_grpc.ProviderServicer):
             elif apply_request.prior_state.is_null:
                 resource.create(apply_request, response)
             else:
+                response.new_state = apply_request.prior_state  # until the update succeeds
                 resource.update(apply_request, response)
         if apply_request is None or response is None:
             return pb.ApplyResourceChange.Response(diagnostics=call.proto_diagnostics)

@@ -163,8 +163,10 @@ def _start_grpc(
 ) -> None:
     from .grpc_service import start_grpc_server
 
+    provider = provider_factory()
+    life.on_stop(provider.close)  # stoppers run in reverse: after the server has stopped
     server = start_grpc_server(
-        provider_factory(),
+        provider,
         address,
         on_shutdown=life.stop_requested.set if shutdown_exits else None,
     )

@@ -7,12 +7,13 @@ folder fails, which makes it usable as a lock); file contents travel over the ho
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import urllib.parse
 
 from pyVmomi import vim
 
-from .errors import EsxiError, HostUnreachable
+from .errors import AlreadyExists, EsxiError, HostUnreachable
 from .faults import raise_task_error, translated
 from .session import HostSession
 from .tasks import wait_for_tasks
@@ -34,13 +35,24 @@ class DatastoreFiles:
         return f"[{self.datastore}] {path}"
 
     def make_directory(self, path: str, parents: bool = False) -> None:
-        """Create a folder; ``AlreadyExists`` if it is there (only without ``parents``)."""
+        """Create a folder. Without ``parents`` an existing folder is ``AlreadyExists`` (the
+        atomic create a lock needs); with ``parents`` it is fine, as with ``mkdir -p``."""
+        try:
+            with translated(self.session.name):
+                self.session.content.fileManager.MakeDirectory(
+                    name=self._ds_path(path),
+                    datacenter=self._datacenter,
+                    createParentDirectories=parents,
+                )
+        except AlreadyExists:
+            if not parents:
+                raise
+
+    def host_time(self) -> datetime.datetime:
+        """The host's clock: lock expiries are judged by it, not by each client's own."""
         with translated(self.session.name):
-            self.session.content.fileManager.MakeDirectory(
-                name=self._ds_path(path),
-                datacenter=self._datacenter,
-                createParentDirectories=parents,
-            )
+            now = self.session.si.CurrentTime()
+        return now if now.tzinfo else now.replace(tzinfo=datetime.UTC)
 
     def delete(self, path: str) -> bool:
         """Delete a file or a whole folder; False if it was not there."""

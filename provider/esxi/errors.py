@@ -11,7 +11,6 @@ __all__ = [
     "NameTaken",
     "NotFound",
     "ResourceInUse",
-    "TaskFailed",
 ]
 
 
@@ -48,7 +47,3 @@ class NotFound(EsxiError):
 
 class ResourceInUse(EsxiError):
     """The object still holds something (VMs in a pool) and cannot be removed."""
-
-
-class TaskFailed(EsxiError):
-    """An ESXi task ended in error."""

@@ -23,10 +23,14 @@ def _allocation(limit: int = -1) -> vim.ResourceAllocationInfo:
     )
 
 
-def create_pool(session: HostSession, parent_moid: str, name: str) -> str:
-    """Create a pool without limits under ``parent_moid``; returns the new pool's moid."""
+def create_pool(
+    session: HostSession, parent_moid: str, name: str, memory_limit_mb: int = -1
+) -> str:
+    """Create a pool under ``parent_moid`` (memory limit in MB, -1: none); returns its moid."""
     parent = vim.ResourcePool(parent_moid, session.si._stub)
-    spec = vim.ResourceConfigSpec(cpuAllocation=_allocation(), memoryAllocation=_allocation())
+    spec = vim.ResourceConfigSpec(
+        cpuAllocation=_allocation(), memoryAllocation=_allocation(memory_limit_mb)
+    )
     with translated(session.name):
         return parent.CreateResourcePool(name, spec)._moId
 

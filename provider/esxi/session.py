@@ -22,6 +22,7 @@ from .errors import AuthenticationFailed, CertificateMismatch, EsxiError, HostUn
 __all__ = ["HostSession", "open_session"]
 
 _CONNECT_TIMEOUT = 15.0
+_CALL_TIMEOUT = 60.0
 
 
 def _pinned_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -93,7 +94,7 @@ def open_session(endpoint: Endpoint) -> HostSession:
             user=endpoint.user,
             pwd=endpoint.password,
             sslContext=context,
-            connectionPoolTimeout=_CONNECT_TIMEOUT,
+            httpConnectionTimeout=_CALL_TIMEOUT,  # also bounds each call: a hung host fails
         )
     except vim.fault.InvalidLogin as exc:
         raise AuthenticationFailed(

@@ -11,8 +11,8 @@ from ..bridge.schema import Attribute, Block, NestedAttributes, Nesting, Schema
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
 from .quota import KIND as QUOTAS
-from .quota import QuotaResource, all_inventories, tenant_usage
-from .quota_policy import KINDS, Amounts
+from .quota import QuotaResource, all_inventories, limits_of, tenant_usage
+from .quota_policy import KINDS
 from .tenant import KIND as TENANTS
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class TenantDataSource(DataSource):
                 Path.root().attr("name"),
             )
         quota = records.get(QUOTAS, name)
-        limits = Amounts.from_mapping(quota["limits"]).as_dict() if quota else None
+        limits = limits_of(quota).as_dict() if quota else None
         return Value.from_python(
             self.schema.value_type(),
             {

@@ -93,6 +93,12 @@ class Platform:
         return list(self.endpoints)
 
     def session(self, host: str) -> HostSession:
+        if host not in self.endpoints:
+            raise DiagnosticError(
+                "Unknown host",
+                f"Host {host!r} is not configured in the provider; configured hosts: "
+                f"{', '.join(self.endpoints)}.",
+            )
         with self._locks[host]:
             session = self._sessions.get(host)
             if session is None:
@@ -123,6 +129,13 @@ class Platform:
                 return exc
             except EsxiError as exc:
                 return host_error(exc)
+            except Exception as exc:  # one host's bug must not lose the others' results
+                log.debug("Unexpected error on %s", host, exc_info=True)
+                return DiagnosticError(
+                    f"Internal error in the photon provider on {host}",
+                    f"{type(exc).__name__}: {exc}. This is a bug in the provider; run with "
+                    "TF_LOG=debug to see the traceback and report it.",
+                )
 
         hosts = list(hosts)
         if len(hosts) <= 1:
@@ -145,21 +158,25 @@ class Platform:
             session = self.session(self.records_host)
             datastore = self._records_datastore
             try:
-                if datastore is None:
-                    names = [d.name for d in read_capacity(session).datastores if d.accessible]
-                    if not names:
-                        raise DiagnosticError(
-                            f"No datastore for platform records on {self.records_host}",
-                            "The records host has no accessible datastore; set "
-                            "records_datastore or choose another records_host.",
-                        )
-                    datastore = names[0]
-                self._records = RecordStore(DatastoreFiles(session, datastore), self._lock_wait)
+                # The first by name, whatever its state: records must never move because a
+                # datastore was briefly away.
+                stores = {d.name: d for d in read_capacity(session).datastores}
+                datastore = datastore or min(stores, default=None)
+                if datastore not in stores or not stores[datastore].accessible:
+                    raise DiagnosticError(
+                        f"Platform records unavailable on {self.records_host}",
+                        f"The records datastore {datastore or '(none)'} of host "
+                        f"{self.records_host} is missing or not accessible. Bring it back, or "
+                        "set records_host/records_datastore (for every configuration alike).",
+                    )
+                files = DatastoreFiles(session, datastore)
+                self._records = RecordStore(files, self._lock_wait, self.stop_requested)
             except EsxiError as exc:
                 raise host_error(exc) from exc
         return self._records
 
     def close(self) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        sessions, self._sessions = list(self._sessions.values()), {}
+        if sessions:
+            with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+                list(pool.map(lambda session: session.close(), sessions))

@@ -140,6 +140,10 @@ class PhotonProvider(Provider):
         if self._platform is not None:
             self._platform.stop_requested.set()
 
+    def close(self) -> None:
+        if self._platform is not None:
+            self._platform.close()
+
     def new_resource(self, type_name: str) -> Resource:
         return self.resources[type_name](self.platform)  # type: ignore[call-arg]
 

@@ -12,6 +12,7 @@ at plan time, then admit under the platform lock at apply time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,7 +32,18 @@ from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
 from ..bridge.validators import at_least
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
-from .quota_policy import KINDS, PHOTON_NAMES, Amounts, Decision, below_usage, decide, usage_of
+from .quota_policy import (
+    KINDS,
+    PHOTON_NAMES,
+    Amounts,
+    Decision,
+    below_usage,
+    decide,
+    pool_memory_limit_mb,
+    usage_of,
+)
+from .tenant import KIND as TENANTS
+from .tenant import QUOTAS
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -46,7 +58,7 @@ __all__ = [
     "tenant_usage",
 ]
 
-KIND = "quotas"  # records folder
+KIND = QUOTAS
 _DESCRIPTIONS = {
     "vm_count": "Number of VMs",
     "vcpu": "Virtual CPUs, summed over the VMs",
@@ -91,7 +103,7 @@ def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
     )
 
 
-def _limits_of(record: Mapping[str, object] | None) -> Amounts:
+def limits_of(record: Mapping[str, object] | None) -> Amounts:
     if record is None:
         return Amounts(None, None, None, None)
     return Amounts.from_mapping(record.get("limits") or {})  # type: ignore[arg-type]
@@ -99,7 +111,7 @@ def _limits_of(record: Mapping[str, object] | None) -> Amounts:
 
 def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
     """Would ``request`` fit in the tenant's quota now? (A tenant without quota: yes.)"""
-    limits = _limits_of(platform.records().get(KIND, tenant))
+    limits = limits_of(platform.records().get(KIND, tenant))
     return decide(limits, tenant_usage(all_inventories(platform), tenant), request)
 
 
@@ -158,7 +170,7 @@ class QuotaResource(Resource):
         name = tenant.to_python()
         inventories = all_inventories(self.platform)
         records = self.platform.records()
-        exists = records.get("tenants", name) is not None or any(
+        exists = records.get(TENANTS, name) is not None or any(
             i.child_named(pool_name(name)) for i in inventories.values()
         )
         if not exists:
@@ -203,8 +215,18 @@ class QuotaResource(Resource):
         if record is None:  # removed behind Terraform's back: planned anew
             response.new_state = Value.null(state.type)
             return
-        usage = tenant_usage(all_inventories(self.platform), tenant)
-        response.new_state = _state(tenant, _limits_of(record), usage)
+        inventories = all_inventories(self.platform)
+        limits = limits_of(record)
+        # A pool whose memory limit is not the quota's (changed by hand, or made without it)
+        # shows as a change of memory_gb, so the next apply sets it again.
+        expected = pool_memory_limit_mb(limits.memory_gb)
+        for inventory in inventories.values():
+            pool = inventory.child_named(pool_name(tenant))
+            if pool is not None and pool.memory_limit_mb != expected:
+                seen = None if pool.memory_limit_mb == -1 else pool.memory_limit_mb / 1024
+                limits = dataclasses.replace(limits, memory_gb=seen)
+                break
+        response.new_state = _state(tenant, limits, tenant_usage(inventories, tenant))
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.prior_state["tenant"].to_python()
@@ -218,7 +240,9 @@ class QuotaResource(Resource):
             response.new_state = Value.null(request.prior_state.type)
 
     def import_state(self, import_id: str, response: ImportResponse) -> None:
-        if self.platform.records().get(KIND, import_id) is None:
+        checked = Diagnostics()
+        tenant_name_validator(Value.from_python(STRING, import_id), Path.root(), checked)
+        if checked.has_errors or self.platform.records().get(KIND, import_id) is None:
             response.diagnostics.error(
                 "No quota to import",
                 f"Tenant {import_id!r} has no quota in the platform records. Import a quota "
@@ -237,7 +261,7 @@ class QuotaResource(Resource):
     ) -> None:
         from ..esxi.pools import set_memory_limit
 
-        limit_mb = -1 if memory_gb is None else int(memory_gb * 1024)
+        limit_mb = pool_memory_limit_mb(memory_gb)
         pools = {
             host: pool.moid
             for host, inventory in inventories.items()

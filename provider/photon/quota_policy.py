@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..esxi.inventory import VmInfo
 
-__all__ = ["KINDS", "Amounts", "Decision", "Excess", "below_usage", "decide", "usage_of"]
+__all__ = [
+    "KINDS",
+    "Amounts",
+    "Decision",
+    "Excess",
+    "below_usage",
+    "decide",
+    "pool_memory_limit_mb",
+    "usage_of",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,11 @@ def below_usage(limits: Amounts, usage: Amounts) -> list[Excess]:
 
 def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def pool_memory_limit_mb(memory_gb: float | None) -> int:
+    """The hard memory limit of a tenant's pool for its quota's memory_gb (-1: none)."""
+    return -1 if memory_gb is None else int(memory_gb * 1024)
 
 
 def usage_of(vms: Iterable[VmInfo]) -> Amounts:

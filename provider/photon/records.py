@@ -9,8 +9,9 @@ small versioned JSON file in ``photon-platform/`` on the records host's datastor
     photon-platform/lock/owner.json      (present while a run holds the lock)
 
 The lock is the folder ``lock`` itself: creating a folder that exists fails, so of two runs
-only one can create it. The holder writes who it is and when the lock expires; a lock past
-its expiry (a killed run) is moved aside atomically and taken over.
+only one can create it. The holder writes who it is and when the lock expires (by the host's
+clock, pushed forward while held); a lock past its expiry (a killed run) is moved aside
+atomically and taken over. Only a token match releases or takes over a lock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,15 +48,18 @@ LOCK_WAIT = 120.0  # seconds a run waits for another's lock; PHOTON_LOCK_TIMEOUT
 _OWNERLESS_GRACE = 10.0  # seconds a lock folder may stand without owner.json (being written)
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class RecordStore:
-    def __init__(self, files: DatastoreFiles, lock_wait: float | None = None) -> None:
+    def __init__(
+        self,
+        files: DatastoreFiles,
+        lock_wait: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.files = files
         self.host = files.session.name
         self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
+        self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
+        self._process_lock = threading.Lock()
 
     def _where(self, path: str) -> str:
         return f"[{self.files.datastore}] {path} on host {self.host}"
@@ -92,7 +97,7 @@ class RecordStore:
             "format": FORMAT,
             "kind": kind.rstrip("s"),
             "name": name,
-            "updated": _now().isoformat(),
+            "updated": datetime.datetime.now(datetime.UTC).isoformat(),
             **body,
         }
         data = json.dumps(record, indent=2, sort_keys=True).encode()
@@ -106,13 +111,35 @@ class RecordStore:
 
     @contextlib.contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
-        """Hold the platform lock: checks and writes inside see no concurrent writer."""
-        token = uuid.uuid4().hex
-        self._acquire(token, purpose)
+        """Hold the platform lock: checks and writes inside see no concurrent writer.
+
+        Threads of this process queue on an in-process lock first, so a run never waits
+        for itself on the datastore. While held, the expiry is pushed forward regularly."""
+        while not self._process_lock.acquire(timeout=0.2):
+            self._check_stop()
         try:
-            yield
+            token = uuid.uuid4().hex
+            self._acquire(token, purpose)
+            renewing = threading.Event()
+            renewer = threading.Thread(
+                target=self._renew, args=(token, purpose, renewing), daemon=True
+            )
+            renewer.start()
+            try:
+                yield
+            finally:
+                renewing.set()
+                renewer.join()
+                self._release(token)
         finally:
-            self._release(token)
+            self._process_lock.release()
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise DiagnosticError(
+                "Stopped while waiting for the platform lock",
+                "Terraform asked the provider to stop; nothing was changed.",
+            )
 
     def _acquire(self, token: str, purpose: str) -> None:
         deadline = time.monotonic() + self.lock_wait
@@ -133,7 +160,7 @@ class RecordStore:
                 stale = time.monotonic() - ownerless_since > _OWNERLESS_GRACE
             else:
                 ownerless_since = None
-                stale = _expired(owner)
+                stale = self._expired(owner)
             if stale:
                 self._break(owner)
                 continue
@@ -144,20 +171,43 @@ class RecordStore:
                     f"{_describe(owner)}. Retry when it has finished; a lock left by a killed "
                     f"run expires by itself ({_describe_expiry(owner)}).",
                 )
-            time.sleep(delay)
+            if self.stop.wait(delay):
+                self._check_stop()
             delay = min(delay * 2, 1.0)
-        owner_record = {
+        self._write_owner(token, purpose, acquired=self._host_now())
+        log.debug("Took the platform lock", **log_context(host=self.host, purpose=purpose))
+
+    def _host_now(self) -> datetime.datetime:
+        return self._call(self.files.host_time)
+
+    def _write_owner(self, token: str, purpose: str, acquired: datetime.datetime) -> None:
+        owner = {
             "token": token,
             "owner": f"{socket.gethostname()}:{os.getpid()}",
             "purpose": purpose,
-            "acquired": _now().isoformat(),
-            "expires": (_now() + LOCK_TTL).isoformat(),
+            "acquired": acquired.isoformat(),
+            "expires": (self._host_now() + LOCK_TTL).isoformat(),
         }
-        self._call(self.files.write, _OWNER, json.dumps(owner_record).encode())
-        log.debug("Took the platform lock", **log_context(host=self.host, purpose=purpose))
+        self._call(self.files.write, _OWNER, json.dumps(owner).encode())
+
+    def _renew(self, token: str, purpose: str, done: threading.Event) -> None:
+        """Push the expiry forward while the lock is held, so long work keeps it."""
+        while not done.wait(LOCK_TTL.total_seconds() / 4):
+            try:
+                owner = self._owner()
+                if owner is None or owner.get("token") != token:
+                    log.warning("The platform lock was taken over", **log_context(host=self.host))
+                    return
+                acquired = datetime.datetime.fromisoformat(owner["acquired"])
+                self._write_owner(token, purpose, acquired)
+            except (DiagnosticError, KeyError, ValueError) as exc:
+                log.warning("Could not renew the platform lock: %s", exc)
 
     def _owner(self) -> dict[str, Any] | None:
-        data = self._call(self.files.read, _OWNER)
+        return self._read_owner(_OWNER)
+
+    def _read_owner(self, path: str) -> dict[str, Any] | None:
+        data = self._call(self.files.read, path)
         if data is None:
             return None
         try:
@@ -166,11 +216,19 @@ class RecordStore:
         except ValueError:
             return {}  # unreadable: treated as expired
 
-    def _break(self, owner: dict[str, Any] | None) -> None:
-        """Move a stale lock aside (atomic: of two runs breaking it, one succeeds)."""
+    def _expired(self, owner: dict[str, Any]) -> bool:
+        try:
+            return datetime.datetime.fromisoformat(owner["expires"]) <= self._host_now()
+        except (KeyError, TypeError, ValueError):
+            return True
+
+    def _break(self, stale: dict[str, Any] | None) -> None:
+        """Move the stale lock aside (atomic: of two runs breaking it, one succeeds), then
+        make sure it was the stale one: if another run took the lock in between, put its
+        lock back untouched."""
         log.info(
             "Breaking a stale platform lock",
-            **log_context(host=self.host, owner=_describe(owner)),
+            **log_context(host=self.host, owner=_describe(stale)),
         )
         aside = f"{ROOT}/lock.stale-{uuid.uuid4().hex[:12]}"
         try:
@@ -179,23 +237,37 @@ class RecordStore:
             return  # someone else broke it first
         except EsxiError as exc:
             raise host_error(exc) from exc
+        moved = self._read_owner(f"{aside}/owner.json")
+        if (moved or {}).get("token") != (stale or {}).get("token"):
+            try:
+                self.files.move(aside, _LOCK)  # a live lock: give it back
+                return
+            except AlreadyExists:
+                # A third run took the lock meanwhile. The moved lock's holder learns that its
+                # lock was taken over (see _renew); this needs three runs within milliseconds.
+                pass
+            except EsxiError as exc:
+                raise host_error(exc) from exc
         self._call(self.files.delete, aside)
 
     def _release(self, token: str) -> None:
-        owner = self._owner()
-        if owner is not None and owner.get("token") != token:
+        """Remove the lock if it is still ours; a failure here only warns: the work is done,
+        and an unreleased lock expires by itself."""
+        try:
+            owner = self._owner()
+            if owner is None or owner.get("token") != token:
+                log.warning(
+                    "The platform lock was taken over before release",
+                    **log_context(host=self.host),
+                )
+                return
+            self._call(self.files.delete, _LOCK)
+        except DiagnosticError as exc:
             log.warning(
-                "The platform lock was taken over before release", **log_context(host=self.host)
+                "Could not release the platform lock; it expires by itself: %s",
+                exc.diagnostic.detail,
+                **log_context(host=self.host),
             )
-            return
-        self._call(self.files.delete, _LOCK)
-
-
-def _expired(owner: dict[str, Any]) -> bool:
-    try:
-        return datetime.datetime.fromisoformat(owner["expires"]) <= _now()
-    except (KeyError, TypeError, ValueError):
-        return True
 
 
 def _describe(owner: dict[str, Any] | None) -> str:

@@ -20,6 +20,7 @@ from ..bridge.schema import Attribute, Block, Schema
 from ..bridge.validators import not_empty
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
+from .quota_policy import pool_memory_limit_mb
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -30,6 +31,7 @@ __all__ = ["TenantResource"]
 
 _HOSTS = Path.root().attr("hosts")
 KIND = "tenants"  # records folder
+QUOTAS = "quotas"  # the quota records folder (quota.KIND; quota imports this module's names)
 
 
 class TenantResource(Resource):
@@ -190,7 +192,7 @@ class TenantResource(Resource):
         hosts = prior["hosts"].to_python()
         records = self.platform.records()
         with records.locked(f"delete tenant {tenant}"):
-            if records.get("quotas", tenant) is not None:
+            if records.get(QUOTAS, tenant) is not None:
                 raise DiagnosticError(
                     "Tenant still has a quota",
                     f"Tenant {tenant!r} has a quota; destroy its photon_quota first (a quota "
@@ -234,12 +236,18 @@ class TenantResource(Resource):
     # -- pools on hosts -----------------------------------------------------------------
 
     def _add_pools(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> list[str]:
+        """Create the tenant's pools (under the platform lock), limited in memory as its
+        quota says, so a pool added later is limited like the others."""
         from ..esxi.inventory import read_inventory
         from ..esxi.pools import create_pool
 
+        quota = self.platform.records().get(QUOTAS, tenant)
+        memory_gb = ((quota or {}).get("limits") or {}).get("memory_gb")
+        limit_mb = pool_memory_limit_mb(memory_gb)
+
         def add(session: HostSession) -> str:
             inventory = read_inventory(session)
-            return create_pool(session, inventory.root_pool, pool_name(tenant))
+            return create_pool(session, inventory.root_pool, pool_name(tenant), limit_mb)
 
         return _successes(self.platform.on_hosts(hosts, add), diagnostics)
 
@@ -247,20 +255,22 @@ class TenantResource(Resource):
         """Remove the tenant's pools; if any holds VMs, refuse before touching any host."""
         from ..esxi.pools import destroy_pool
 
+        problems = Diagnostics()  # this step's own findings decide whether it goes on
         inventories: dict[str, Inventory] = {}
         for host, inventory in self.platform.inventories(hosts).items():
             if isinstance(inventory, DiagnosticError):
-                diagnostics.add(inventory.diagnostic)
+                problems.add(inventory.diagnostic)
                 continue
             inventories[host] = inventory
             pool = inventory.child_named(pool_name(tenant))
             if pool is not None and _holds_vms(inventory, pool.moid):
-                diagnostics.error(
+                problems.error(
                     "Tenant still has virtual machines",
                     f"The resource pool {pool_name(tenant)!r} on host {host} holds virtual "
                     "machines. Delete the tenant's clusters (or move the VMs) first.",
                 )
-        if diagnostics.has_errors:
+        diagnostics.extend(problems)
+        if problems.has_errors:
             return []
 
         def remove(session: HostSession) -> None:

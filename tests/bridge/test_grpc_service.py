@@ -129,3 +129,27 @@ def test_state_from_a_newer_provider_is_refused() -> None:
     request = pb.UpgradeResourceState.Request(type_name="test_thing", version=3, raw_state=raw)
     response = SERVICE.UpgradeResourceState(request, None)
     assert response.diagnostics[0].summary == "State written by a newer provider"
+
+
+def test_a_failed_update_reports_the_prior_state() -> None:
+    prior = Value.from_python(T, {"name": "x", "made": "yes"})
+    planned = Value.from_python(T, {"name": "y", "made": "yes"})
+
+    def failing_update(self: Thing, request: ApplyRequest, response: ApplyResponse) -> None:
+        raise DiagnosticError("Platform records are locked", "retry")
+
+    original = Thing.update
+    Thing.update = failing_update  # type: ignore[method-assign]
+    try:
+        response = apply(prior, planned)
+    finally:
+        Thing.update = original  # type: ignore[method-assign]
+    assert [d.summary for d in response.diagnostics] == ["Platform records are locked"]
+    assert decode_dynamic(response.new_state, T) == prior  # nothing claimed as done
+
+
+def test_pre_012_flatmap_state_gets_its_own_diagnostic() -> None:
+    raw = pb.RawState(flatmap={"name": "x"})
+    request = pb.UpgradeResourceState.Request(type_name="test_thing", version=0, raw_state=raw)
+    response = SERVICE.UpgradeResourceState(request, None)
+    assert [d.summary for d in response.diagnostics] == ["State in a pre-0.12 format"]

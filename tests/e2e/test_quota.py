@@ -223,3 +223,47 @@ def test_import_by_tenant_name(sim: Simulator, tf: Terraform, tmp_path: Path) ->
     assert other.plan().code == 0
     missing = other.run("import", "-no-color", "photon_quota.q", "team-b")
     assert missing.code == 1 and "No quota to import" in missing.flat
+
+
+def test_memory_limit_follows_new_pools_and_is_restored_after_drift(
+    sim: Simulator, tf: Terraform
+) -> None:
+    tf.write(provider_block(sim.hosts) + tenant(hosts='["esx-1"]') + quota("{ memory_gb = 4 }"))
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{ memory_gb = 4 }"))
+    assert tf.apply().code == 0
+    with probe(sim["esx-2"]) as p:
+        assert p.memory_limit(POOL) == 4096  # the pool made later is limited too
+
+    with probe(sim["esx-1"]) as p:  # someone lifts the limit by hand
+        alloc = p.pool(POOL).config.memoryAllocation
+        alloc.limit = -1
+        p.pool(POOL).UpdateConfig(name=None, config=p.pool(POOL).config.__class__(
+            cpuAllocation=p.pool(POOL).config.cpuAllocation, memoryAllocation=alloc))  # fmt: skip
+    plan = tf.plan()
+    assert plan.code == 2 and "memory_gb = 4" in plan.stdout, plan.output
+    assert tf.apply().code == 0
+    with probe(sim["esx-1"]) as p:
+        assert p.memory_limit(POOL) == 4096
+    assert tf.plan().code == 0
+
+
+def test_quota_import_refuses_what_is_not_a_tenant_name(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + quota("{ vcpu = 1 }", tenant_ref='"team-a"'))
+    tf.init()
+    imported = tf.run("import", "-no-color", "photon_quota.q", "../lock/owner")
+    assert imported.code == 1 and "No quota to import" in imported.flat
+
+
+def test_provider_sessions_are_logged_out_when_terraform_is_done(
+    sim: Simulator, tf: Terraform
+) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    assert tf.plan().code == 0
+    for host in sim.hosts:
+        with probe(host) as p:
+            sessions = p.si.content.sessionManager.sessionList
+            assert len(sessions) == 1, sessions  # the probe's own

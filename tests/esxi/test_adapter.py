@@ -111,3 +111,38 @@ def test_inventory_reads_vm_marks_and_sizes(host: SimHost, session: HostSession)
     info = read_inventory(session).vms[vm._moId]
     assert (info.name, info.vcpu, info.memory_mb, info.disk_kb) == ("vm-2", 2, 512, 1024 * 1024)
     assert info.marks == {"tenant": "a"} and info.pool == pool._moId
+
+
+def test_make_directory_with_parents_accepts_an_existing_folder() -> None:
+    """Real ESXi raises FileAlreadyExists even with createParentDirectories (the simulator
+    does not), so this one case uses a stand-in file manager."""
+    from types import SimpleNamespace
+
+    from pyVmomi import vim
+
+    from provider.esxi.datastore import DatastoreFiles
+    from provider.esxi.errors import AlreadyExists
+
+    class ExistingFolders:
+        def MakeDirectory(self, name: str, datacenter: object, createParentDirectories: bool):
+            raise vim.fault.FileAlreadyExists(file=name)
+
+    content = SimpleNamespace(
+        rootFolder=SimpleNamespace(childEntity=[SimpleNamespace(name="ha-datacenter")]),
+        fileManager=ExistingFolders(),
+    )
+    files = DatastoreFiles(SimpleNamespace(name="esx-1", content=content), "LocalDS_0")  # type: ignore[arg-type]
+    files.make_directory("photon-platform", parents=True)
+    with pytest.raises(AlreadyExists, match=r"\[LocalDS_0\] photon-platform/lock already exists"):
+        files.make_directory("photon-platform/lock")
+
+
+def test_unexpected_errors_on_one_host_are_kept_per_host(host: SimHost) -> None:
+    platform = Platform([endpoint(host)])
+
+    def broken(session: HostSession) -> None:
+        raise KeyError("surprise")
+
+    result = platform.on_hosts(["esx-1"], broken)["esx-1"]
+    assert result.diagnostic.summary == "Internal error in the photon provider on esx-1"  # type: ignore[union-attr]
+    platform.close()

@@ -1,0 +1,95 @@
+"""Platform records and the lock, against a simulated host's datastore."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from provider.bridge.diagnostics import DiagnosticError
+from provider.esxi.endpoint import Endpoint
+from provider.photon.platform import Platform
+from provider.photon.records import RecordStore
+from tests.support.probe import probe
+from tests.support.simulator import SimHost, Simulator
+
+
+@pytest.fixture
+def host() -> Iterator[SimHost]:
+    with Simulator(1) as sim:
+        yield sim.hosts[0]
+
+
+@pytest.fixture
+def store(host: SimHost) -> Iterator[RecordStore]:
+    platform = Platform(
+        [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)]
+    )
+    yield platform.records()
+    platform.close()
+
+
+def put_lock(host: SimHost, token: str) -> None:
+    with probe(host) as p:
+        p.make_directory("photon-platform/lock")
+        owner = {"token": token, "expires": "2999-01-01T00:00:00+00:00"}
+        p.write_file("photon-platform/lock/owner.json", json.dumps(owner).encode())
+
+
+def lock_token(host: SimHost) -> str | None:
+    with probe(host) as p:
+        data = p.read_file("photon-platform/lock/owner.json")
+    return json.loads(data)["token"] if data else None
+
+
+def test_records_round_trip_with_format_and_kind(store: RecordStore) -> None:
+    store.put("quotas", "a", {"limits": {"vcpu": 4}})
+    record = store.get("quotas", "a")
+    assert record is not None
+    assert (record["format"], record["kind"], record["name"], record["limits"]) == (
+        1, "quota", "a", {"vcpu": 4},
+    )  # fmt: skip
+    store.remove("quotas", "a")
+    assert store.get("quotas", "a") is None
+
+
+def test_a_record_of_another_kind_is_refused(host: SimHost, store: RecordStore) -> None:
+    store.put("tenants", "a", {})
+    with probe(host) as p:
+        p.write_file("photon-platform/quotas/a.json", p.read_file("photon-platform/tenants/a.json"))  # type: ignore[arg-type]
+    with pytest.raises(DiagnosticError) as failure:
+        store.get("quotas", "a")
+    assert "not a quota record" in failure.value.diagnostic.detail
+
+
+def test_breaking_a_lock_that_was_retaken_meanwhile_gives_it_back(
+    host: SimHost, store: RecordStore
+) -> None:
+    put_lock(host, "live")
+    store._break({"token": "judged-stale"})  # another run retook it after our judgement
+    assert lock_token(host) == "live"
+
+
+def test_release_leaves_a_lock_that_is_no_longer_ours(host: SimHost, store: RecordStore) -> None:
+    put_lock(host, "someone-else")
+    store._release("mine")
+    assert lock_token(host) == "someone-else"
+
+
+def test_the_lock_is_taken_and_released(host: SimHost, store: RecordStore) -> None:
+    with store.locked("test"):
+        token = lock_token(host)
+        assert token is not None
+        with probe(host) as p:
+            owner = json.loads(p.read_file("photon-platform/lock/owner.json") or b"{}")
+        assert owner["purpose"] == "test" and owner["expires"] > owner["acquired"]
+    assert lock_token(host) is None
+
+
+def test_a_stop_ends_the_wait_for_a_held_lock(host: SimHost, store: RecordStore) -> None:
+    put_lock(host, "live")
+    store.stop.set()
+    with pytest.raises(DiagnosticError) as failure, store.locked("test"):
+        pass
+    assert failure.value.diagnostic.summary == "Stopped while waiting for the platform lock"
