@@ -60,6 +60,7 @@ class RecordStore:
         self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
         self._process_lock = threading.Lock()
+        self._root_made = False
 
     def _where(self, path: str) -> str:
         return f"[{self.files.datastore}] {path} on host {self.host}"
@@ -145,7 +146,9 @@ class RecordStore:
         deadline = time.monotonic() + self.lock_wait
         ownerless_since: float | None = None
         delay = 0.05
-        self._call(self.files.make_directory, ROOT, True)
+        if not self._root_made:
+            self._call(self.files.make_directory, ROOT, True)
+            self._root_made = True
         while True:
             try:
                 self.files.make_directory(_LOCK)
@@ -174,19 +177,22 @@ class RecordStore:
             if self.stop.wait(delay):
                 self._check_stop()
             delay = min(delay * 2, 1.0)
-        self._write_owner(token, purpose, acquired=self._host_now())
+        self._write_owner(token, purpose)
         log.debug("Took the platform lock", **log_context(host=self.host, purpose=purpose))
 
     def _host_now(self) -> datetime.datetime:
         return self._call(self.files.host_time)
 
-    def _write_owner(self, token: str, purpose: str, acquired: datetime.datetime) -> None:
+    def _write_owner(
+        self, token: str, purpose: str, acquired: datetime.datetime | None = None
+    ) -> None:
+        now = self._host_now()
         owner = {
             "token": token,
             "owner": f"{socket.gethostname()}:{os.getpid()}",
             "purpose": purpose,
-            "acquired": acquired.isoformat(),
-            "expires": (self._host_now() + LOCK_TTL).isoformat(),
+            "acquired": (acquired or now).isoformat(),
+            "expires": (now + LOCK_TTL).isoformat(),
         }
         self._call(self.files.write, _OWNER, json.dumps(owner).encode())
 
