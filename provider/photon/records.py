@@ -146,15 +146,18 @@ class RecordStore:
         deadline = time.monotonic() + self.lock_wait
         ownerless_since: float | None = None
         delay = 0.05
-        if not self._root_made:
-            self._call(self.files.make_directory, ROOT, True)
-            self._root_made = True
         while True:
+            if not self._root_made:
+                self._call(self.files.make_directory, ROOT, True)
+                self._root_made = True
             try:
                 self.files.make_directory(_LOCK)
                 break
             except AlreadyExists:
                 pass
+            except NotFound:  # the records folder was removed since: make it again
+                self._root_made = False
+                continue
             except EsxiError as exc:
                 raise host_error(exc) from exc
             owner = self._owner()
