@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from provider.bridge.plugin_server import (
     HandshakeError,
     negotiate_protocol,
 )
+from tests.support.reattach import start_reattached
 
 
 def plugin_env(client: ServerIdentity, versions: str = "6,5") -> dict[str, str]:
@@ -191,19 +191,9 @@ def test_reattach_mode_survives_many_clients_that_hold_stdio_streams() -> None:
 
     from provider.bridge._generated import grpc_stdio_pb2_grpc as stdio_grpc
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provider", "--debug"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    provider = start_reattached()
     try:
-        socket_path = None
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if "TF_REATTACH_PROVIDERS" in line:
-                socket_path = re.search(r'"String": "([^"]+)"', line).group(1)  # type: ignore[union-attr]
-                break
-        assert socket_path
+        socket_path = provider.socket
         for _ in range(40):  # more than the server's worker threads
             with grpc.insecure_channel(f"unix:{socket_path}") as channel:
                 stream = stdio_grpc.GRPCStdioStub(channel).StreamStdio(empty_pb2.Empty())
@@ -215,5 +205,4 @@ def test_reattach_mode_survives_many_clients_that_hold_stdio_streams() -> None:
             )
         assert "photon_tenant" in schema.resource_schemas
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert provider.stop() == 0

@@ -4,52 +4,35 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
 import time
 
 from tests.e2e.test_tenant import pools, tenant
+from tests.support.reattach import start_reattached
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
 
 def test_reattach_mode_serves_several_terraform_commands(sim: Simulator, tf: Terraform) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provider", "--debug"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    provider = start_reattached()
     try:
-        reattach = None
-        for line in proc.stdout:  # type: ignore[union-attr]
-            match = re.search(r"export TF_REATTACH_PROVIDERS='(.*)'", line)
-            if match:
-                reattach = match.group(1)
-                break
-        assert reattach is not None
-        config = json.loads(reattach)["registry.terraform.io/photon-platform/photon"]
-        assert config["Pid"] == proc.pid and config["Addr"]["Network"] == "unix"
+        config = json.loads(provider.value)["registry.terraform.io/photon-platform/photon"]
+        assert config["Pid"] == provider.proc.pid and config["Addr"]["Network"] == "unix"
 
         tf.write(provider_block(sim.hosts) + tenant())
-        env = {"TF_REATTACH_PROVIDERS": reattach}
+        env = provider.env
         assert tf.run("init", "-no-color", env=env).code == 0
         applied = tf.run("apply", "-auto-approve", "-no-color", env=env)
         assert applied.code == 0, applied.output
         assert tf.run("plan", "-detailed-exitcode", env=env).code == 0
         assert pools(sim)["esx-1"] == ["photon-tenant-team-a"]
-        assert proc.poll() is None  # one process served them all
+        assert provider.proc.poll() is None  # one process served them all
 
         started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert provider.stop() == 0
         assert time.monotonic() - started < 1.0
-        assert not os.path.exists(os.path.dirname(config["Addr"]["String"]))
+        assert not os.path.exists(os.path.dirname(provider.socket))
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        provider.stop()
 
 
 def test_logs_reach_tf_log_with_levels_and_without_secrets(sim: Simulator, tf: Terraform) -> None:
