@@ -163,6 +163,29 @@ class ClusterPki:
     def ca_cert_hash(self) -> str:
         return ca_cert_hash(self.ca)
 
+    def to_json(self) -> dict[str, object]:
+        """For the resource's private state: what restoring a node needs later."""
+        return {
+            "ca": vars(self.ca),
+            "etcd_ca": vars(self.etcd_ca),
+            "front_proxy_ca": vars(self.front_proxy_ca),
+            "service_account_key_pem": self.service_account_key_pem,
+            "service_account_public_pem": self.service_account_public_pem,
+            "admin": vars(self.admin),
+            "apiserver_etcd_client": vars(self.apiserver_etcd_client),
+            "bootstrap_token": self.bootstrap_token,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ClusterPki:
+        pairs = ("ca", "etcd_ca", "front_proxy_ca", "admin", "apiserver_etcd_client")
+        return cls(
+            **{k: CertKey(**data[k]) for k in pairs},  # type: ignore[arg-type]
+            service_account_key_pem=str(data["service_account_key_pem"]),
+            service_account_public_pem=str(data["service_account_public_pem"]),
+            bootstrap_token=str(data["bootstrap_token"]),
+        )
+
     def etcd_member(self, name: str, ip: str | None, now: datetime.datetime) -> CertKey:
         """Server and peer certificate of one etcd member (both uses, one key)."""
         return issue(

@@ -1,0 +1,254 @@
+"""Bootstrap data for each node, for cloud-init's VMware datasource.
+
+``guestinfo.userdata`` is a cloud-config: the node's certificates and kubeadm configuration
+in ``write_files``, and the commands that start it in ``runcmd``. ``guestinfo.metadata``
+names the instance and, with static addressing, carries network-config version 2.
+
+Both are JSON (JSON is YAML, so cloud-init and kubeadm read them as such); kubeadm's
+multi-document configuration is JSON documents separated by ``---``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .pki import CertKey, ClusterPki
+
+__all__ = ["ClusterSpec", "Node", "metadata", "userdata"]
+
+_PKI = "/etc/kubernetes/pki"
+_TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # e.g. worker-3, unique in the cluster
+    role: str  # etcd, master, worker
+    ip: str | None  # None: DHCP
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    tenant: str
+    name: str
+    kubernetes_version: str
+    pod_cidr: str
+    service_cidr: str
+    api_address: str  # the first master's address
+    etcd: Sequence[Node]  # empty: etcd runs on the masters (kubeadm's stacked etcd)
+    masters: Sequence[Node]
+    gateway: str | None = None
+    prefix_length: int | None = None
+    dns_servers: Sequence[str] = ()
+    ssh_public_keys: Sequence[str] = ()
+
+    @property
+    def api_endpoint(self) -> str:
+        return f"https://{self.api_address}:6443"
+
+    def hostname(self, node: Node) -> str:
+        return f"{self.name}-{node.name}"
+
+
+def _file(path: str, content: str, permissions: str = "0644") -> dict[str, str]:
+    return {"path": path, "content": content, "permissions": permissions, "owner": "root:root"}
+
+
+def _pair(base: str, pair: CertKey) -> list[dict[str, str]]:
+    return [_file(f"{base}.crt", pair.cert_pem), _file(f"{base}.key", pair.key_pem, "0600")]
+
+
+def _kubeadm_api(version: str) -> str:
+    major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
+    return "kubeadm.k8s.io/v1beta4" if (major, minor) >= (1, 31) else "kubeadm.k8s.io/v1beta3"
+
+
+def _documents(*docs: dict[str, object]) -> str:
+    return "\n---\n".join(json.dumps(d, indent=2) for d in docs) + "\n"
+
+
+def _cluster_configuration(spec: ClusterSpec) -> dict[str, object]:
+    etcd: dict[str, object]
+    if spec.etcd:
+        etcd = {
+            "external": {
+                "endpoints": [f"https://{n.ip}:2379" for n in spec.etcd],
+                "caFile": f"{_PKI}/etcd/ca.crt",
+                "certFile": f"{_PKI}/apiserver-etcd-client.crt",
+                "keyFile": f"{_PKI}/apiserver-etcd-client.key",
+            }
+        }
+    else:
+        etcd = {"local": {"dataDir": "/var/lib/etcd"}}
+    return {
+        "apiVersion": _kubeadm_api(spec.kubernetes_version),
+        "kind": "ClusterConfiguration",
+        "clusterName": spec.name,
+        "kubernetesVersion": f"v{spec.kubernetes_version.lstrip('v')}",
+        "controlPlaneEndpoint": f"{spec.api_address}:6443",
+        "networking": {"podSubnet": spec.pod_cidr, "serviceSubnet": spec.service_cidr},
+        "apiServer": {
+            "certSANs": sorted({spec.api_address, *(m.ip for m in spec.masters if m.ip)})
+        },
+        "etcd": etcd,
+    }
+
+
+def _discovery(spec: ClusterSpec, pki: ClusterPki) -> dict[str, object]:
+    return {
+        "bootstrapToken": {
+            "apiServerEndpoint": f"{spec.api_address}:6443",
+            "token": pki.bootstrap_token,
+            "caCertHashes": [pki.ca_cert_hash],
+        }
+    }
+
+
+def _control_plane_files(spec: ClusterSpec, pki: ClusterPki) -> list[dict[str, str]]:
+    files = [
+        *_pair(f"{_PKI}/ca", pki.ca),
+        *_pair(f"{_PKI}/front-proxy-ca", pki.front_proxy_ca),
+        _file(f"{_PKI}/sa.key", pki.service_account_key_pem, "0600"),
+        _file(f"{_PKI}/sa.pub", pki.service_account_public_pem),
+    ]
+    if spec.etcd:
+        files += [
+            _file(f"{_PKI}/etcd/ca.crt", pki.etcd_ca.cert_pem),
+            *_pair(f"{_PKI}/apiserver-etcd-client", pki.apiserver_etcd_client),
+        ]
+    else:  # stacked etcd: kubeadm issues the members' certificates from this CA
+        files += _pair(f"{_PKI}/etcd/ca", pki.etcd_ca)
+    return files
+
+
+def _master(
+    spec: ClusterSpec, node: Node, pki: ClusterPki
+) -> tuple[list[dict[str, str]], list[str]]:
+    api = _kubeadm_api(spec.kubernetes_version)
+    advertise = {"advertiseAddress": node.ip, "bindPort": 6443} if node.ip else {"bindPort": 6443}
+    node_registration = {"name": spec.hostname(node)}
+    if node.name == spec.masters[0].name:  # the first master initialises, the others join
+        init = {
+            "apiVersion": api,
+            "kind": "InitConfiguration",
+            "bootstrapTokens": [
+                {
+                    "token": pki.bootstrap_token,
+                    "ttl": "0s",  # nodes restored later join with the same token
+                    "usages": ["signing", "authentication"],
+                    "groups": _TOKEN_GROUPS,
+                }
+            ],
+            "localAPIEndpoint": advertise,
+            "nodeRegistration": node_registration,
+        }
+        config = _documents(init, _cluster_configuration(spec))
+        command = "kubeadm init --config /etc/kubernetes/kubeadm.json"
+    else:
+        join = {
+            "apiVersion": api,
+            "kind": "JoinConfiguration",
+            "discovery": _discovery(spec, pki),
+            "controlPlane": {"localAPIEndpoint": advertise},
+            "nodeRegistration": node_registration,
+        }
+        config = _documents(join)
+        command = "kubeadm join --config /etc/kubernetes/kubeadm.json"
+    files = [
+        *_control_plane_files(spec, pki),
+        _file("/etc/kubernetes/kubeadm.json", config, "0600"),
+    ]
+    return files, [command]
+
+
+def _worker(
+    spec: ClusterSpec, node: Node, pki: ClusterPki
+) -> tuple[list[dict[str, str]], list[str]]:
+    join = {
+        "apiVersion": _kubeadm_api(spec.kubernetes_version),
+        "kind": "JoinConfiguration",
+        "discovery": _discovery(spec, pki),
+        "nodeRegistration": {"name": spec.hostname(node)},
+    }
+    config = _file("/etc/kubernetes/kubeadm.json", _documents(join), "0600")
+    return [config], ["kubeadm join --config /etc/kubernetes/kubeadm.json"]
+
+
+def _etcd(
+    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime
+) -> tuple[list[dict[str, str]], list[str]]:
+    member = pki.etcd_member(spec.hostname(node), node.ip, now)
+    cluster = ",".join(f"{spec.hostname(n)}=https://{n.ip}:2380" for n in spec.etcd)
+    flags = [
+        f"--name={spec.hostname(node)}",
+        "--data-dir=/var/lib/etcd",
+        f"--listen-client-urls=https://{node.ip}:2379,https://127.0.0.1:2379",
+        f"--advertise-client-urls=https://{node.ip}:2379",
+        f"--listen-peer-urls=https://{node.ip}:2380",
+        f"--initial-advertise-peer-urls=https://{node.ip}:2380",
+        f"--initial-cluster={cluster}",
+        f"--initial-cluster-token={spec.tenant}-{spec.name}",
+        "--initial-cluster-state=new",
+        "--client-cert-auth",
+        "--peer-client-cert-auth",
+        "--trusted-ca-file=/etc/etcd/pki/ca.crt",
+        "--peer-trusted-ca-file=/etc/etcd/pki/ca.crt",
+        "--cert-file=/etc/etcd/pki/member.crt",
+        "--key-file=/etc/etcd/pki/member.key",
+        "--peer-cert-file=/etc/etcd/pki/member.crt",
+        "--peer-key-file=/etc/etcd/pki/member.key",
+    ]
+    unit = (
+        "[Unit]\nDescription=etcd member of cluster "
+        f"{spec.name}\nAfter=network-online.target\n\n[Service]\n"
+        f"ExecStart=/usr/bin/etcd {' '.join(flags)}\nRestart=always\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+    files = [
+        _file("/etc/etcd/pki/ca.crt", pki.etcd_ca.cert_pem),
+        _file("/etc/etcd/pki/member.crt", member.cert_pem),
+        _file("/etc/etcd/pki/member.key", member.key_pem, "0600"),
+        _file("/etc/systemd/system/etcd-photon.service", unit),
+    ]
+    return files, ["systemctl daemon-reload", "systemctl enable --now etcd-photon.service"]
+
+
+def userdata(
+    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime | None = None
+) -> str:
+    now = now or datetime.datetime.now(datetime.UTC)
+    if node.role == "etcd":
+        files, commands = _etcd(spec, node, pki, now)
+    elif node.role == "master":
+        files, commands = _master(spec, node, pki)
+    else:
+        files, commands = _worker(spec, node, pki)
+    config: dict[str, object] = {
+        "hostname": spec.hostname(node),
+        "write_files": files,
+        "runcmd": commands,
+    }
+    if spec.ssh_public_keys:
+        config["ssh_authorized_keys"] = list(spec.ssh_public_keys)
+    return "#cloud-config\n" + json.dumps(config, indent=2) + "\n"
+
+
+def metadata(spec: ClusterSpec, node: Node, instance_id: str) -> str:
+    data: dict[str, object] = {
+        "instance-id": instance_id,
+        "local-hostname": spec.hostname(node),
+    }
+    if node.ip:
+        ethernet: dict[str, object] = {
+            "match": {"name": "e*"},
+            "addresses": [f"{node.ip}/{spec.prefix_length}"],
+        }
+        if spec.gateway:
+            ethernet["routes"] = [{"to": "default", "via": spec.gateway}]
+        if spec.dns_servers:
+            ethernet["nameservers"] = {"addresses": list(spec.dns_servers)}
+        data["network"] = {"version": 2, "ethernets": {"primary": ethernet}}
+    return json.dumps(data, indent=2)

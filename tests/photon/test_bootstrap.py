@@ -1,0 +1,123 @@
+"""Bootstrap data checked by the real tools: kubectl for the kubeconfig, cloud-init for the
+cloud-config, and the kubeadm documents for what they must say."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from provider.photon.kubernetes.cloudinit import ClusterSpec, Node, metadata, userdata
+from provider.photon.kubernetes.kubeconfig import admin_kubeconfig
+from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
+
+ETCD = [Node(f"etcd-{i}", "etcd", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
+MASTERS = [Node(f"master-{i}", "master", f"10.0.0.{20 + i}") for i in (1, 2, 3)]
+WORKER = Node("worker-1", "worker", None)
+SPEC = ClusterSpec(
+    tenant="team-a",
+    name="prod",
+    kubernetes_version="1.32.3",
+    pod_cidr="10.244.0.0/16",
+    service_cidr="10.96.0.0/12",
+    api_address="10.0.0.21",
+    etcd=ETCD,
+    masters=MASTERS,
+    gateway="10.0.0.1",
+    prefix_length=24,
+    dns_servers=["10.0.0.2"],
+    ssh_public_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPhoton team@example"],
+)
+
+
+@pytest.fixture(scope="module")
+def pki() -> ClusterPki:
+    return make_cluster_pki("prod")
+
+
+def documents(cloud_config: str, path: str) -> list[dict]:
+    config = json.loads(cloud_config.removeprefix("#cloud-config\n"))
+    content = next(f["content"] for f in config["write_files"] if f["path"] == path)
+    return [json.loads(doc) for doc in content.split("\n---\n")]
+
+
+def test_kubeconfig_is_read_by_kubectl(pki: ClusterPki, tmp_path: Path) -> None:
+    assert shutil.which("kubectl"), "kubectl is needed for this test"
+    path = tmp_path / "kubeconfig"
+    path.write_text(admin_kubeconfig("prod", SPEC.api_endpoint, pki))
+    shown = subprocess.run(
+        ["kubectl", "config", "view", "--kubeconfig", str(path), "--raw", "-o", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    config = json.loads(shown)
+    assert config["current-context"] == "prod"
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["server"] == "https://10.0.0.21:6443"
+    assert base64.b64decode(cluster["certificate-authority-data"]).decode() == pki.ca.cert_pem
+    user = config["users"][0]["user"]
+    assert base64.b64decode(user["client-certificate-data"]).decode() == pki.admin.cert_pem
+
+
+@pytest.mark.parametrize("node", [ETCD[0], MASTERS[0], MASTERS[1], WORKER], ids=lambda n: n.name)
+def test_cloud_config_is_valid_for_cloud_init(pki: ClusterPki, node: Node, tmp_path: Path) -> None:
+    assert shutil.which("cloud-init"), "cloud-init (Debian package) is needed for this test"
+    path = tmp_path / "user-data"
+    path.write_text(userdata(SPEC, node, pki))
+    checked = subprocess.run(
+        ["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Valid cloud-config" in checked.stdout
+
+
+def test_first_master_initialises_with_external_etcd_and_the_token(pki: ClusterPki) -> None:
+    init, cluster = documents(userdata(SPEC, MASTERS[0], pki), "/etc/kubernetes/kubeadm.json")
+    assert init["kind"] == "InitConfiguration" and init["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert init["bootstrapTokens"][0]["token"] == pki.bootstrap_token
+    assert init["localAPIEndpoint"]["advertiseAddress"] == "10.0.0.21"
+    assert cluster["kubernetesVersion"] == "v1.32.3"
+    assert cluster["etcd"]["external"]["endpoints"] == [
+        "https://10.0.0.11:2379", "https://10.0.0.12:2379", "https://10.0.0.13:2379",
+    ]  # fmt: skip
+    assert cluster["networking"] == {"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12"}
+
+
+def test_other_nodes_join_with_the_token_and_the_ca_hash(pki: ClusterPki) -> None:
+    for node in (MASTERS[1], WORKER):
+        (join,) = documents(userdata(SPEC, node, pki), "/etc/kubernetes/kubeadm.json")
+        assert join["kind"] == "JoinConfiguration"
+        discovery = join["discovery"]["bootstrapToken"]
+        assert discovery["token"] == pki.bootstrap_token
+        assert discovery["caCertHashes"] == [pki.ca_cert_hash]
+        assert discovery["apiServerEndpoint"] == "10.0.0.21:6443"
+    (join,) = documents(userdata(SPEC, MASTERS[1], pki), "/etc/kubernetes/kubeadm.json")
+    assert join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"] == "10.0.0.22"
+
+
+def test_workers_get_no_keys(pki: ClusterPki) -> None:
+    text = userdata(SPEC, WORKER, pki)
+    assert "PRIVATE KEY" not in text
+
+
+def test_etcd_member_lists_its_peers(pki: ClusterPki) -> None:
+    config = json.loads(userdata(SPEC, ETCD[1], pki).removeprefix("#cloud-config\n"))
+    unit = next(f for f in config["write_files"] if f["path"].endswith("etcd-photon.service"))
+    assert "--initial-cluster=prod-etcd-1=https://10.0.0.11:2380,prod-etcd-2=" in unit["content"]
+    assert "--name=prod-etcd-2" in unit["content"]
+
+
+def test_metadata_carries_static_network_config() -> None:
+    data = json.loads(metadata(SPEC, MASTERS[0], "vm-42"))
+    assert data["instance-id"] == "vm-42" and data["local-hostname"] == "prod-master-1"
+    ethernet = data["network"]["ethernets"]["primary"]
+    assert ethernet["addresses"] == ["10.0.0.21/24"]
+    assert ethernet["routes"] == [{"to": "default", "via": "10.0.0.1"}]
+    assert "network" not in json.loads(metadata(SPEC, WORKER, "vm-43"))  # DHCP
+
+
+def test_pki_survives_private_state(pki: ClusterPki) -> None:
+    assert ClusterPki.from_json(json.loads(json.dumps(pki.to_json()))) == pki
