@@ -61,7 +61,7 @@ class DatastoreFiles:
             task = manager.DeleteDatastoreFile_Task(
                 name=self._ds_path(path), datacenter=self._datacenter
             )
-            error = wait_for_tasks(self.session, [task])[task._moId]
+            error = wait_for_tasks(self.session, [task])[task._moId].error
         if isinstance(error, vim.fault.FileNotFound):
             return False
         raise_task_error(self.session.name, error)
@@ -79,7 +79,7 @@ class DatastoreFiles:
                 destinationDatacenter=self._datacenter,
                 force=False,
             )
-            error = wait_for_tasks(self.session, [task])[task._moId]
+            error = wait_for_tasks(self.session, [task])[task._moId].error
         raise_task_error(self.session.name, error)  # NotFound, AlreadyExists, ...
 
     def read(self, path: str) -> bytes | None:

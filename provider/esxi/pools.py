@@ -40,8 +40,8 @@ def destroy_pool(session: HostSession, moid: str, stop: threading.Event | None =
     pool = vim.ResourcePool(moid, session.si._stub)
     with translated(session.name):
         task = pool.Destroy_Task()
-        error = wait_for_tasks(session, [task], stop)[task._moId]
-    raise_task_error(session.name, error)
+        outcome = wait_for_tasks(session, [task], stop)[task._moId]
+    raise_task_error(session.name, outcome.error)
 
 
 def set_memory_limit(session: HostSession, moid: str, limit_mb: int) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pyVmomi import vim, vmodl
 
 from .errors import EsxiError
 from .session import HostSession
 
-__all__ = ["StoppedWaiting", "wait_for_tasks"]
+__all__ = ["StoppedWaiting", "TaskOutcome", "wait_for_tasks"]
 
 _FIRST_POLL, _MAX_POLL = 0.01, 0.5
 
@@ -23,15 +25,21 @@ class StoppedWaiting(EsxiError):
     """Terraform asked us to stop; the task goes on on the host, unobserved."""
 
 
+@dataclass(frozen=True)
+class TaskOutcome:
+    error: Exception | None  # the fault the task ended with, or StoppedWaiting
+    result: Any = None  # info.result of a successful task (a new VM, a path, ...)
+
+
 def wait_for_tasks(
     session: HostSession, tasks: Sequence[vim.Task], stop: threading.Event | None = None
-) -> dict[str, Exception | None]:
-    """Task moid -> None on success or the fault it ended with; never raises a task's fault.
+) -> dict[str, TaskOutcome]:
+    """Task moid -> its outcome, for all tasks at once; never raises a task's fault.
 
     When ``stop`` is set, tasks still running are reported as ``StoppedWaiting``."""
     stop = stop or threading.Event()
     pending = {t._moId: t for t in tasks}
-    outcome: dict[str, Exception | None] = {}
+    outcome: dict[str, TaskOutcome] = {}
     collector = session.content.propertyCollector
     delay = _FIRST_POLL
     while pending:
@@ -39,7 +47,7 @@ def wait_for_tasks(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t) for t in pending.values()],
             propSet=[
                 vmodl.query.PropertyCollector.PropertySpec(
-                    type=vim.Task, pathSet=["info.state", "info.error"]
+                    type=vim.Task, pathSet=["info.state", "info.error", "info.result"]
                 )
             ],
         )
@@ -47,11 +55,16 @@ def wait_for_tasks(
             props = {p.name: p.val for p in item.propSet}
             state = props.get("info.state")
             if state in (vim.TaskInfo.State.success, vim.TaskInfo.State.error):
-                outcome[item.obj._moId] = props.get("info.error") if state == "error" else None
+                outcome[item.obj._moId] = (
+                    TaskOutcome(props.get("info.error") or EsxiError(session.name, "task failed"))
+                    if state == "error"
+                    else TaskOutcome(None, props.get("info.result"))
+                )
                 pending.pop(item.obj._moId, None)
         if pending and stop.wait(delay):  # sleeps between polls, wakes at once on stop
             for moid in pending:
-                outcome[moid] = StoppedWaiting(session.name, f"stopped waiting for task {moid}")
+                stopped = StoppedWaiting(session.name, f"stopped waiting for task {moid}")
+                outcome[moid] = TaskOutcome(stopped)
             break
         delay = min(delay * 2, _MAX_POLL)
     return outcome
