@@ -146,3 +146,36 @@ def test_unexpected_errors_on_one_host_are_kept_per_host(host: SimHost) -> None:
     result = platform.on_hosts(["esx-1"], broken)["esx-1"]
     assert result.diagnostic.summary == "Internal error in the photon provider on esx-1"  # type: ignore[union-attr]
     platform.close()
+
+
+def test_vms_are_made_from_a_base_disk_together_and_destroyed(
+    host: SimHost, session: HostSession
+) -> None:
+    from provider.esxi.vms import VmSpec, create_vms, destroy_vms
+
+    with probe(host) as p:
+        p.create_base_disk("images/base.vmdk")
+        pool = p.create_pool("nodes")._moId
+
+    def spec(name: str, image: str = "images/base.vmdk") -> VmSpec:
+        marks = {"photon.node": name, "guestinfo.userdata": "#cloud-config\n{}"}
+        return VmSpec(name, pool, "LocalDS_0", image, 2, 256, 3, "VM Network", marks)
+
+    created = create_vms(session, [spec("n1"), spec("n2"), spec("n3", "images/missing.vmdk")])
+    assert created["n1"].error is None and created["n2"].error is None
+    assert created["n3"].moid is None and "does not exist" in str(created["n3"].error)
+    with probe(host) as p:
+        vms = p.vms()
+        assert set(vms) >= {"n1", "n2"} and "n3" not in vms
+        n1 = vms["n1"]
+        assert n1._moId == created["n1"].moid
+        assert n1.runtime.powerState == "poweredOn" and n1.config.hardware.numCPU == 2
+        assert p.extra_config(n1)["photon.node"] == "n1"
+        disks = [d for d in n1.config.hardware.device if type(d).__name__.endswith("VirtualDisk")]
+        assert disks[0].capacityInKB == 3 * 1024 * 1024  # grown to the flavor
+
+    gone = destroy_vms(session, [created["n1"].moid, created["n2"].moid])  # type: ignore[list-item]
+    assert set(gone.values()) == {None}
+    with probe(host) as p:
+        assert not {"n1", "n2"} & set(p.vms())
+    assert destroy_vms(session, [created["n1"].moid])[created["n1"].moid] is None  # type: ignore[index]

@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ssl
+import time
 from collections.abc import Iterator
 
 from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from .simulator import SimHost
 
@@ -120,6 +121,47 @@ class Probe:
     def write_file(self, path: str, data: bytes) -> None:
         status, _ = self._file("PUT", path, data)
         assert status < 300
+
+    def create_base_disk(self, path: str = "images/k8s.vmdk", gigabytes: int = 1) -> None:
+        """A base disk for cluster nodes, as an admin would upload it."""
+        folder = path.rsplit("/", 1)[0]
+        self.make_directory(folder)
+        spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
+            diskType="thin", adapterType="lsiLogic", capacityKb=gigabytes * 1024 * 1024
+        )
+        task = self.si.content.virtualDiskManager.CreateVirtualDisk_Task(
+            name=f"[{self.datastore.name}] {path}", datacenter=self.datacenter, spec=spec
+        )
+        self.wait(task)
+
+    def wait(self, task: vim.Task) -> object:
+        """A task's result, read through the PropertyCollector: attribute access on such a
+        task's info fails against the simulator."""
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=task)],
+            propSet=[
+                vmodl.query.PropertyCollector.PropertySpec(
+                    type=vim.Task, pathSet=["info.state", "info.error", "info.result"]
+                )
+            ],
+        )
+        for _ in range(600):
+            props = {
+                p.name: p.val
+                for p in self.si.content.propertyCollector.RetrieveContents([spec])[0].propSet
+            }
+            if props["info.state"] == "error":
+                raise props["info.error"]
+            if props["info.state"] == "success":
+                return props.get("info.result")
+            time.sleep(0.05)
+        raise TimeoutError(task)
+
+    def vms(self) -> dict[str, vim.VirtualMachine]:
+        return {vm.name: vm for vm in self.datacenter.vmFolder.childEntity}
+
+    def extra_config(self, vm: vim.VirtualMachine) -> dict[str, str]:
+        return {o.key: o.value for o in vm.config.extraConfig}
 
     def make_directory(self, path: str) -> None:
         self.si.content.fileManager.MakeDirectory(
