@@ -95,6 +95,7 @@ class ImportResponse:
 
     states: list[Value] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    private: bytes = b""  # private state of the (single) imported object
 
 
 @dataclass

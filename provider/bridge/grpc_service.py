@@ -317,7 +317,9 @@ class ProviderService(pb_grpc.ProviderServicer):
             return pb.ImportResourceState.Response(
                 imported_resources=[
                     pb.ImportResourceState.ImportedResource(
-                        type_name=request.type_name, state=encode_dynamic(state)
+                        type_name=request.type_name,
+                        state=encode_dynamic(state),
+                        private=response.private,
                     )
                     for state in response.states
                 ],

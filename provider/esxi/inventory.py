@@ -15,7 +15,7 @@ from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
 
-__all__ = ["Inventory", "PoolInfo", "VmInfo", "read_inventory", "retrieve"]
+__all__ = ["Inventory", "PoolInfo", "VmInfo", "read_inventory", "read_vm_options", "retrieve"]
 
 _POOL_PROPERTIES = ("name", "parent", "vm", "config.memoryAllocation.limit")
 _VM_PROPERTIES = (
@@ -159,3 +159,24 @@ def read_inventory(session: HostSession) -> Inventory:
     if root is None:
         raise EsxiError(session.name, "the host has no root resource pool; is it an ESXi host?")
     return Inventory(session.name, pools, root, vms)
+
+
+def read_vm_options(session: HostSession, moid: str) -> dict[str, str]:
+    """All extraConfig options of one VM (guestinfo included), through the collector."""
+    vm = vim.VirtualMachine(moid, session.si._stub)
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm)],
+        propSet=[
+            vmodl.query.PropertyCollector.PropertySpec(
+                type=vim.VirtualMachine, pathSet=["config.extraConfig"]
+            )
+        ],
+    )
+    with translated(session.name):
+        found = session.content.propertyCollector.RetrieveContents([spec])
+    options: dict[str, str] = {}
+    for item in found:
+        for prop in item.propSet:
+            for option in prop.val or ():
+                options.setdefault(str(option.key), str(option.value))
+    return options

@@ -6,9 +6,10 @@ this module as ``DiagnosticError``s that name the host and say what to do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -87,6 +88,7 @@ class Platform:
         self._locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = threading.Event()
+        self._linked: set[threading.Event] = set()
 
     @property
     def host_names(self) -> list[str]:
@@ -147,6 +149,24 @@ class Platform:
         from ..esxi.inventory import read_inventory
 
         return self.on_hosts(hosts, read_inventory)
+
+    @contextlib.contextmanager
+    def linked_stop(self, event: threading.Event) -> Iterator[None]:
+        """While inside, Terraform's stop request also sets ``event`` (an operation's own
+        stop, which its timeout may set too)."""
+        self._linked.add(event)
+        if self.stop_requested.is_set():
+            event.set()
+        try:
+            yield
+        finally:
+            self._linked.discard(event)
+
+    def request_stop(self) -> None:
+        """Terraform asked to stop: no new host work, and every linked wait ends."""
+        self.stop_requested.set()
+        for event in list(self._linked):
+            event.set()
 
     def records(self) -> RecordStore:
         """The platform's records, on the records host (its first datastore by default)."""

@@ -10,6 +10,7 @@ from ..bridge.api import DataSource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
+from .cluster import ClusterResource
 from .config import ENVIRONMENT, endpoints_from_config, lock_timeout, validate_hosts
 from .data_sources import HostsDataSource, TenantDataSource
 from .platform import Platform
@@ -87,6 +88,7 @@ class PhotonProvider(Provider):
     resources: ClassVar[Mapping[str, type[Resource]]] = {
         TenantResource.type_name: TenantResource,
         QuotaResource.type_name: QuotaResource,
+        ClusterResource.type_name: ClusterResource,
     }
     data_sources: ClassVar[Mapping[str, type[DataSource]]] = {
         TenantDataSource.type_name: TenantDataSource,
@@ -138,7 +140,7 @@ class PhotonProvider(Provider):
 
     def stop(self) -> None:
         if self._platform is not None:
-            self._platform.stop_requested.set()
+            self._platform.request_stop()
 
     def close(self) -> None:
         if self._platform is not None:

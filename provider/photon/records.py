@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import decimal
 import json
 import logging
 import os
@@ -101,7 +102,7 @@ class RecordStore:
             "updated": datetime.datetime.now(datetime.UTC).isoformat(),
             **body,
         }
-        data = json.dumps(record, indent=2, sort_keys=True).encode()
+        data = json.dumps(record, indent=2, sort_keys=True, default=_number).encode()
         self._call(self.files.make_directory, f"{ROOT}/{kind}", True)
         self._call(self.files.write, f"{ROOT}/{kind}/{name}.json", data)
 
@@ -277,6 +278,13 @@ class RecordStore:
                 exc.diagnostic.detail,
                 **log_context(host=self.host),
             )
+
+
+def _number(value: object) -> int | float:
+    """Terraform numbers arrive as Decimal; records hold plain JSON numbers."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} cannot go into a record")
 
 
 def _describe(owner: dict[str, Any] | None) -> str:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from provider.photon.kubernetes.cloudinit import ClusterSpec, Node, metadata, userdata
+from provider.photon.kubernetes.cloudinit import metadata, userdata
 from provider.photon.kubernetes.kubeconfig import admin_kubeconfig
 from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
+from provider.photon.kubernetes.spec import ClusterSpec, Node
 
 ETCD = [Node(f"etcd-{i}", "etcd", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
 MASTERS = [Node(f"master-{i}", "master", f"10.0.0.{20 + i}") for i in (1, 2, 3)]

@@ -12,45 +12,17 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .pki import CertKey, ClusterPki
+from .spec import ClusterSpec, Node
 
-__all__ = ["ClusterSpec", "Node", "metadata", "userdata"]
+if TYPE_CHECKING:
+    from .pki import CertKey, ClusterPki
+
+__all__ = ["metadata", "recover_pki", "userdata"]
 
 _PKI = "/etc/kubernetes/pki"
 _TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str  # e.g. worker-3, unique in the cluster
-    role: str  # etcd, master, worker
-    ip: str | None  # None: DHCP
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    tenant: str
-    name: str
-    kubernetes_version: str
-    pod_cidr: str
-    service_cidr: str
-    api_address: str  # the first master's address
-    etcd: Sequence[Node]  # empty: etcd runs on the masters (kubeadm's stacked etcd)
-    masters: Sequence[Node]
-    gateway: str | None = None
-    prefix_length: int | None = None
-    dns_servers: Sequence[str] = ()
-    ssh_public_keys: Sequence[str] = ()
-
-    @property
-    def api_endpoint(self) -> str:
-        return f"https://{self.api_address}:6443"
-
-    def hostname(self, node: Node) -> str:
-        return f"{self.name}-{node.name}"
 
 
 def _file(path: str, content: str, permissions: str = "0644") -> dict[str, str]:
@@ -252,3 +224,34 @@ def metadata(spec: ClusterSpec, node: Node, instance_id: str) -> str:
             ethernet["nameservers"] = {"addresses": list(spec.dns_servers)}
         data["network"] = {"version": 2, "ethernets": {"primary": ethernet}}
     return json.dumps(data, indent=2)
+
+
+def recover_pki(first_master_userdata: str, cluster: str) -> ClusterPki:
+    """The cluster's PKI as the first master received it, for importing a cluster whose
+    Terraform state is lost. The admin certificate is issued anew from the CA; with external
+    etcd the etcd CA's key never went to a master, so it stays unknown (restoring an etcd
+    member then needs the original state)."""
+    from .pki import CertKey, ClusterPki, issue
+
+    config = json.loads(first_master_userdata.removeprefix("#cloud-config\n"))
+    files = {f["path"]: f["content"] for f in config["write_files"]}
+
+    def pair(base: str) -> CertKey:
+        return CertKey(files[f"{base}.crt"], files.get(f"{base}.key", ""))
+
+    init = json.loads(files["/etc/kubernetes/kubeadm.json"].split("\n---\n")[0])
+    ca = pair(f"{_PKI}/ca")
+    external = f"{_PKI}/apiserver-etcd-client.crt" in files
+    now = datetime.datetime.now(datetime.UTC)
+    return ClusterPki(
+        ca=ca,
+        etcd_ca=pair(f"{_PKI}/etcd/ca"),
+        front_proxy_ca=pair(f"{_PKI}/front-proxy-ca"),
+        service_account_key_pem=files[f"{_PKI}/sa.key"],
+        service_account_public_pem=files[f"{_PKI}/sa.pub"],
+        admin=issue(ca, "kubernetes-admin", organization="system:masters", client=True, now=now),
+        apiserver_etcd_client=(
+            pair(f"{_PKI}/apiserver-etcd-client") if external else CertKey("", "")
+        ),
+        bootstrap_token=init["bootstrapTokens"][0]["token"],
+    )

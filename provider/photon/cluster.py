@@ -1,0 +1,644 @@
+"""photon_k8s_cluster: a Kubernetes cluster as one resource.
+
+Plan works out which nodes the configuration wants (and, after a failed run, which are still
+missing) and checks the tenant's quota for them. Apply admits the new nodes under the platform
+lock, places them over the tenant's hosts, creates their VMs concurrently from the base disk
+with ownership marks and cloud-init data, and records the result; whatever exists after a
+failure is returned, so the next apply completes the cluster without duplicates.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..bridge.api import (
+    ApplyRequest,
+    ApplyResponse,
+    ImportResponse,
+    PlanRequest,
+    PlanResponse,
+    ReadRequest,
+    ReadResponse,
+    Resource,
+)
+from ..bridge.cty import UNKNOWN, Path, Value
+from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.schema import Schema
+from ..esxi.errors import EsxiError
+from .cluster_nodes import Flavor, desired_nodes, node_changes, parse_duration, prefix_length
+from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA
+from .kubernetes.spec import ClusterSpec, Node
+from .names import pool_name
+from .placement import HostRoom, NodeDemand, PlacementError, place
+from .platform import Platform, host_error
+from .quota import admitted, all_inventories, check, quota_exceeded
+from .quota_policy import Amounts
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
+    from .kubernetes.pki import ClusterPki
+
+__all__ = ["ClusterResource"]
+
+KIND = "clusters"  # records folder
+READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
+
+
+def _config_value(planned: Value, name: str) -> Any:
+    return planned[name].to_python()
+
+
+def _flavors(planned: Value) -> dict[str, Flavor]:
+    return {
+        role: Flavor(int(f["vcpu"]), float(f["memory_gb"]), int(f["disk_gb"]))
+        for role in DEFAULT_FLAVORS
+        for f in [planned[f"{role}_flavor"].to_python()]
+    }
+
+
+def _demand(nodes: list[Node], flavors: Mapping[str, Flavor]) -> Amounts:
+    return Amounts(
+        vm_count=len(nodes),
+        vcpu=sum(flavors[n.role].vcpu for n in nodes),
+        memory_gb=sum(flavors[n.role].memory_gb for n in nodes),
+        disk_gb=sum(flavors[n.role].disk_gb for n in nodes),
+    )
+
+
+def _desired(planned: Value) -> list[Node]:
+    return desired_nodes(
+        _config_value(planned, "etcd_ips") or [],
+        _config_value(planned, "master_ips") or [],
+        int(_config_value(planned, "worker_count")),
+        _config_value(planned, "worker_ips") or [],
+    )
+
+
+def _spec(planned: Value) -> ClusterSpec:
+    nodes = _desired(planned)
+    netmask = _config_value(planned, "netmask")
+    return ClusterSpec(
+        tenant=_config_value(planned, "tenant"),
+        name=_config_value(planned, "name"),
+        kubernetes_version=_config_value(planned, "kubernetes_version"),
+        pod_cidr=_config_value(planned, "pod_cidr"),
+        service_cidr=_config_value(planned, "service_cidr"),
+        api_address=(_config_value(planned, "master_ips") or [""])[0],
+        etcd=[n for n in nodes if n.role == "etcd"],
+        masters=[n for n in nodes if n.role == "master"],
+        gateway=_config_value(planned, "gateway"),
+        prefix_length=prefix_length(netmask) if netmask else None,
+        dns_servers=_config_value(planned, "dns_servers") or [],
+        ssh_public_keys=_config_value(planned, "ssh_public_keys") or [],
+    )
+
+
+def _vm_name(tenant: str, cluster: str, node: str) -> str:
+    return f"{tenant}-{cluster}-{node}"
+
+
+class ClusterResource(Resource):
+    type_name: ClassVar[str] = "photon_k8s_cluster"
+    schema: ClassVar[Schema] = SCHEMA
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    # -- validate ---------------------------------------------------------------------
+
+    @classmethod
+    def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
+        def known(name: str) -> Any:
+            value = config[name]
+            return value.to_python() if value.is_fully_known() else UNKNOWN
+
+        counts = {
+            "master": (known("master_count"), DEFAULTS["master_count"], "master_ips"),
+            "etcd": (known("etcd_count"), DEFAULTS["etcd_count"], "etcd_ips"),
+        }
+        for role, (count, default, ips_name) in counts.items():
+            ips = known(ips_name)
+            if count is UNKNOWN or ips is UNKNOWN:
+                continue
+            count = default if count is None else count
+            if len(ips or []) != count:
+                diagnostics.error(
+                    f"Wrong number of {role} addresses",
+                    f"{ips_name} has {len(ips or [])} addresses for {count} {role} VMs; give "
+                    "one static address per VM.",
+                    Path.root().attr(ips_name),
+                )
+        workers, pool = known("worker_count"), known("worker_ips")
+        if workers is not UNKNOWN and pool not in (UNKNOWN, None):
+            workers = DEFAULTS["worker_count"] if workers is None else workers
+            if len(pool) < workers:
+                diagnostics.error(
+                    "Worker address pool too small",
+                    f"worker_ips has {len(pool)} addresses for {workers} workers; add "
+                    "addresses, or leave worker_ips unset for DHCP.",
+                    Path.root().attr("worker_ips"),
+                )
+        netmask = known("netmask")
+        if netmask is None:
+            diagnostics.error(
+                "Netmask needed",
+                "The nodes have static addresses (master_ips); set netmask (and gateway).",
+                Path.root().attr("netmask"),
+            )
+        elif netmask is not UNKNOWN:
+            try:
+                prefix_length(netmask)
+            except ValueError:
+                diagnostics.error(
+                    "Invalid netmask",
+                    f"{netmask!r} is not a netmask like 255.255.255.0 or 24.",
+                    Path.root().attr("netmask"),
+                )
+        timeouts = config["timeouts"]
+        if timeouts.is_known and not timeouts.is_null:
+            for op in ("create", "update", "delete"):
+                text = known_in(timeouts, op)
+                if text not in (None, UNKNOWN):
+                    try:
+                        parse_duration(text)
+                    except ValueError as exc:
+                        diagnostics.error(
+                            "Invalid timeout", str(exc), Path.root().attr("timeouts").attr(op)
+                        )
+
+    # -- plan -------------------------------------------------------------------------
+
+    def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
+        planned = response.planned_state
+        defaults: dict[str, Value] = {}
+        for name, default in DEFAULTS.items():
+            if request.config[name].is_null:
+                defaults[name] = Value.from_python(planned.type.attrs[name], default)  # type: ignore[attr-defined]
+        for role, flavor in DEFAULT_FLAVORS.items():
+            name = f"{role}_flavor"
+            if request.config[name].is_null:
+                defaults[name] = Value.from_python(
+                    planned.type.attrs[name],  # type: ignore[attr-defined]
+                    {"vcpu": flavor.vcpu, "memory_gb": flavor.memory_gb, "disk_gb": flavor.disk_gb},
+                )
+        planned = planned.with_attributes(defaults)
+        ips = planned["master_ips"]
+        if ips.is_fully_known() and ips.to_python():
+            endpoint = f"https://{ips.to_python()[0]}:6443"
+            planned = planned.with_attributes(
+                {"api_endpoint": Value.from_python(planned.type.attrs["api_endpoint"], endpoint)}
+            )  # type: ignore[attr-defined]
+        if not request.creating:  # secrets and certificates stay as they are
+            planned = planned.with_attributes(
+                {k: request.prior_state[k] for k in ("id", "ca_certificate", "kubeconfig")}
+            )
+        response.planned_state = planned
+        if not _nodes_plannable(planned):
+            return  # the nodes stay "known after apply"
+        prior_nodes = {} if request.creating else (request.prior_state["nodes"].to_python() or {})
+        desired = _desired(planned)
+        change = node_changes(desired, prior_nodes)
+        nodes = {k: v for k, v in prior_nodes.items() if k not in change.remove}
+        for node in change.add:
+            nodes[node.name] = {
+                "role": node.role, "host": UNKNOWN, "vm_id": UNKNOWN, "ip": node.ip,
+                "status": READY,
+            }  # fmt: skip
+        if nodes != prior_nodes or request.creating:
+            planned = planned.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+        response.planned_state = planned
+        if change.add and planned["tenant"].is_known:
+            self._check_quota(planned, change.add, response.diagnostics)
+
+    def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
+        tenant = planned["tenant"].to_python()
+        decision = check(self.platform, tenant, _demand(add, _flavors(planned)))
+        if not decision.allowed:
+            path = Path.root().attr("worker_count")
+            diagnostics.add(quota_exceeded(tenant, decision, path).diagnostic)
+
+    # -- apply ------------------------------------------------------------------------
+
+    def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        from .kubernetes.pki import make_cluster_pki
+
+        planned = request.planned_state
+        pki = make_cluster_pki(planned["name"].to_python())
+        response.private = json.dumps({"pki": pki.to_json()}).encode()
+        nodes: dict[str, dict[str, Any]] = {}
+        try:
+            with self._timeout(planned, "create") as stop:
+                self._converge(planned, pki, nodes, stop, response)
+        finally:  # whatever happened, the nodes that exist are in the state
+            response.new_state = self._state(planned, pki, nodes)
+
+    def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        planned = request.planned_state
+        pki = _pki(request.planned_private)
+        nodes = request.prior_state["nodes"].to_python() or {}
+        try:
+            with self._timeout(planned, "update") as stop:
+                self._converge(planned, pki, nodes, stop, response)
+        finally:  # whatever happened, the nodes that exist are in the state
+            response.new_state = self._state(planned, pki, nodes)
+
+    def _converge(
+        self,
+        planned: Value,
+        pki: ClusterPki,
+        nodes: dict[str, dict[str, Any]],
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Create missing nodes and remove unwanted ones, keeping ``nodes`` (the nodes that
+        exist) current at every step, so a failure anywhere still reports them."""
+        tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
+        spec, flavors = _spec(planned), _flavors(planned)
+        change = node_changes(_desired(planned), nodes)
+        diagnostics = response.diagnostics
+        if change.remove:
+            for node, error in self._destroy(tenant, name, change.remove, nodes, stop).items():
+                if error is None:
+                    nodes.pop(node)
+                else:
+                    diagnostics.add(error.diagnostic)
+        if change.add:
+            purpose = f"grow cluster {tenant}/{name}"
+            try:
+                with admitted(self.platform, tenant, _demand(change.add, flavors), purpose):
+                    batches = _batches(change.add, int(planned["worker_batch_size"].to_python()))
+                    for batch in batches:
+                        made, errors = self._create_nodes(
+                            spec, pki, flavors, planned, batch, nodes, stop
+                        )
+                        nodes.update(made)  # recorded even when a later step failed
+                        for error in errors:
+                            diagnostics.add(error.diagnostic)
+                        if errors:
+                            break
+                    self._write_record(planned, nodes)
+            except DiagnosticError as exc:
+                diagnostics.add(exc.diagnostic)
+        elif change.remove:
+            with self.platform.records().locked(f"shrink cluster {tenant}/{name}"):
+                self._write_record(planned, nodes)
+
+    def _create_nodes(
+        self,
+        spec: ClusterSpec,
+        pki: ClusterPki,
+        flavors: Mapping[str, Flavor],
+        planned: Value,
+        batch: list[Node],
+        existing: Mapping[str, dict[str, Any]],
+        stop: threading.Event,
+    ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
+        """The nodes that now exist, and what went wrong."""
+        from ..esxi.capacity import read_capacity
+        from ..esxi.vms import VmSpec, create_vms
+        from .kubernetes.cloudinit import metadata, userdata
+
+        inventories = all_inventories(self.platform)
+        tenant_hosts = {
+            h: inv for h, inv in inventories.items() if inv.child_named(pool_name(spec.tenant))
+        }
+        if not tenant_hosts:
+            raise DiagnosticError(
+                "Tenant has no hosts",
+                f"Tenant {spec.tenant!r} has no resource pool on any host; create it first.",
+                Path.root().attr("tenant"),
+            )
+        self._refuse_leftovers(spec, batch, inventories)
+        capacities = self.platform.on_hosts(tenant_hosts, read_capacity)
+        rooms, datastores = [], {}
+        for host, capacity in capacities.items():
+            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
+                continue  # an unreachable host gets no new node
+            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
+            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
+            datastores[host] = capacity.datastores[0].name
+        placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
+        demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
+        try:
+            where = place(demands, rooms, placed)
+        except PlacementError as exc:
+            raise DiagnosticError(
+                "No room for the cluster's nodes",
+                f"Placing the nodes of {spec.tenant}/{spec.name} failed: {exc}. Free memory "
+                "on the tenant's hosts, add hosts to the tenant, or choose smaller flavors.",
+            ) from exc
+        specs_by_host: dict[str, list[VmSpec]] = {}
+        by_vm_name: dict[str, Node] = {}
+        for node in batch:
+            host, flavor = where[node.name], flavors[node.role]
+            vm_name = _vm_name(spec.tenant, spec.name, node.name)
+            by_vm_name[vm_name] = node
+            extra = {
+                "photon.tenant": spec.tenant,
+                "photon.cluster": spec.name,
+                "photon.role": node.role,
+                "photon.node": node.name,
+                "guestinfo.userdata": _b64(userdata(spec, node, pki)),
+                "guestinfo.userdata.encoding": "base64",
+                "guestinfo.metadata": _b64(metadata(spec, node, vm_name)),
+                "guestinfo.metadata.encoding": "base64",
+            }
+            specs_by_host.setdefault(host, []).append(
+                VmSpec(
+                    name=vm_name,
+                    pool=tenant_hosts[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
+                    datastore=datastores[host],
+                    image=planned["image"].to_python(),
+                    vcpu=flavor.vcpu,
+                    memory_mb=int(flavor.memory_gb * 1024),
+                    disk_gb=flavor.disk_gb,
+                    network=planned["network"].to_python(),
+                    extra_config=extra,
+                    annotation=f"Photon {node.role} {node.name} of cluster "
+                    f"{spec.tenant}/{spec.name}",
+                )
+            )
+
+        def make(session: HostSession) -> dict[str, Any]:
+            return create_vms(session, specs_by_host[session.name], stop)
+
+        made: dict[str, dict[str, Any]] = {}
+        errors: list[DiagnosticError] = []
+        for host, outcome in self.platform.on_hosts(specs_by_host, make).items():
+            if isinstance(outcome, DiagnosticError):
+                errors.append(outcome)
+                continue
+            for vm_spec in specs_by_host[host]:
+                node, created = by_vm_name[vm_spec.name], outcome[vm_spec.name]
+                if created.moid is not None:  # it exists, even if a later step failed
+                    made[node.name] = {
+                        "role": node.role, "host": host, "vm_id": created.moid, "ip": node.ip,
+                        "status": READY if created.error is None else POWERED_OFF,
+                    }  # fmt: skip
+                if created.error is not None:
+                    cause = host_error(created.error).diagnostic
+                    errors.append(
+                        DiagnosticError(
+                            f"Node {node.name} of cluster {spec.name}: {cause.summary}",
+                            cause.detail,
+                        )
+                    )
+        return made, errors
+
+    def _refuse_leftovers(
+        self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]
+    ) -> None:
+        """A VM with this cluster's marks for a node we are about to create is reported,
+        never silently adopted or deleted."""
+        wanted = {n.name for n in batch}
+        for host, inventory in inventories.items():
+            for vm in inventory.vms.values():
+                marks = vm.marks
+                if (
+                    marks.get("tenant") == spec.tenant
+                    and marks.get("cluster") == spec.name
+                    and marks.get("node") in wanted
+                ):
+                    raise DiagnosticError(
+                        "Leftover VM of this cluster",
+                        f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
+                        f"{marks['node']} of cluster {spec.tenant}/{spec.name} but is not in "
+                        "Terraform's state (left by an interrupted run, or made by hand). "
+                        "Delete it, then apply again.",
+                    )
+
+    def _destroy(
+        self,
+        tenant: str,
+        cluster: str,
+        names: list[str],
+        nodes: Mapping[str, dict[str, Any]],
+        stop: threading.Event,
+    ) -> dict[str, DiagnosticError | None]:
+        from ..esxi.vms import destroy_vms
+
+        by_host: dict[str, list[str]] = {}
+        for name in names:
+            node = nodes[name]
+            if node.get("vm_id"):
+                by_host.setdefault(node["host"], []).append(name)
+
+        def destroy(session: HostSession) -> dict[str, Any]:
+            moids = [nodes[n]["vm_id"] for n in by_host[session.name]]
+            return destroy_vms(session, moids, stop)
+
+        result: dict[str, DiagnosticError | None] = {n: None for n in names}
+        for host, outcome in self.platform.on_hosts(by_host, destroy).items():
+            for name in by_host[host]:
+                if isinstance(outcome, DiagnosticError):
+                    result[name] = outcome
+                elif (error := outcome[nodes[name]["vm_id"]]) is not None:
+                    result[name] = host_error(error)
+        return result
+
+    # -- read, delete, import -----------------------------------------------------------
+
+    def read(self, request: ReadRequest, response: ReadResponse) -> None:
+        state = request.state
+        nodes = state["nodes"].to_python() or {}
+        hosts = sorted({n["host"] for n in nodes.values() if n.get("host")})
+        inventories = self.platform.inventories(hosts)
+        tenant, cluster = state["tenant"].to_python(), state["name"].to_python()
+        for name, node in nodes.items():
+            inventory = inventories.get(node["host"])
+            if isinstance(inventory, DiagnosticError) or inventory is None:
+                node["status"] = LOST
+                continue
+            vm = inventory.vms.get(node["vm_id"])
+            ours = vm is not None and (vm.marks.get("tenant"), vm.marks.get("cluster"),
+                                       vm.marks.get("node")) == (tenant, cluster, name)  # fmt: skip
+            if not ours:
+                node["status"] = LOST
+            elif vm.power_state == "poweredOn":  # type: ignore[union-attr]
+                node["status"] = READY
+            else:
+                node["status"] = POWERED_OFF
+        for host, inventory in inventories.items():
+            if isinstance(inventory, DiagnosticError):
+                response.diagnostics.warning(
+                    f"Host {host} unreachable: its nodes are reported lost",
+                    inventory.diagnostic.detail,
+                )
+        response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+
+    def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        prior = request.prior_state
+        tenant, name = prior["tenant"].to_python(), prior["name"].to_python()
+        nodes = prior["nodes"].to_python() or {}
+        with self._timeout(prior, "delete") as stop:
+            # Every VM with the cluster's marks goes, also any left by an interrupted run.
+            for host, inventory in all_inventories(self.platform).items():
+                for vm in inventory.vms.values():
+                    if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (tenant, name):
+                        node = vm.marks.get("node", vm.moid)
+                        if nodes.get(node, {}).get("vm_id") != vm.moid:
+                            node = f"{node}@{vm.moid}"
+                        nodes[node] = {"host": host, "vm_id": vm.moid}
+            results = self._destroy(tenant, name, sorted(nodes), nodes, stop)
+        left = {n: nodes[n] for n, error in results.items() if error is not None}
+        for error in results.values():
+            if error is not None:
+                response.diagnostics.add(error.diagnostic)
+        if left:
+            kept = {n: v for n, v in (prior["nodes"].to_python() or {}).items() if n in left}
+            response.new_state = prior.with_attributes(
+                {"nodes": Value.from_python(NODES_TYPE, kept)}
+            )
+            return
+        records = self.platform.records()
+        with records.locked(f"delete cluster {tenant}/{name}"):
+            records.remove(KIND, f"{tenant}.{name}")
+        response.new_state = Value.null(prior.type)
+
+    def import_state(self, import_id: str, response: ImportResponse) -> None:
+        """From the platform record (spec and nodes) and the first master's bootstrap data
+        (the certificates), so a lost state can be rebuilt."""
+        from ..esxi.inventory import read_vm_options
+        from .kubernetes.cloudinit import recover_pki
+
+        tenant, _, name = import_id.partition("/")
+        record = None
+        if tenant and name and "/" not in name:
+            record = self.platform.records().get(KIND, f"{tenant}.{name}")
+        if record is None:
+            response.diagnostics.error(
+                "No cluster to import",
+                f"There is no cluster {import_id!r} in the platform records. Import a "
+                "cluster as <tenant>/<name>: `terraform import photon_k8s_cluster.x "
+                "team-a/prod`.",
+            )
+            return
+        nodes = {n: {**v, "status": READY} for n, v in record["nodes"].items()}
+        master = nodes.get("master-1")
+        if master is None:
+            raise DiagnosticError(
+                "Cluster cannot be imported",
+                f"Cluster {import_id} has no master-1 to recover its certificates from.",
+            )
+        session = self.platform.session(master["host"])
+        try:
+            options = read_vm_options(session, master["vm_id"])
+        except EsxiError as exc:
+            raise host_error(exc) from exc
+        userdata = base64.b64decode(options.get("guestinfo.userdata", "")).decode()
+        pki = recover_pki(userdata, name)
+        spec = record["spec"]
+        state = {
+            **{k: None for k in self.schema.value_type().attrs},
+            **spec,
+            "tenant": tenant,
+            "name": name,
+            "api_endpoint": f"https://{spec['master_ips'][0]}:6443",
+            "worker_batch_size": DEFAULTS["worker_batch_size"],
+            "nodes": nodes,
+            "timeouts": None,
+        }
+        planned = Value.from_python(self.schema.value_type(), state)
+        response.states.append(self._state(planned, pki, nodes))
+        response.private = json.dumps({"pki": pki.to_json()}).encode()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _timeout(self, state: Value, operation: str) -> Iterator[threading.Event]:
+        """An event set when Terraform asks to stop or the operation's timeout passes."""
+        stop = threading.Event()
+        timeouts = state["timeouts"].to_python() or {}
+        timers = []
+        if timeouts.get(operation):
+            timers.append(threading.Timer(parse_duration(timeouts[operation]), stop.set))
+        with self.platform.linked_stop(stop):
+            for timer in timers:
+                timer.start()
+            try:
+                yield stop
+            finally:
+                for timer in timers:
+                    timer.cancel()
+
+    def _state(self, planned: Value, pki: ClusterPki, nodes: Mapping[str, dict[str, Any]]) -> Value:
+        from .kubernetes.kubeconfig import admin_kubeconfig
+
+        tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
+        endpoint = planned["api_endpoint"].to_python()
+        return planned.with_attributes(
+            {
+                "id": Value.from_python(planned.type.attrs["id"], f"{tenant}/{name}"),  # type: ignore[attr-defined]
+                "ca_certificate": Value.from_python(
+                    planned.type.attrs["ca_certificate"], pki.ca.cert_pem
+                ),  # type: ignore[attr-defined]
+                "kubeconfig": Value.from_python(
+                    planned.type.attrs["kubeconfig"],
+                    admin_kubeconfig(name, endpoint, pki),  # type: ignore[attr-defined]
+                ),
+                "nodes": Value.from_python(NODES_TYPE, dict(nodes)),
+            }
+        )
+
+    def _write_record(self, planned: Value, nodes: Mapping[str, dict[str, Any]]) -> None:
+        tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
+        spec = {
+            k: planned[k].to_python()
+            for k in (
+                "kubernetes_version", "image", "network", "etcd_count", "master_count",
+                "worker_count", "etcd_flavor", "master_flavor", "worker_flavor",
+                "pod_cidr", "service_cidr", "master_ips", "etcd_ips", "worker_ips",
+                "gateway", "netmask", "dns_servers", "ssh_public_keys",
+            )
+        }  # fmt: skip
+        record_nodes = {
+            n: {k: v[k] for k in ("role", "host", "vm_id", "ip")} for n, v in nodes.items()
+        }
+        self.platform.records().put(
+            KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
+                                       "nodes": record_nodes}
+        )  # fmt: skip
+
+
+def known_in(obj: Value, name: str) -> Any:
+    value = obj[name]
+    return value.to_python() if value.is_fully_known() else UNKNOWN
+
+
+def _nodes_plannable(planned: Value) -> bool:
+    return all(
+        planned[k].is_fully_known()
+        for k in ("etcd_ips", "master_ips", "worker_count", "worker_ips")
+    )
+
+
+def _batches(nodes: list[Node], size: int) -> list[list[Node]]:
+    """The control plane first, all at once; then workers in batches of ``size``."""
+    control = [n for n in nodes if n.role != "worker"]
+    workers = [n for n in nodes if n.role == "worker"]
+    batches = [control] if control else []
+    batches += [workers[i : i + size] for i in range(0, len(workers), size)]
+    return batches
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _pki(private: bytes) -> ClusterPki:
+    from .kubernetes.pki import ClusterPki
+
+    try:
+        return ClusterPki.from_json(json.loads(private)["pki"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DiagnosticError(
+            "Cluster secrets missing from state",
+            "The cluster's certificates are kept in Terraform's private state, which is "
+            "missing or damaged. Restore the state from a backup.",
+        ) from exc

@@ -1,0 +1,80 @@
+"""A cluster's nodes as the configuration asks for them, and what a change means for them.
+Pure: the resource turns these answers into ESXi work."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .kubernetes.spec import Node
+
+__all__ = [
+    "Flavor",
+    "NodeChange",
+    "desired_nodes",
+    "node_changes",
+    "parse_duration",
+    "prefix_length",
+]
+
+ROLES = ("etcd", "master", "worker")
+
+
+@dataclass(frozen=True)
+class Flavor:
+    vcpu: int
+    memory_gb: float
+    disk_gb: int
+
+
+def desired_nodes(
+    etcd_ips: Sequence[str],
+    master_ips: Sequence[str],
+    worker_count: int,
+    worker_ips: Sequence[str],
+) -> list[Node]:
+    """etcd-1.., master-1.., worker-1..worker-N; workers take the pool's addresses in order
+    (DHCP when there is no pool)."""
+    nodes = [Node(f"etcd-{i}", "etcd", ip) for i, ip in enumerate(etcd_ips, 1)]
+    nodes += [Node(f"master-{i}", "master", ip) for i, ip in enumerate(master_ips, 1)]
+    nodes += [
+        Node(f"worker-{i}", "worker", worker_ips[i - 1] if worker_ips else None)
+        for i in range(1, worker_count + 1)
+    ]
+    return nodes
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    add: list[Node]  # in creation order
+    remove: list[str]  # node names, newest workers first
+
+
+def node_changes(desired: Sequence[Node], existing: Mapping[str, object]) -> NodeChange:
+    """Nodes to create (missing, also after a failed run) and to remove (no longer wanted)."""
+    wanted = {n.name for n in desired}
+    remove = sorted((n for n in existing if n not in wanted), key=_number, reverse=True)
+    return NodeChange([n for n in desired if n.name not in existing], remove)
+
+
+def _number(name: str) -> int:
+    return int(name.rsplit("-", 1)[1])
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> float:
+    """Terraform's timeouts notation: ``90s``, ``30m``, ``1h30m``. Raises ValueError."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or not match:
+        raise ValueError(f"{text!r} is not a duration like 30m, 1h or 90s")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def prefix_length(netmask: str) -> int:
+    """``255.255.255.0`` -> 24; also accepts ``24`` or ``/24``."""
+    return ipaddress.ip_network(f"0.0.0.0/{netmask.strip().lstrip('/')}").prefixlen

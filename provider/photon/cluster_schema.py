@@ -1,0 +1,157 @@
+"""The schema of photon_k8s_cluster, and its defaults."""
+
+from __future__ import annotations
+
+from ..bridge.cty import NUMBER, STRING, List, Path, Value
+from ..bridge.diagnostics import Diagnostics
+from ..bridge.schema import (
+    Attribute,
+    Block,
+    NestedAttributes,
+    NestedBlock,
+    Nesting,
+    Schema,
+    Validator,
+)
+from ..bridge.validators import at_least, matches
+from .cluster_nodes import Flavor
+from .names import TENANT_NAME_RULE, tenant_name_validator
+
+__all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "one_of"]
+
+DEFAULT_FLAVORS = {
+    "etcd": Flavor(vcpu=1, memory_gb=2, disk_gb=10),
+    "master": Flavor(vcpu=2, memory_gb=4, disk_gb=20),
+    "worker": Flavor(vcpu=2, memory_gb=4, disk_gb=20),
+}
+DEFAULTS = {
+    "etcd_count": 0,
+    "master_count": 1,
+    "worker_count": 1,
+    "worker_batch_size": 10,
+    "network": "VM Network",
+    "pod_cidr": "10.244.0.0/16",
+    "service_cidr": "10.96.0.0/12",
+}
+
+
+def one_of(*allowed: int) -> Validator:
+    def check(value: Value, path: Path, diagnostics: Diagnostics) -> None:
+        if value.to_python() not in allowed:
+            choices = " or ".join(str(a) for a in allowed)
+            diagnostics.error("Invalid count", f"{value.to_python()} is not {choices}.", path)
+
+    return check
+
+
+def _flavor(role: str) -> Attribute:
+    d = DEFAULT_FLAVORS[role]
+    return Attribute(
+        f"{role}_flavor",
+        nested=NestedAttributes(
+            (
+                Attribute("vcpu", NUMBER, "Virtual CPUs.", required=True,
+                          validators=(at_least(1, whole=True, summary="Invalid flavor"),)),
+                Attribute("memory_gb", NUMBER, "Memory in GB.", required=True,
+                          validators=(at_least(0.25, summary="Invalid flavor"),)),
+                Attribute("disk_gb", NUMBER, "Disk in GB (the base disk is grown to it).",
+                          required=True,
+                          validators=(at_least(1, whole=True, summary="Invalid flavor"),)),
+            )
+        ),
+        description=f"Size of each {role} VM. Default: {d.vcpu} vCPU, {d.memory_gb:g} GB "
+        f"memory, {d.disk_gb} GB disk. Changing it replaces the cluster.",
+        optional=True,
+        computed=True,
+        requires_replace=True,
+    )  # fmt: skip
+
+
+_NODE = NestedAttributes(
+    (
+        Attribute("role", STRING, "`etcd`, `master` or `worker`.", computed=True),
+        Attribute("host", STRING, "The host the node's VM runs on.", computed=True),
+        Attribute("vm_id", STRING, "The VM's managed object id on its host.", computed=True),
+        Attribute("ip", STRING, "Static address; null with DHCP.", computed=True),
+        Attribute("status", STRING, "`ready`, `powered_off` or `lost`.", computed=True),
+    ),
+    Nesting.MAP,
+)
+_TIMEOUTS = Block(
+    attributes=tuple(
+        Attribute(op, STRING, f"How long {op} may take, e.g. `30m` (default none).",
+                  optional=True)
+        for op in ("create", "update", "delete")
+    )
+)  # fmt: skip
+_NAME = matches(
+    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?",
+    "Invalid cluster name",
+    TENANT_NAME_RULE.replace("tenant", "cluster"),
+)
+
+SCHEMA = Schema(
+    Block(
+        description="A Kubernetes cluster inside a tenant: etcd, master and worker VMs spread "
+        "over the tenant's hosts, bootstrapped with kubeadm through cloud-init.",
+        attributes=(
+            Attribute("id", STRING, "`<tenant>/<name>`.", computed=True,
+                      use_state_for_unknown=True),
+            Attribute("tenant", STRING, "Id of the tenant (`photon_tenant.x.id`).",
+                      required=True, requires_replace=True, validators=(tenant_name_validator,)),
+            Attribute("name", STRING, "Name of the cluster, unique in its tenant.",
+                      required=True, requires_replace=True, validators=(_NAME,)),
+            Attribute("kubernetes_version", STRING, "Kubernetes version, e.g. `1.32.3`; "
+                      "the image must carry it.", required=True, requires_replace=True,
+                      validators=(matches(r"v?\d+\.\d+\.\d+", "Invalid Kubernetes version",
+                                          "a version looks like 1.32.3"),)),
+            Attribute("image", STRING, "Base disk on each host's first datastore, e.g. "
+                      "`images/k8s-1.32.vmdk`; each node's disk is a copy of it.",
+                      required=True, requires_replace=True),
+            Attribute("network", STRING, "Port group of the nodes' NIC. Default `VM Network`.",
+                      optional=True, computed=True, requires_replace=True),
+            Attribute("etcd_count", NUMBER, "Dedicated etcd VMs: 0 (etcd runs on the "
+                      "masters), 1 or 3. Default 0.", optional=True, computed=True,
+                      requires_replace=True, validators=(one_of(0, 1, 3),)),
+            Attribute("master_count", NUMBER, "Masters: 1 or 3. Default 1.", optional=True,
+                      computed=True, requires_replace=True, validators=(one_of(1, 3),)),
+            Attribute("worker_count", NUMBER, "Workers, 0 to 1000; changed in place (shrinking "
+                      "removes the newest first). Default 1.", optional=True, computed=True,
+                      validators=(at_least(0, whole=True, summary="Invalid count"),)),
+            Attribute("worker_batch_size", NUMBER, "Workers created at once when growing. "
+                      "Default 10.", optional=True, computed=True,
+                      validators=(at_least(1, whole=True, summary="Invalid count"),)),
+            _flavor("etcd"),
+            _flavor("master"),
+            _flavor("worker"),
+            Attribute("ssh_public_keys", List(STRING), "Keys allowed to log in to the nodes.",
+                      optional=True),
+            Attribute("pod_cidr", STRING, "Pod network. Default `10.244.0.0/16`.",
+                      optional=True, computed=True, requires_replace=True),
+            Attribute("service_cidr", STRING, "Service network. Default `10.96.0.0/12`.",
+                      optional=True, computed=True, requires_replace=True),
+            Attribute("dns_servers", List(STRING), "DNS servers of the nodes.", optional=True,
+                      requires_replace=True),
+            Attribute("gateway", STRING, "Default gateway of the nodes' static addresses.",
+                      optional=True, requires_replace=True),
+            Attribute("netmask", STRING, "Netmask of the static addresses, e.g. "
+                      "`255.255.255.0` or `24`.", optional=True, requires_replace=True),
+            Attribute("master_ips", List(STRING), "Static addresses of the masters, one per "
+                      "master; the first is the API endpoint.", required=True,
+                      requires_replace=True),
+            Attribute("etcd_ips", List(STRING), "Static addresses of the etcd VMs, one per "
+                      "member.", optional=True, requires_replace=True),
+            Attribute("worker_ips", List(STRING), "Address pool for workers (worker-N gets "
+                      "the N-th); unset: DHCP. May grow in place; addresses in use may not "
+                      "change.", optional=True),
+            Attribute("api_endpoint", STRING, "URL of the Kubernetes API.", computed=True),
+            Attribute("ca_certificate", STRING, "PEM of the cluster CA.", computed=True),
+            Attribute("kubeconfig", STRING, "Admin kubeconfig (JSON, which kubectl reads).",
+                      computed=True, sensitive=True),
+            Attribute("nodes", nested=_NODE, description="The nodes, by name.", computed=True),
+        ),
+        blocks=(NestedBlock("timeouts", _TIMEOUTS, Nesting.SINGLE),),
+    )
+)  # fmt: skip
+
+NODES_TYPE = _NODE.value_type()
