@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_quota import quota, state
+from tests.e2e.test_quota import state
 from tests.e2e.test_tenant import tenant
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
