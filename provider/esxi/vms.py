@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from .errors import AlreadyExists, EsxiError, NotFound
 from .faults import raise_task_error, translated
@@ -190,8 +190,10 @@ def _reconfigure(vm: vim.VirtualMachine, disk_gb: int) -> vim.Task | None:
 def destroy_vms(
     session: HostSession, moids: Sequence[str], stop: threading.Event | None = None
 ) -> dict[str, EsxiError | None]:
-    """Power off and destroy VMs (their disks go with them); a VM already gone is fine."""
+    """Power off and destroy VMs, then remove their folders (disks go with the VM; the
+    folder, with logs, stays behind otherwise); a VM already gone is fine."""
     vms = {m: vim.VirtualMachine(m, session.si._stub) for m in moids}
+    folders = _folders(session, list(vms.values()))  # the VMs' and their disks' folders
     outcome: dict[str, EsxiError | None] = {}
     for action in ("PowerOffVM_Task", "Destroy_Task"):
         tasks = {}
@@ -211,7 +213,54 @@ def destroy_vms(
             error = done[task._moId].error
             if error is not None and action == "Destroy_Task":
                 outcome[moid] = _as_error(session, error)
+    gone = {f for m, fs in folders.items() if outcome.get(m) is None for f in fs}
+    _remove_folders(session, sorted(gone), stop)
     return {moid: outcome.get(moid) for moid in moids}
+
+
+def _folders(session: HostSession, vms: list[vim.VirtualMachine]) -> dict[str, set[str]]:
+    """VM moid -> the folders of its files and disks (``[ds] name``), in one collector call."""
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm) for vm in vms],
+        propSet=[
+            vmodl.query.PropertyCollector.PropertySpec(
+                type=vim.VirtualMachine,
+                pathSet=["config.files.vmPathName", "config.hardware.device"],
+            )
+        ],
+    )
+    try:
+        with translated(session.name):
+            found = session.content.propertyCollector.RetrieveContents([spec])
+    except NotFound:
+        return {}  # some VM is gone already; its folder went with it or is not ours to know
+    folders: dict[str, set[str]] = {}
+    for item in found:
+        paths = []
+        for prop in item.propSet:
+            if prop.name == "config.files.vmPathName":
+                paths.append(str(prop.val))
+            else:
+                paths += [
+                    d.backing.fileName
+                    for d in prop.val
+                    if isinstance(d, vim.vm.device.VirtualDisk) and d.backing
+                ]
+        folders[item.obj._moId] = {p.rsplit("/", 1)[0] for p in paths if "/" in p}
+    return folders
+
+
+def _remove_folders(session: HostSession, folders: list[str], stop: threading.Event | None) -> None:
+    """Best effort: a folder left behind holds only logs, and is reported by nothing."""
+    content = session.content
+    with translated(session.name):
+        datacenter = content.rootFolder.childEntity[0]
+        tasks = [
+            content.fileManager.DeleteDatastoreFile_Task(name=folder, datacenter=datacenter)
+            for folder in folders
+        ]
+    if tasks:
+        wait_for_tasks(session, tasks, stop)
 
 
 def _as_error(session: HostSession, error: Exception) -> EsxiError:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_quota import state
+from tests.e2e.test_quota import quota, state
 from tests.e2e.test_tenant import tenant
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
@@ -91,3 +91,136 @@ def test_create_1_1_3_cluster(sim3: Simulator, tf: Terraform) -> None:
         "https://10.0.0.21:6443"
     )
     assert tf.plan().code == 0
+
+
+def test_create_3_3_5_cluster_spreads_the_control_plane(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(etcd=3, masters=3, workers=5))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    vms = cluster_vms(sim3)
+    assert len(vms) == 11
+    for role in ("etcd", "master"):
+        assert len({v["host"] for k, v in vms.items() if k.startswith(role)}) == 3
+    workers = Counter(v["host"] for k, v in vms.items() if k.startswith("worker"))
+    assert sorted(workers.values()) == [1, 2, 2]
+    etcd_userdata = base64.b64decode(vms["etcd-2"]["guestinfo.userdata"]).decode()
+    assert "--initial-cluster=prod-etcd-1=https://10.0.0.11:2380" in etcd_userdata
+    assert tf.plan().code == 0
+
+
+def test_workers_grow_and_shrink_in_place(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    tf.init()
+    assert tf.apply().code == 0
+    first = cluster_vms(sim3)
+
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=5, worker_batch_size="2"))
+    plan = tf.plan()
+    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
+    assert '+ "worker-5"' in plan.stdout or "worker-5" in plan.stdout
+    assert tf.apply().code == 0
+    grown = cluster_vms(sim3)
+    assert sorted(grown) == ["master-1"] + [f"worker-{i}" for i in range(1, 6)]
+    for name in first:  # the nodes that were there are untouched
+        assert grown[name]["photon.node"] == name
+
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    assert tf.apply().code == 0
+    assert sorted(cluster_vms(sim3)) == ["master-1", "worker-1", "worker-2"]  # newest went
+    assert tf.plan().code == 0
+
+
+def test_quota_is_checked_at_plan(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(
+        provider_block(sim3.hosts) + tenant() + quota("{ vm_count = 3 }")
+        + cluster(workers=3).replace("photon_tenant.t.id", "photon_quota.q.tenant")
+    )  # fmt: skip
+    tf.init()
+    assert tf.apply("-target=photon_quota.q").code == 0
+    plan = tf.plan()
+    assert plan.code == 1
+    assert "Error: Quota of tenant team-a exceeded" in plan.flat
+    assert "vm_count (vm): limit 3, in use 0, requested 4" in plan.flat
+    assert cluster_vms(sim3) == {}
+
+
+def test_a_failed_node_is_reported_with_the_rest_kept_then_completed(
+    sim3: Simulator, tf: Terraform
+) -> None:
+    with probe(sim3["esx-3"]) as p:  # esx-3 lacks the image: its nodes fail
+        p.delete_disk("images/k8s.vmdk")
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=3))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 1
+    assert "does not exist" in applied.flat
+    kept = cluster_vms(sim3)
+    assert kept and all(v["host"] != "esx-3" for v in kept.values())
+    assert set(state(tf, "photon_k8s_cluster.c")["nodes"]) == set(kept)  # nothing forgotten
+
+    with probe(sim3["esx-3"]) as p:
+        p.create_base_disk("images/k8s.vmdk")
+    completed = tf.apply()
+    assert completed.code == 0, completed.output
+    vms = cluster_vms(sim3)
+    assert sorted(vms) == ["master-1", "worker-1", "worker-2", "worker-3"]  # no duplicates
+    for name, vm in kept.items():
+        assert vms[name]["host"] == vm["host"]
+    assert tf.plan().code == 0
+
+
+def test_destroy_leaves_no_vm_or_disk_and_nothing_else(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    tf.init()
+    assert tf.apply().code == 0
+    with probe(sim3["esx-1"]) as p:
+        p.create_vm(p.pool("photon-tenant-team-a"), "not-the-clusters", marks={"tenant": "team-a"})
+    tf.write(provider_block(sim3.hosts) + tenant())
+    destroyed = tf.apply()
+    assert destroyed.code == 0, destroyed.output
+    assert cluster_vms(sim3) == {}
+    for host in sim3.hosts:
+        with probe(host) as p:
+            leftovers = [n for n in p.vms() if n.startswith("team-a-prod-")]
+            assert leftovers == []
+            assert [f for f in p.files() if f.startswith("team-a-prod-")] == []
+            assert p.read_file("photon-platform/clusters/team-a.prod.json") is None
+    with probe(sim3["esx-1"]) as p:
+        assert "not-the-clusters" in p.vms()
+
+
+def test_import_rebuilds_a_lost_state(sim3: Simulator, tf: Terraform, tmp_path) -> None:
+    hcl = provider_block(sim3.hosts) + tenant() + cluster(workers=2)
+    tf.write(hcl)
+    tf.init()
+    assert tf.apply().code == 0
+    original = state(tf, "photon_k8s_cluster.c")
+    again = Terraform(tmp_path / "again", tf.env)
+    again.workdir.mkdir()
+    again.write(hcl)
+    again.init()
+    assert again.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
+    imported = again.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/prod")
+    assert imported.code == 0, imported.output
+    values = state(again, "photon_k8s_cluster.c")
+    assert values["ca_certificate"] == original["ca_certificate"]
+    assert values["nodes"] == original["nodes"]
+    assert again.plan().code == 0
+    missing = again.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/nope")
+    assert missing.code == 1 and "No cluster to import" in missing.flat
+
+
+def test_a_leftover_vm_with_the_clusters_marks_is_reported(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    with probe(sim3["esx-2"]) as p:
+        p.create_vm(p.pool("photon-tenant-team-a"), "stray",
+                    marks={"tenant": "team-a", "cluster": "prod", "node": "worker-1"})  # fmt: skip
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=1))
+    applied = tf.apply()
+    assert applied.code == 1 and "Leftover VM of this cluster" in applied.flat
+    assert "VM stray" in applied.flat
+    with probe(sim3["esx-2"]) as p:
+        assert "stray" in p.vms()  # reported, not deleted

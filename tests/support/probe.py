@@ -134,6 +134,31 @@ class Probe:
         )
         self.wait(task)
 
+    def files(self, folder: str = "") -> list[str]:
+        """Names under a datastore folder (recursively); [] if there is no such folder."""
+        browser = self.datastore.browser
+        spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=["*"])
+        try:
+            results = self.wait(
+                browser.SearchDatastoreSubFolders_Task(
+                    datastorePath=f"[{self.datastore.name}] {folder}", searchSpec=spec
+                )
+            )
+        except vim.fault.FileNotFound:
+            return []
+        return sorted(
+            f"{r.folderPath.split('] ', 1)[1].rstrip('/')}/{f.path}".lstrip("/")
+            for r in results  # type: ignore[attr-defined]
+            for f in r.file
+        )
+
+    def delete_disk(self, path: str) -> None:
+        self.wait(
+            self.si.content.virtualDiskManager.DeleteVirtualDisk_Task(
+                name=f"[{self.datastore.name}] {path}", datacenter=self.datacenter
+            )
+        )
+
     def wait(self, task: vim.Task) -> object:
         """A task's result, read through the PropertyCollector: attribute access on such a
         task's info fails against the simulator."""
