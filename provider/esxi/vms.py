@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyVmomi import vim, vmodl
@@ -23,6 +24,7 @@ from .tasks import wait_for_tasks
 __all__ = ["Created", "VmSpec", "create_vms", "destroy_vms"]
 
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
+_PARALLEL_CALLS = 16  # calls in flight per host: pyVmomi opens a connection for each
 
 
 @dataclass(frozen=True)
@@ -114,17 +116,23 @@ def create_vms(
     def phase(
         items: Mapping[str, object], start: Callable[[str, object], vim.Task | None]
     ) -> dict[str, object]:
-        """Start a task per item, wait for all; returns the results of those that succeeded."""
-        tasks: dict[str, vim.Task] = {}
-        for name, item in items.items():
+        """Start a task per item, wait for all; returns the results of those that succeeded.
+        The starting calls go out in parallel too: each is a round trip to the host."""
+
+        def begin(name: str) -> vim.Task | EsxiError | None:
             try:
                 with translated(session.name):
-                    task = start(name, item)
+                    return start(name, items[name])
             except EsxiError as exc:
-                failed[name] = exc
-                continue
-            if task is not None:
-                tasks[name] = task
+                return exc
+
+        tasks: dict[str, vim.Task] = {}
+        with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
+            for name, task in zip(items, pool.map(begin, items), strict=True):
+                if isinstance(task, EsxiError):
+                    failed[name] = task
+                elif task is not None:
+                    tasks[name] = task
         outcomes = wait_for_tasks(session, list(tasks.values()), stop) if tasks else {}
         results = {}
         for name, item in items.items():
