@@ -12,6 +12,8 @@ import contextlib
 import hashlib
 import http.client
 import ssl
+import threading
+from typing import Any
 
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
@@ -69,6 +71,21 @@ class HostSession:
         self.si = service_instance
         self.content = service_instance.RetrieveContent()
         self.ssl_context = context  # the pinned context, for the datastore file transfers
+        self.calls = 0  # API calls made through this session, for logs and benchmarks
+        self._count_calls()
+
+    def _count_calls(self) -> None:
+        stub = self.si._stub
+        lock = threading.Lock()
+        for name in ("InvokeMethod", "InvokeAccessor"):
+            original = getattr(stub, name)
+
+            def counted(*args: object, _original: Any = original, **kwargs: object) -> Any:
+                with lock:
+                    self.calls += 1
+                return _original(*args, **kwargs)
+
+            setattr(stub, name, counted)
 
     @property
     def cookie(self) -> str:

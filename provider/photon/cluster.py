@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,6 +29,7 @@ from ..bridge.api import (
 )
 from ..bridge.cty import UNKNOWN, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.logs import log_context
 from ..bridge.schema import Schema
 from ..esxi.errors import EsxiError
 from .cluster_nodes import Flavor, desired_nodes, node_changes, parse_duration, prefix_length
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from .kubernetes.pki import ClusterPki
 
 __all__ = ["ClusterResource"]
+
+log = logging.getLogger("provider.photon")
 
 KIND = "clusters"  # records folder
 READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
@@ -445,6 +449,17 @@ class ClusterResource(Resource):
     # -- read, delete, import -----------------------------------------------------------
 
     def read(self, request: ReadRequest, response: ReadResponse) -> None:
+        calls_before = self.platform.esxi_calls()
+        self._read(request, response)
+        log.debug(
+            "Cluster refreshed",
+            **log_context(
+                cluster=request.state["id"].to_python(),
+                esxi_calls=self.platform.esxi_calls() - calls_before,
+            ),
+        )
+
+    def _read(self, request: ReadRequest, response: ReadResponse) -> None:
         state = request.state
         nodes = state["nodes"].to_python() or {}
         hosts = sorted({n["host"] for n in nodes.values() if n.get("host")})

@@ -150,6 +150,10 @@ class Platform:
 
         return self.on_hosts(hosts, read_inventory)
 
+    def esxi_calls(self) -> int:
+        """API calls made so far through this process's sessions."""
+        return sum(s.calls for s in list(self._sessions.values()))
+
     @contextlib.contextmanager
     def linked_stop(self, event: threading.Event) -> Iterator[None]:
         """While inside, Terraform's stop request also sets ``event`` (an operation's own
