@@ -208,7 +208,14 @@ class ClusterResource(Resource):
         prior_nodes = {} if request.creating else (request.prior_state["nodes"].to_python() or {})
         desired = _desired(planned)
         change = node_changes(desired, prior_nodes)
-        nodes = {k: v for k, v in prior_nodes.items() if k not in change.remove}
+        nodes = {k: dict(v) for k, v in prior_nodes.items() if k not in change.remove}
+        if (
+            not request.creating
+            and request.prior_state["worker_flavor"] != planned["worker_flavor"]
+        ):
+            for node in nodes.values():  # each worker is replaced, one at a time
+                if node["role"] == "worker":
+                    node.update(host=UNKNOWN, vm_id=UNKNOWN)
         for node in change.add:
             nodes[node.name] = {
                 "role": node.role, "host": UNKNOWN, "vm_id": UNKNOWN, "ip": node.ip,
@@ -245,10 +252,16 @@ class ClusterResource(Resource):
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         planned = request.planned_state
         pki = _pki(request.planned_private)
-        nodes = request.prior_state["nodes"].to_python() or {}
+        prior = request.prior_state
+        nodes = prior["nodes"].to_python() or {}
+        old_workers = [n for n, v in nodes.items() if v["role"] == "worker"]
+        roll = prior["worker_flavor"] != planned["worker_flavor"]
         try:
             with self._timeout(planned, "update") as stop:
                 self._converge(planned, pki, nodes, stop, response)
+                if roll and not response.diagnostics.has_errors:
+                    rolling = [n for n in old_workers if n in nodes]
+                    self._roll_workers(planned, pki, rolling, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self._state(planned, pki, nodes)
 
@@ -292,6 +305,41 @@ class ClusterResource(Resource):
         elif change.remove:
             with self.platform.records().locked(f"shrink cluster {tenant}/{name}"):
                 self._write_record(planned, nodes)
+
+    def _roll_workers(
+        self,
+        planned: Value,
+        pki: ClusterPki,
+        names: list[str],
+        nodes: dict[str, dict[str, Any]],
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Replace workers one at a time with the new flavor: never more than one worker
+        away because of us. Stops at the first failure, with ``nodes`` current."""
+        tenant, cluster = planned["tenant"].to_python(), planned["name"].to_python()
+        spec, flavors = _spec(planned), _flavors(planned)
+        for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
+            node = Node(name, "worker", nodes[name]["ip"])
+            error = self._destroy(tenant, cluster, [name], nodes, stop)[name]
+            if error is not None:
+                response.diagnostics.add(error.diagnostic)
+                return
+            del nodes[name]
+            purpose = f"roll {name} of cluster {tenant}/{cluster}"
+            try:
+                with admitted(self.platform, tenant, _demand([node], flavors), purpose):
+                    made, errors = self._create_nodes(
+                        spec, pki, flavors, planned, [node], nodes, stop
+                    )
+                    nodes.update(made)
+                    self._write_record(planned, nodes)
+            except DiagnosticError as exc:
+                errors = [exc]
+            for failure in errors:
+                response.diagnostics.add(failure.diagnostic)
+            if errors:
+                return
 
     def _create_nodes(
         self,

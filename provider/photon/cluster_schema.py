@@ -46,6 +46,12 @@ def one_of(*allowed: int) -> Validator:
 
 def _flavor(role: str) -> Attribute:
     d = DEFAULT_FLAVORS[role]
+    rolled = role == "worker"
+    change = (
+        "Changing it replaces the workers one at a time."
+        if rolled
+        else "Changing it replaces the cluster."
+    )
     return Attribute(
         f"{role}_flavor",
         nested=NestedAttributes(
@@ -60,10 +66,10 @@ def _flavor(role: str) -> Attribute:
             )
         ),
         description=f"Size of each {role} VM. Default: {d.vcpu} vCPU, {d.memory_gb:g} GB "
-        f"memory, {d.disk_gb} GB disk. Changing it replaces the cluster.",
+        f"memory, {d.disk_gb} GB disk. {change}",
         optional=True,
         computed=True,
-        requires_replace=True,
+        requires_replace=not rolled,
     )  # fmt: skip
 
 

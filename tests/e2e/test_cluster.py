@@ -224,3 +224,31 @@ def test_a_leftover_vm_with_the_clusters_marks_is_reported(sim3: Simulator, tf: 
     assert "VM stray" in applied.flat
     with probe(sim3["esx-2"]) as p:
         assert "stray" in p.vms()  # reported, not deleted
+
+
+def test_a_worker_flavor_change_rolls_the_workers(sim3: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    tf.init()
+    assert tf.apply().code == 0
+    before = state(tf, "photon_k8s_cluster.c")["nodes"]
+    bigger = "{ vcpu = 2, memory_gb = 1, disk_gb = 3 }"
+    tf.write(
+        provider_block(sim3.hosts) + tenant()
+        + cluster(workers=2).replace(f"worker_flavor      = {SMALL}", f"worker_flavor = {bigger}")
+    )  # fmt: skip
+    plan = tf.plan()
+    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
+    assert "forces replacement" not in plan.stdout
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    after = state(tf, "photon_k8s_cluster.c")["nodes"]
+    assert after["master-1"] == before["master-1"]  # the control plane is untouched
+    for worker in ("worker-1", "worker-2"):
+        assert after[worker]["vm_id"] != before[worker]["vm_id"]
+    for host in sim3.hosts:
+        with probe(host) as p:
+            for name, vm in p.vms().items():
+                if name.startswith("team-a-prod-worker"):
+                    assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB) == (2, 1024)
+    assert sorted(cluster_vms(sim3)) == ["master-1", "worker-1", "worker-2"]
+    assert tf.plan().code == 0
