@@ -55,6 +55,16 @@ class Diagnostics:
         for item in items:
             self.add(item)
 
+    def demote_errors(self, note: str) -> None:
+        """Turn the errors into warnings, each with ``note`` added to its detail: for a
+        failure that must not make Terraform taint (and later replace) what was created."""
+        self._items = [
+            Diagnostic(Severity.WARNING, d.summary, f"{d.detail} {note}".strip(), d.path)
+            if d.severity is Severity.ERROR
+            else d
+            for d in self._items
+        ]
+
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)

@@ -191,6 +191,8 @@ class ClusterResource(Resource):
                     planned.type.attrs[name],  # type: ignore[attr-defined]
                     {"vcpu": flavor.vcpu, "memory_gb": flavor.memory_gb, "disk_gb": flavor.disk_gb},
                 )
+        if request.config["worker_image"].is_null:
+            defaults["worker_image"] = planned["image"]
         planned = planned.with_attributes(defaults)
         ips = planned["master_ips"]
         if ips.is_fully_known() and ips.to_python():
@@ -209,10 +211,7 @@ class ClusterResource(Resource):
         desired = _desired(planned)
         change = node_changes(desired, prior_nodes)
         nodes = {k: dict(v) for k, v in prior_nodes.items() if k not in change.remove}
-        if (
-            not request.creating
-            and request.prior_state["worker_flavor"] != planned["worker_flavor"]
-        ):
+        if not request.creating and _rolls(request.prior_state, planned):
             for node in nodes.values():  # each worker is replaced, one at a time
                 if node["role"] == "worker":
                     node.update(host=UNKNOWN, vm_id=UNKNOWN)
@@ -221,7 +220,9 @@ class ClusterResource(Resource):
                 "role": node.role, "host": UNKNOWN, "vm_id": UNKNOWN, "ip": node.ip,
                 "status": READY,
             }  # fmt: skip
-        if nodes != prior_nodes or request.creating:
+        # On create the map stays "known after apply": a cluster created with a worker
+        # missing (see create) must still match its plan.
+        if nodes != prior_nodes and not request.creating:
             planned = planned.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
         response.planned_state = planned
         if change.add and planned["tenant"].is_known:
@@ -248,6 +249,17 @@ class ClusterResource(Resource):
                 self._converge(planned, pki, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self._state(planned, pki, nodes)
+        control_plane = [n.name for n in _desired(planned) if n.role != "worker"]
+        if response.diagnostics.has_errors and all(n in nodes for n in control_plane):
+            # Terraform taints a resource whose create failed, and would replace the whole
+            # cluster next time. With its control plane up, the cluster stands: report the
+            # missing workers as warnings; the next plan shows them and apply adds them.
+            missing = len(_desired(planned)) - len(nodes)
+            response.diagnostics.demote_errors(
+                f"The cluster was created with {missing} worker(s) missing; the next "
+                "`terraform apply` adds them (`terraform plan -detailed-exitcode` exits 2 "
+                "until then)."
+            )
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         planned = request.planned_state
@@ -255,7 +267,7 @@ class ClusterResource(Resource):
         prior = request.prior_state
         nodes = prior["nodes"].to_python() or {}
         old_workers = [n for n, v in nodes.items() if v["role"] == "worker"]
-        roll = prior["worker_flavor"] != planned["worker_flavor"]
+        roll = _rolls(prior, planned)
         try:
             with self._timeout(planned, "update") as stop:
                 self._converge(planned, pki, nodes, stop, response)
@@ -289,6 +301,8 @@ class ClusterResource(Resource):
             purpose = f"grow cluster {tenant}/{name}"
             try:
                 with admitted(self.platform, tenant, _demand(change.add, flavors), purpose):
+                    # Before anything is made: a leftover VM of this cluster is an error.
+                    self._refuse_leftovers(spec, change.add, self._reachable_inventories())
                     batches = _batches(change.add, int(planned["worker_batch_size"].to_python()))
                     for batch in batches:
                         made, errors = self._create_nodes(
@@ -356,7 +370,7 @@ class ClusterResource(Resource):
         from ..esxi.vms import VmSpec, create_vms
         from .kubernetes.cloudinit import metadata, userdata
 
-        inventories = all_inventories(self.platform)
+        inventories = self._reachable_inventories()  # a host that does not answer gets no node
         tenant_hosts = {
             h: inv for h, inv in inventories.items() if inv.child_named(pool_name(spec.tenant))
         }
@@ -366,7 +380,6 @@ class ClusterResource(Resource):
                 f"Tenant {spec.tenant!r} has no resource pool on any host; create it first.",
                 Path.root().attr("tenant"),
             )
-        self._refuse_leftovers(spec, batch, inventories)
         capacities = self.platform.on_hosts(tenant_hosts, read_capacity)
         rooms, datastores = [], {}
         for host, capacity in capacities.items():
@@ -406,7 +419,7 @@ class ClusterResource(Resource):
                     name=vm_name,
                     pool=tenant_hosts[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
                     datastore=datastores[host],
-                    image=planned["image"].to_python(),
+                    image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
                     vcpu=flavor.vcpu,
                     memory_mb=int(flavor.memory_gb * 1024),
                     disk_gb=flavor.disk_gb,
@@ -442,6 +455,13 @@ class ClusterResource(Resource):
                         )
                     )
         return made, errors
+
+    def _reachable_inventories(self) -> dict[str, Inventory]:
+        return {
+            host: inventory
+            for host, inventory in self.platform.inventories(self.platform.host_names).items()
+            if not isinstance(inventory, DiagnosticError)
+        }
 
     def _refuse_leftovers(
         self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]
@@ -654,8 +674,8 @@ class ClusterResource(Resource):
         spec = {
             k: planned[k].to_python()
             for k in (
-                "kubernetes_version", "image", "network", "etcd_count", "master_count",
-                "worker_count", "etcd_flavor", "master_flavor", "worker_flavor",
+                "kubernetes_version", "image", "worker_image", "network", "etcd_count",
+                "master_count", "worker_count", "etcd_flavor", "master_flavor", "worker_flavor",
                 "pod_cidr", "service_cidr", "master_ips", "etcd_ips", "worker_ips",
                 "gateway", "netmask", "dns_servers", "ssh_public_keys",
             )
@@ -667,6 +687,11 @@ class ClusterResource(Resource):
             KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
                                        "nodes": record_nodes}
         )  # fmt: skip
+
+
+def _rolls(prior: Value, planned: Value) -> bool:
+    """Whether the workers are to be replaced one at a time (new flavor or image)."""
+    return any(prior[k] != planned[k] for k in ("worker_flavor", "worker_image"))
 
 
 def known_in(obj: Value, name: str) -> Any:

@@ -114,6 +114,9 @@ SCHEMA = Schema(
             Attribute("image", STRING, "Base disk on each host's first datastore, e.g. "
                       "`images/k8s-1.32.vmdk`; each node's disk is a copy of it.",
                       required=True, requires_replace=True),
+            Attribute("worker_image", STRING, "Base disk for the workers, if not `image`. "
+                      "Changing it replaces the workers one at a time.", optional=True,
+                      computed=True),
             Attribute("network", STRING, "Port group of the nodes' NIC. Default `VM Network`.",
                       optional=True, computed=True, requires_replace=True),
             Attribute("etcd_count", NUMBER, "Dedicated etcd VMs: 0 (etcd runs on the "

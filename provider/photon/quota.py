@@ -112,6 +112,8 @@ def limits_of(record: Mapping[str, object] | None) -> Amounts:
 def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
     """Would ``request`` fit in the tenant's quota now? (A tenant without quota: yes.)"""
     limits = limits_of(platform.records().get(KIND, tenant))
+    if all(v is None for v in limits.as_dict().values()):
+        return Decision(())  # unlimited: no need to count, nor to reach every host
     return decide(limits, tenant_usage(all_inventories(platform), tenant), request)
 
 

@@ -159,8 +159,15 @@ class TenantResource(Resource):
         present = []
         for host, inventory in self.platform.inventories(hosts).items():
             if isinstance(inventory, DiagnosticError):
-                raise inventory
-            if inventory.child_named(pool_name(tenant)) is not None:
+                # A host that does not answer keeps its place: its pool cannot be checked,
+                # and a failed host is no reason to plan the tenant's pool away.
+                if host in (state["hosts"].to_python() or []):
+                    present.append(host)
+                response.diagnostics.warning(
+                    f"Host {host} unreachable: tenant {tenant}'s pool there was not checked",
+                    inventory.diagnostic.detail,
+                )
+            elif inventory.child_named(pool_name(tenant)) is not None:
                 present.append(host)
         record = self.platform.records().get(KIND, tenant)
         if not present and record is None:  # gone: Terraform will plan to create it again
