@@ -19,7 +19,7 @@ from pyVmomi import vim, vmodl
 from .errors import AlreadyExists, EsxiError, NotFound
 from .faults import raise_task_error, translated
 from .session import HostSession
-from .tasks import wait_for_tasks
+from .tasks import StoppedWaiting, wait_for_tasks
 
 __all__ = ["Created", "VmSpec", "create_vms", "destroy_vms"]
 
@@ -117,7 +117,12 @@ def create_vms(
         items: Mapping[str, object], start: Callable[[str, object], vim.Task | None]
     ) -> dict[str, object]:
         """Start a task per item, wait for all; returns the results of those that succeeded.
-        The starting calls go out in parallel too: each is a round trip to the host."""
+        The starting calls go out in parallel too: each is a round trip to the host. After a
+        stop (Ctrl-C or the operation's timeout) no further step starts."""
+        if stop is not None and stop.is_set():
+            for name in items:
+                failed[name] = StoppedWaiting(session.name, f"stopped before {name} was finished")
+            return {}
 
         def begin(name: str) -> vim.Task | EsxiError | None:
             try:

@@ -250,7 +250,8 @@ class ClusterResource(Resource):
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self._state(planned, pki, nodes)
         control_plane = [n.name for n in _desired(planned) if n.role != "worker"]
-        if response.diagnostics.has_errors and all(n in nodes for n in control_plane):
+        standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
+        if response.diagnostics.has_errors and standing:
             # Terraform taints a resource whose create failed, and would replace the whole
             # cluster next time. With its control plane up, the cluster stands: report the
             # missing workers as warnings; the next plan shows them and apply adds them.

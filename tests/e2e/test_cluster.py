@@ -329,3 +329,29 @@ def test_a_new_worker_image_rolls_the_workers(sim3: Simulator, tf: Terraform) ->
     assert after["master-1"] == before["master-1"]
     assert all(after[w]["vm_id"] != before[w]["vm_id"] for w in ("worker-1", "worker-2"))
     assert tf.plan().code == 0
+
+
+def test_timeouts_are_validated(tf: Terraform) -> None:
+    tf.write(provider_block([]) + tenant() + cluster(workers=1).replace(
+        "master_flavor", 'timeouts {\n    create = "soon"\n  }\n  master_flavor'))  # fmt: skip
+    tf.init()
+    validated = tf.run("validate", "-no-color")
+    assert validated.code == 1 and "Invalid timeout" in validated.flat
+    assert "'soon' is not a duration like 30m, 1h or 90s" in validated.flat
+
+
+def test_a_create_timeout_ends_the_wait_and_keeps_what_exists(tf: Terraform) -> None:
+    with Simulator(2, "--method-delay", "CreateVM_Task=2500") as sim:
+        for host in sim.hosts:
+            with probe(host) as p:
+                p.create_base_disk("images/k8s.vmdk")
+        hcl = cluster(workers=1).replace(
+            "master_flavor", 'timeouts {\n    create = "1s"\n  }\n  master_flavor'
+        )
+        tf.write(provider_block(sim.hosts) + tenant() + hcl)
+        tf.init()
+        applied = tf.apply()
+        assert applied.code == 1, applied.output
+        assert "stopped before" in applied.flat and "Error: Node master-1" in applied.flat
+        recorded = state(tf, "photon_k8s_cluster.c")["nodes"]
+        assert set(recorded) == set(cluster_vms(sim))  # every VM made is in the state
