@@ -26,6 +26,7 @@ _VM_PROPERTIES = (
     "config.hardware.memoryMB",
     "config.hardware.device",
     "runtime.powerState",
+    "runtime.connectionState",
 )
 MARK_PREFIX = "photon."
 
@@ -49,6 +50,7 @@ class VmInfo:
     memory_mb: int
     disk_kb: int
     power_state: str
+    connection_state: str = "connected"  # orphaned, inaccessible, invalid: the VM is unusable
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
         memory_mb=int(props.get("config.hardware.memoryMB") or 0),  # type: ignore[call-overload]
         disk_kb=disk_kb,
         power_state=str(props.get("runtime.powerState", "")),
+        connection_state=str(props.get("runtime.connectionState", "connected")),
     )
 
 

@@ -21,7 +21,7 @@ from .faults import raise_task_error, translated
 from .session import HostSession
 from .tasks import StoppedWaiting, wait_for_tasks
 
-__all__ = ["Created", "VmSpec", "create_vms", "destroy_vms"]
+__all__ = ["Created", "VmSpec", "create_vms", "destroy_vms", "power_on_vms"]
 
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
 _PARALLEL_CALLS = 16  # calls in flight per host: pyVmomi opens a connection for each
@@ -283,3 +283,22 @@ def _as_error(session: HostSession, error: Exception) -> EsxiError:
     except EsxiError as exc:
         return exc
     return EsxiError(session.name, str(error))
+
+
+def power_on_vms(
+    session: HostSession, moids: Sequence[str], stop: threading.Event | None = None
+) -> dict[str, EsxiError | None]:
+    """Power on VMs together; a VM already on is fine."""
+    tasks, outcome = {}, {}
+    for moid in moids:
+        try:
+            with translated(session.name):
+                tasks[moid] = vim.VirtualMachine(moid, session.si._stub).PowerOnVM_Task()
+        except EsxiError as exc:
+            powered = isinstance(exc.__cause__, vim.fault.InvalidPowerState)
+            outcome[moid] = None if powered else exc
+    done = wait_for_tasks(session, list(tasks.values()), stop) if tasks else {}
+    for moid, task in tasks.items():
+        error = done[task._moId].error
+        outcome[moid] = None if error is None else _as_error(session, error)
+    return outcome

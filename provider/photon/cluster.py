@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +36,7 @@ from ..bridge.schema import Schema
 from ..esxi.errors import EsxiError
 from .cluster_nodes import Flavor, desired_nodes, node_changes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA
+from .health import HealthPolicy, parse_max_unhealthy, plan_health
 from .kubernetes.spec import ClusterSpec, Node
 from .names import pool_name
 from .placement import HostRoom, NodeDemand, PlacementError, place
@@ -164,6 +167,24 @@ class ClusterResource(Resource):
                     f"{netmask!r} is not a netmask like 255.255.255.0 or 24.",
                     Path.root().attr("netmask"),
                 )
+        health = config["health"]
+        if health.is_known and not health.is_null:
+            grace, limit = known_in(health, "grace_period"), known_in(health, "max_unhealthy")
+            path = Path.root().attr("health")
+            if grace not in (None, UNKNOWN):
+                try:
+                    parse_duration(grace)
+                except ValueError as exc:
+                    diagnostics.error("Invalid grace period", str(exc), path.attr("grace_period"))
+            if limit not in (None, UNKNOWN):
+                try:
+                    parse_max_unhealthy(limit, 100)
+                except ValueError as exc:
+                    diagnostics.error(
+                        "Invalid max_unhealthy",
+                        f"{exc}: give a count like 2 or a percentage like 30%.",
+                        path.attr("max_unhealthy"),
+                    )
         timeouts = config["timeouts"]
         if timeouts.is_known and not timeouts.is_null:
             for op in ("create", "update", "delete"):
@@ -220,6 +241,8 @@ class ClusterResource(Resource):
                 "role": node.role, "host": UNKNOWN, "vm_id": UNKNOWN, "ip": node.ip,
                 "status": READY,
             }  # fmt: skip
+        if not request.creating:
+            self._plan_health(planned, request.prior_private, nodes, response.diagnostics)
         # On create the map stays "known after apply": a cluster created with a worker
         # missing (see create) must still match its plan.
         if nodes != prior_nodes and not request.creating:
@@ -227,6 +250,66 @@ class ClusterResource(Resource):
         response.planned_state = planned
         if change.add and planned["tenant"].is_known:
             self._check_quota(planned, change.add, response.diagnostics)
+
+    def _plan_health(
+        self,
+        planned: Value,
+        private: bytes,
+        nodes: dict[str, dict[str, Any]],
+        diagnostics: Diagnostics,
+    ) -> None:
+        """Plan the restoration of unhealthy nodes (same name and role, new VM) as the
+        health policy says; healthy nodes stay as they are."""
+        policy = _policy(planned)
+        statuses = {n: v["status"] for n, v in nodes.items() if v.get("vm_id") is not UNKNOWN}
+        since = {
+            n: datetime.datetime.fromisoformat(t)
+            for n, t in _private(private).get("unhealthy_since", {}).items()
+        }
+        health = plan_health(statuses, since, datetime.datetime.now(datetime.UTC), policy)
+        if health.held_back:
+            diagnostics.warning("Unhealthy nodes not restored", health.held_back)
+        unhealthy = sorted(n for n, s in statuses.items() if s != READY)
+        if unhealthy and not policy.enabled:
+            diagnostics.warning(
+                "Unhealthy nodes not restored",
+                f"{', '.join(unhealthy)}: health.enabled is false, so they are only reported.",
+            )
+        for name in health.waiting:
+            diagnostics.warning(
+                f"Node {name} is powered off",
+                f"It is replaced once it has been off for {policy.grace_period} (health."
+                "grace_period); set health.power_on = true to power it on instead.",
+            )
+        for name in health.restore:
+            nodes[name].update(host=UNKNOWN, vm_id=UNKNOWN, status=READY)
+        for name in health.power_on:
+            nodes[name]["status"] = READY
+        if health.restore:
+            self._check_room(planned, health.restore, nodes, diagnostics)
+
+    def _check_room(
+        self,
+        planned: Value,
+        names: list[str],
+        nodes: Mapping[str, dict[str, Any]],
+        diagnostics: Diagnostics,
+    ) -> None:
+        """Say at plan time when the surviving hosts cannot take the nodes to restore."""
+        flavors = _flavors(planned)
+        rooms, _ = self._rooms(planned["tenant"].to_python(), self._reachable_inventories())
+        placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
+        demands = [
+            NodeDemand(n, nodes[n]["role"], flavors[nodes[n]["role"]].memory_gb) for n in names
+        ]
+        try:
+            place(demands, rooms, placed)
+        except PlacementError as exc:
+            diagnostics.error(
+                "No room to restore the cluster's nodes",
+                f"Restoring {', '.join(names)} on the tenant's reachable hosts fails: {exc}. "
+                "Bring the lost hosts back, free memory, or add hosts to the tenant.",
+            )
 
     def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
         tenant = planned["tenant"].to_python()
@@ -275,6 +358,8 @@ class ClusterResource(Resource):
                 if roll and not response.diagnostics.has_errors:
                     rolling = [n for n in old_workers if n in nodes]
                     self._roll_workers(planned, pki, rolling, nodes, stop, response)
+                if not response.diagnostics.has_errors:
+                    self._heal(request, pki, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self._state(planned, pki, nodes)
 
@@ -321,6 +406,99 @@ class ClusterResource(Resource):
             with self.platform.records().locked(f"shrink cluster {tenant}/{name}"):
                 self._write_record(planned, nodes)
 
+    def _heal(
+        self,
+        request: ApplyRequest,
+        pki: ClusterPki,
+        nodes: dict[str, dict[str, Any]],
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Carry out the plan's restorations: power on what the plan powers on; replace what
+        it restores with a new VM (etcd members and masters one at a time, so quorum holds),
+        and only then destroy the remnant of the lost one."""
+        from ..esxi.vms import power_on_vms
+
+        planned = request.planned_state
+        prior = request.prior_state["nodes"].to_python() or {}
+        planned_nodes = planned["nodes"].payload or {}
+        restore, power_on = [], []
+        for name, node in planned_nodes.items():
+            was = prior.get(name)
+            if was is None or was["status"] == READY:
+                continue
+            if not node["vm_id"].is_known:
+                restore.append(name)
+            elif node["status"].to_python() == READY:
+                power_on.append(name)
+        by_host: dict[str, list[str]] = {}
+        for name in power_on:
+            by_host.setdefault(nodes[name]["host"], []).append(nodes[name]["vm_id"])
+        results = self.platform.on_hosts(
+            by_host, lambda session: power_on_vms(session, by_host[session.name], stop)
+        )
+        for name in power_on:
+            outcome = results[nodes[name]["host"]]
+            error = (
+                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
+            )
+            if error is None:
+                nodes[name]["status"] = READY
+            else:
+                response.diagnostics.add(
+                    error.diagnostic
+                    if isinstance(error, DiagnosticError)
+                    else host_error(error).diagnostic
+                )
+        order = {"etcd": 0, "master": 1, "worker": 2}
+        control = sorted(
+            (n for n in restore if nodes[n]["role"] != "worker"),
+            key=lambda n: (order[nodes[n]["role"]], n),
+        )
+        workers = [n for n in restore if nodes[n]["role"] == "worker"]
+        size = int(planned["worker_batch_size"].to_python())
+        for group in [[n] for n in control] + [
+            workers[i : i + size] for i in range(0, len(workers), size)
+        ]:
+            if not self._restore(planned, pki, group, nodes, stop, response):
+                return
+
+    def _restore(
+        self,
+        planned: Value,
+        pki: ClusterPki,
+        names: list[str],
+        nodes: dict[str, dict[str, Any]],
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> bool:
+        """Replace ``names`` with new VMs; False after a failure (``nodes`` stays current)."""
+        tenant, cluster = planned["tenant"].to_python(), planned["name"].to_python()
+        spec, flavors = _spec(planned), _flavors(planned)
+        lost = {n: nodes.pop(n) for n in names}
+        batch = [Node(n, v["role"], v["ip"]) for n, v in lost.items()]
+        made, errors = self._create_nodes(
+            spec, pki, flavors, planned, batch, nodes, stop, restoring=True
+        )
+        nodes.update(made)
+        for name, old in lost.items():
+            if name not in made:
+                nodes[name] = old  # not replaced: keep tracking the old one
+                continue
+            remnant = self._destroy(tenant, cluster, [name], {name: old}, stop)[name]
+            if remnant is not None:
+                response.diagnostics.warning(
+                    f"The remnant of node {name} was left",
+                    f"{remnant.diagnostic.detail} The node was restored; its old VM "
+                    f"{old['vm_id']} on {old['host']} is reported as unmanaged until it is "
+                    "deleted.",
+                )
+        with self.platform.records().locked(f"restore nodes of {tenant}/{cluster}"):
+            self._write_record(planned, nodes)
+        for failure in errors:
+            response.diagnostics.add(failure.diagnostic)
+        return not errors
+
     def _roll_workers(
         self,
         planned: Value,
@@ -365,30 +543,17 @@ class ClusterResource(Resource):
         batch: list[Node],
         existing: Mapping[str, dict[str, Any]],
         stop: threading.Event,
+        *,
+        restoring: bool = False,
     ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
-        """The nodes that now exist, and what went wrong."""
-        from ..esxi.capacity import read_capacity
+        """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
+        lost ones in a running cluster, so their VMs get a new name (the remnant may still
+        exist) and their bootstrap data joins the cluster instead of founding it."""
         from ..esxi.vms import VmSpec, create_vms
         from .kubernetes.cloudinit import metadata, userdata
 
         inventories = self._reachable_inventories()  # a host that does not answer gets no node
-        tenant_hosts = {
-            h: inv for h, inv in inventories.items() if inv.child_named(pool_name(spec.tenant))
-        }
-        if not tenant_hosts:
-            raise DiagnosticError(
-                "Tenant has no hosts",
-                f"Tenant {spec.tenant!r} has no resource pool on any host; create it first.",
-                Path.root().attr("tenant"),
-            )
-        capacities = self.platform.on_hosts(tenant_hosts, read_capacity)
-        rooms, datastores = [], {}
-        for host, capacity in capacities.items():
-            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
-                continue  # an unreachable host gets no new node
-            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
-            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
-            datastores[host] = capacity.datastores[0].name
+        rooms, datastores = self._rooms(spec.tenant, inventories)
         placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
         demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
         try:
@@ -404,13 +569,17 @@ class ClusterResource(Resource):
         for node in batch:
             host, flavor = where[node.name], flavors[node.role]
             vm_name = _vm_name(spec.tenant, spec.name, node.name)
+            if restoring:
+                vm_name += f"-r{int(time.time() * 1000) % 10**9}"
             by_vm_name[vm_name] = node
             extra = {
                 "photon.tenant": spec.tenant,
                 "photon.cluster": spec.name,
                 "photon.role": node.role,
                 "photon.node": node.name,
-                "guestinfo.userdata": _b64(userdata(spec, node, pki)),
+                "guestinfo.userdata": _b64(
+                    userdata(spec, node, pki, joining=restoring and _has_peers(node, existing))
+                ),
                 "guestinfo.userdata.encoding": "base64",
                 "guestinfo.metadata": _b64(metadata(spec, node, vm_name)),
                 "guestinfo.metadata.encoding": "base64",
@@ -418,7 +587,7 @@ class ClusterResource(Resource):
             specs_by_host.setdefault(host, []).append(
                 VmSpec(
                     name=vm_name,
-                    pool=tenant_hosts[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
+                    pool=inventories[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
                     datastore=datastores[host],
                     image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
                     vcpu=flavor.vcpu,
@@ -456,6 +625,29 @@ class ClusterResource(Resource):
                         )
                     )
         return made, errors
+
+    def _rooms(
+        self, tenant: str, inventories: Mapping[str, Inventory]
+    ) -> tuple[list[HostRoom], dict[str, str]]:
+        """Free memory of each reachable host of the tenant, and its datastore for VMs."""
+        from ..esxi.capacity import read_capacity
+
+        tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
+        if not tenant_hosts:
+            raise DiagnosticError(
+                "Tenant has no hosts",
+                f"Tenant {tenant!r} has no resource pool on any reachable host; create it "
+                "first, or bring its hosts back.",
+                Path.root().attr("tenant"),
+            )
+        rooms, datastores = [], {}
+        for host, capacity in self.platform.on_hosts(tenant_hosts, read_capacity).items():
+            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
+                continue  # an unreachable host gets no new node
+            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
+            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
+            datastores[host] = capacity.datastores[0].name
+        return rooms, datastores
 
     def _reachable_inventories(self) -> dict[str, Inventory]:
         return {
@@ -529,31 +721,40 @@ class ClusterResource(Resource):
         )
 
     def _read(self, request: ReadRequest, response: ReadResponse) -> None:
+        """Every node's status from one inventory read per host; the time each unhealthy
+        node was first seen so goes to private state (for the grace period)."""
         state = request.state
         nodes = state["nodes"].to_python() or {}
-        hosts = sorted({n["host"] for n in nodes.values() if n.get("host")})
-        inventories = self.platform.inventories(hosts)
         tenant, cluster = state["tenant"].to_python(), state["name"].to_python()
+        inventories = self.platform.inventories(self.platform.host_names)
         for name, node in nodes.items():
-            inventory = inventories.get(node["host"])
-            if isinstance(inventory, DiagnosticError) or inventory is None:
-                node["status"] = LOST
-                continue
-            vm = inventory.vms.get(node["vm_id"])
-            ours = vm is not None and (vm.marks.get("tenant"), vm.marks.get("cluster"),
-                                       vm.marks.get("node")) == (tenant, cluster, name)  # fmt: skip
-            if not ours:
-                node["status"] = LOST
-            elif vm.power_state == "poweredOn":  # type: ignore[union-attr]
-                node["status"] = READY
-            else:
-                node["status"] = POWERED_OFF
+            node["status"] = _status(inventories.get(node["host"]), node, tenant, cluster, name)
+        known = {node["vm_id"] for node in nodes.values()}
         for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
                 response.diagnostics.warning(
                     f"Host {host} unreachable: its nodes are reported lost",
                     inventory.diagnostic.detail,
                 )
+                continue
+            for vm in inventory.vms.values():
+                marks = vm.marks
+                ours = (marks.get("tenant"), marks.get("cluster")) == (tenant, cluster)
+                if ours and vm.moid not in known:
+                    response.diagnostics.warning(
+                        f"Unmanaged VM with the marks of cluster {tenant}/{cluster}",
+                        f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
+                        f"{marks.get('node', '?')} but is not one of the cluster's nodes "
+                        "(left by an interrupted run, replaced while its host was away, "
+                        "or made by hand). It is left alone: delete it if it is not needed.",
+                    )
+        private = _private(request.private)
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        since = private.get("unhealthy_since", {})
+        private["unhealthy_since"] = {
+            n: since.get(n, now) for n, node in nodes.items() if node["status"] != READY
+        }
+        response.private = json.dumps(private).encode()
         response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
@@ -688,6 +889,64 @@ class ClusterResource(Resource):
             KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
                                        "nodes": record_nodes}
         )  # fmt: skip
+
+
+def _status(
+    inventory: Inventory | DiagnosticError | None,
+    node: Mapping[str, Any],
+    tenant: str,
+    cluster: str,
+    name: str,
+) -> str:
+    """ready, powered_off, or lost: host unreachable, VM gone, no longer ours (marks or name
+    changed), or unusable (orphaned, inaccessible, invalid)."""
+    if inventory is None or isinstance(inventory, DiagnosticError):
+        return LOST
+    vm = inventory.vms.get(node["vm_id"])
+    if vm is None:
+        return LOST
+    marks = (vm.marks.get("tenant"), vm.marks.get("cluster"), vm.marks.get("node"))
+    if marks != (tenant, cluster, name) or not vm.name.startswith(_vm_name(tenant, cluster, name)):
+        return LOST
+    if vm.connection_state != "connected":
+        return LOST
+    return READY if vm.power_state == "poweredOn" else POWERED_OFF
+
+
+def _has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether a restored node has a running cluster to join: for a master, another ready
+    master (a lone master starts the control plane anew)."""
+    if node.role != "master":
+        return True
+    return any(
+        v["role"] == "master" and v.get("status") == READY
+        for n, v in nodes.items()
+        if n != node.name
+    )
+
+
+def _policy(planned: Value) -> HealthPolicy:
+    block = planned["health"].to_python() or {}
+    defaults = HealthPolicy()
+    grace = block.get("grace_period")
+    return HealthPolicy(
+        enabled=defaults.enabled if block.get("enabled") is None else block["enabled"],
+        grace_period=(
+            defaults.grace_period
+            if grace is None
+            else datetime.timedelta(seconds=parse_duration(grace))
+        ),
+        max_unhealthy=block.get("max_unhealthy") or defaults.max_unhealthy,
+        power_on=bool(block.get("power_on")),
+    )
+
+
+def _private(data: bytes) -> dict[str, Any]:
+    try:
+        loaded = json.loads(data) if data else {}
+    except ValueError:
+        loaded = {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _rolls(prior: Value, planned: Value) -> bool:

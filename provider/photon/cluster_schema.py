@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..bridge.cty import NUMBER, STRING, List, Path, Value
+from ..bridge.cty import BOOL, NUMBER, STRING, List, Path, Value
 from ..bridge.diagnostics import Diagnostics
 from ..bridge.schema import (
     Attribute,
@@ -83,6 +83,38 @@ _NODE = NestedAttributes(
     ),
     Nesting.MAP,
 )
+_HEALTH = Block(
+    description="How refresh and plan treat unhealthy nodes.",
+    attributes=(
+        Attribute(
+            "enabled",
+            BOOL,
+            "Restore unhealthy nodes (default true); false only reports them.",
+            optional=True,
+        ),
+        Attribute(
+            "grace_period",
+            STRING,
+            "How long a powered-off node is only reported "
+            "before it is replaced, e.g. `5m` (default). A deleted VM is replaced at "
+            "once.",
+            optional=True,
+        ),
+        Attribute(
+            "max_unhealthy",
+            STRING,
+            "Above this many unhealthy nodes (a count, or a "
+            "percentage of the cluster like `50%`, the default) nothing is restored.",
+            optional=True,
+        ),
+        Attribute(
+            "power_on",
+            BOOL,
+            "Power on powered-off nodes within the grace period (default false).",
+            optional=True,
+        ),
+    ),
+)
 _TIMEOUTS = Block(
     attributes=tuple(
         Attribute(op, STRING, f"How long {op} may take, e.g. `30m` (default none).",
@@ -159,7 +191,10 @@ SCHEMA = Schema(
                       computed=True, sensitive=True),
             Attribute("nodes", nested=_NODE, description="The nodes, by name.", computed=True),
         ),
-        blocks=(NestedBlock("timeouts", _TIMEOUTS, Nesting.SINGLE),),
+        blocks=(
+            NestedBlock("health", _HEALTH, Nesting.SINGLE),
+            NestedBlock("timeouts", _TIMEOUTS, Nesting.SINGLE),
+        ),
     )
 )  # fmt: skip
 

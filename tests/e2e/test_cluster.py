@@ -27,7 +27,8 @@ def sim3() -> Iterator[Simulator]:
         yield simulator
 
 
-def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, **extra: str) -> str:
+def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, raw: str = "", **extra: str) -> str:
+    """The cluster under test; ``extra`` attributes and ``raw`` HCL (blocks) are added."""
     etcd_ips = json.dumps([f"10.0.0.{10 + i}" for i in range(1, etcd + 1)])
     master_ips = json.dumps([f"10.0.0.{20 + i}" for i in range(1, masters + 1)])
     body = "".join(f"\n  {k} = {v}" for k, v in extra.items())
@@ -47,6 +48,7 @@ resource "photon_k8s_cluster" "c" {{
   etcd_flavor        = {SMALL}
   master_flavor      = {SMALL}
   worker_flavor      = {SMALL}{body}
+{raw}
 }}
 """
 

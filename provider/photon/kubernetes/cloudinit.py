@@ -97,12 +97,12 @@ def _control_plane_files(spec: ClusterSpec, pki: ClusterPki) -> list[dict[str, s
 
 
 def _master(
-    spec: ClusterSpec, node: Node, pki: ClusterPki
+    spec: ClusterSpec, node: Node, pki: ClusterPki, joining: bool
 ) -> tuple[list[dict[str, str]], list[str]]:
     api = _kubeadm_api(spec.kubernetes_version)
     advertise = {"advertiseAddress": node.ip, "bindPort": 6443} if node.ip else {"bindPort": 6443}
     node_registration = {"name": spec.hostname(node)}
-    if node.name == spec.masters[0].name:  # the first master initialises, the others join
+    if node.name == spec.masters[0].name and not joining:  # the first initialises, others join
         init = {
             "apiVersion": api,
             "kind": "InitConfiguration",
@@ -150,7 +150,7 @@ def _worker(
 
 
 def _etcd(
-    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime
+    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime, joining: bool
 ) -> tuple[list[dict[str, str]], list[str]]:
     member = pki.etcd_member(spec.hostname(node), node.ip, now)
     cluster = ",".join(f"{spec.hostname(n)}=https://{n.ip}:2380" for n in spec.etcd)
@@ -163,7 +163,8 @@ def _etcd(
         f"--initial-advertise-peer-urls=https://{node.ip}:2380",
         f"--initial-cluster={cluster}",
         f"--initial-cluster-token={spec.tenant}-{spec.name}",
-        "--initial-cluster-state=new",
+        # A member restored into a running cluster joins it instead of starting a new one.
+        f"--initial-cluster-state={'existing' if joining else 'new'}",
         "--client-cert-auth",
         "--peer-client-cert-auth",
         "--trusted-ca-file=/etc/etcd/pki/ca.crt",
@@ -189,13 +190,19 @@ def _etcd(
 
 
 def userdata(
-    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime | None = None
+    spec: ClusterSpec,
+    node: Node,
+    pki: ClusterPki,
+    now: datetime.datetime | None = None,
+    joining: bool = False,
 ) -> str:
+    """``joining``: the node replaces a lost one in a running cluster, so even the first
+    master joins (and an etcd member joins the existing etcd cluster)."""
     now = now or datetime.datetime.now(datetime.UTC)
     if node.role == "etcd":
-        files, commands = _etcd(spec, node, pki, now)
+        files, commands = _etcd(spec, node, pki, now, joining)
     elif node.role == "master":
-        files, commands = _master(spec, node, pki)
+        files, commands = _master(spec, node, pki, joining)
     else:
         files, commands = _worker(spec, node, pki)
     config: dict[str, object] = {

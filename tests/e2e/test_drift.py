@@ -1,0 +1,168 @@
+"""Drift: refresh finds unhealthy nodes, plan shows exactly their restoration, apply does it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_cluster import cluster, cluster_vms
+from tests.e2e.test_cluster import sim3 as sim3  # the fixture
+from tests.e2e.test_quota import state
+from tests.e2e.test_tenant import tenant
+from tests.support.probe import probe
+from tests.support.simulator import Simulator
+from tests.support.terraform import Terraform, provider_block
+
+
+def nodes(tf: Terraform) -> dict[str, dict]:
+    return state(tf, "photon_k8s_cluster.c")["nodes"]
+
+
+def power_state(sim: Simulator, node: dict) -> str:
+    with probe(sim[node["host"]]) as p:
+        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
+        return str(vm.runtime.powerState)
+
+
+def delete_vm(sim: Simulator, node: dict) -> None:
+    with probe(sim[node["host"]]) as p:
+        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
+        p.wait(vm.PowerOffVM_Task())
+        p.wait(vm.Destroy_Task())
+
+
+def power_off(sim: Simulator, node: dict) -> None:
+    with probe(sim[node["host"]]) as p:
+        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
+        p.wait(vm.PowerOffVM_Task())
+
+
+def apply_cluster(tf: Terraform, sim: Simulator, health: str = "", workers: int = 3) -> None:
+    raw = f"  health {{\n{health}\n  }}" if health else ""
+    tf.write(provider_block(sim.hosts) + tenant() + cluster(1, 1, workers, raw=raw))
+    if not (tf.workdir / ".terraform").exists():
+        tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+
+
+@pytest.mark.parametrize("lost", ["worker-2", "etcd-1", "master-1"])
+def test_a_deleted_node_is_planned_back_and_restored(
+    sim3: Simulator,
+    tf: Terraform,
+    lost: str,
+) -> None:
+    apply_cluster(tf, sim3)
+    before = nodes(tf)
+    delete_vm(sim3, before[lost])
+
+    plan = tf.plan()
+    assert plan.code == 2, plan.output
+    assert "1 to change, 0 to destroy" in plan.stdout and "must be replaced" not in plan.stdout
+    vm_id = before[lost]["vm_id"]
+    assert plan.stdout.count("-> (known after apply)") == 2  # host and vm_id of that node only
+    assert f'~ vm_id  = "{vm_id}" -> (known after apply)' in plan.stdout
+    assert f'~ "{lost}" = {{' in plan.stdout and "# (4 unchanged elements hidden)" in plan.stdout
+    assert '~ status = "lost" -> "ready"' in plan.stdout
+
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    after = nodes(tf)
+    assert after[lost]["vm_id"] != before[lost]["vm_id"] and after[lost]["status"] == "ready"
+    for name, node in before.items():
+        if name != lost:
+            assert after[name] == node  # healthy nodes untouched
+    vms = cluster_vms(sim3)
+    assert sorted(vms) == sorted(before) and vms[lost]["photon.role"] == before[lost]["role"]
+    assert tf.plan().code == 0
+
+
+def test_a_powered_off_node_waits_for_its_grace_period(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, health='    grace_period = "1h"')
+    before = nodes(tf)
+    power_off(sim3, before["worker-1"])
+    plan = tf.plan()
+    assert plan.code == 0, plan.output  # reported, not replaced
+    assert "Warning: Node worker-1 is powered off" in plan.flat
+    assert "replaced once it has been off for 1:00:00" in plan.flat
+
+
+def test_power_on_within_the_grace_period(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, health='    grace_period = "1h"\n    power_on = true')
+    before = nodes(tf)
+    power_off(sim3, before["worker-1"])
+    plan = tf.plan()
+    assert plan.code == 2 and '~ status = "powered_off" -> "ready"' in plan.stdout, plan.output
+    assert "known after apply" not in plan.stdout  # the same VM, powered on
+    assert tf.apply().code == 0
+    assert nodes(tf)["worker-1"] == before["worker-1"]
+    assert power_state(sim3, before["worker-1"]) == "poweredOn"
+    assert tf.plan().code == 0
+
+
+def test_a_node_off_beyond_its_grace_period_is_replaced(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, health='    grace_period = "0s"')
+    before = nodes(tf)
+    power_off(sim3, before["worker-3"])
+    assert tf.plan().code == 2
+    assert tf.apply().code == 0
+    after = nodes(tf)
+    assert after["worker-3"]["vm_id"] != before["worker-3"]["vm_id"]
+    with probe(sim3[before["worker-3"]["host"]]) as p:  # the remnant is gone after
+        assert before["worker-3"]["vm_id"] not in {vm._moId for vm in p.vms().values()}
+    assert tf.plan().code == 0
+
+
+def test_too_many_unhealthy_restores_nothing_and_says_why(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, health='    max_unhealthy = "1"')
+    before = nodes(tf)
+    delete_vm(sim3, before["worker-1"])
+    delete_vm(sim3, before["worker-2"])
+    plan = tf.plan()
+    assert plan.code == 0, plan.output
+    assert "Warning: Unhealthy nodes not restored" in plan.flat
+    assert "2 of 5 nodes are unhealthy (worker-1, worker-2), more than max_unhealthy" in plan.flat
+
+
+def test_disabled_health_only_reports(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, health="    enabled = false")
+    delete_vm(sim3, nodes(tf)["worker-1"])
+    plan = tf.plan()
+    assert plan.code == 0 and "health.enabled is false" in plan.flat
+    assert tf.apply("-refresh-only").code == 0
+    assert nodes(tf)["worker-1"]["status"] == "lost"  # reported in the state
+
+
+def test_an_unmanaged_vm_with_the_marks_is_reported_and_left(
+    sim3: Simulator, tf: Terraform
+) -> None:
+    apply_cluster(tf, sim3)
+    with probe(sim3["esx-2"]) as p:
+        p.create_vm(p.pool("photon-tenant-team-a"), "stray",
+                    marks={"tenant": "team-a", "cluster": "prod", "node": "worker-9"})  # fmt: skip
+    plan = tf.plan()
+    assert plan.code == 0
+    assert "Warning: Unmanaged VM with the marks of cluster team-a/prod" in plan.flat
+    assert "VM stray" in plan.flat
+    assert tf.apply().code == 0
+    with probe(sim3["esx-2"]) as p:
+        assert "stray" in p.vms()
+
+
+def test_a_lost_host_moves_its_nodes_to_the_others(sim3: Simulator, tf: Terraform) -> None:
+    apply_cluster(tf, sim3, workers=4)
+    before = nodes(tf)
+    on_3 = sorted(n for n, v in before.items() if v["host"] == "esx-3")
+    assert on_3
+    sim3.kill("esx-3")
+    plan = tf.plan()
+    assert plan.code == 2, plan.output
+    assert "Host esx-3 unreachable: its nodes are reported lost" in plan.flat
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    assert "The remnant of node" in applied.flat  # its host is away: reported, not forgotten
+    after = nodes(tf)
+    assert all(after[n]["host"] != "esx-3" and after[n]["status"] == "ready" for n in on_3)
+    for name in set(before) - set(on_3):
+        assert after[name] == before[name]
+    vms = cluster_vms(sim3, down=("esx-3",))
+    assert sorted(vms) == sorted(before)
