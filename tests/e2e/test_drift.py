@@ -166,3 +166,18 @@ def test_a_lost_host_moves_its_nodes_to_the_others(sim3: Simulator, tf: Terrafor
         assert after[name] == before[name]
     vms = cluster_vms(sim3, down=("esx-3",))
     assert sorted(vms) == sorted(before)
+
+
+def test_no_room_on_the_surviving_hosts_is_said_at_plan(sim3: Simulator, tf: Terraform) -> None:
+    big = "{ vcpu = 1, memory_gb = 3, disk_gb = 2 }"
+    small = "worker_flavor      = { vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
+    hcl = cluster(workers=3).replace(small, f"worker_flavor = {big}")
+    tf.write(provider_block(sim3.hosts) + tenant() + hcl)
+    tf.init()
+    assert tf.apply().code == 0
+    lost_host = next(v["host"] for n, v in nodes(tf).items() if n.startswith("worker"))
+    sim3.kill(lost_host)
+    plan = tf.plan()
+    assert plan.code == 1
+    assert "Error: No room to restore the cluster's nodes" in plan.flat
+    assert "(3 GB of memory)" in plan.flat
