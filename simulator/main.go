@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -29,7 +30,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 // methodDelays collects repeatable -method-delay Method=MS flags.
@@ -80,6 +85,7 @@ func selfSigned() tls.Certificate {
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "host:port to listen on (port 0 = random)")
 	latency := flag.Int("latency-ms", 0, "delay in ms added to every SOAP call")
+	image := flag.String("image", "", "make a 1 GB base disk at this datastore path (e.g. images/k8s.vmdk)")
 	delays := methodDelays{}
 	flag.Var(delays, "method-delay", "Method=MS extra delay for one method (repeatable)")
 	flag.Parse()
@@ -111,6 +117,10 @@ func main() {
 	// No server.Close(): it blocks on in-flight (possibly delayed) calls;
 	// process exit closes the listener and connections anyway.
 
+	if *image != "" {
+		check(makeBaseDisk(server.URL, *image))
+	}
+
 	sum := sha256.Sum256(server.Certificate().Raw)
 	thumb := strings.TrimSpace(strings.ToUpper(fmt.Sprintf("% X", sum[:])))
 	u := *server.URL
@@ -127,4 +137,35 @@ func main() {
 	go func() { <-sigs; done <- struct{}{} }()
 	<-done
 	// Deferred (run on return): model.Remove, RemoveAll(tmp).
+}
+
+// makeBaseDisk puts a base disk on the host's datastore, as an admin would upload the node
+// image, so examples can make clusters right away. It talks to the host like any client.
+func makeBaseDisk(u *url.URL, path string) error {
+	ctx := context.Background()
+	c, err := govmomi.NewClient(ctx, u, true)
+	if err != nil {
+		return err
+	}
+	defer c.Logout(ctx)
+	dc, err := find.NewFinder(c.Client).DefaultDatacenter(ctx)
+	if err != nil {
+		return err
+	}
+	folder := path[:strings.LastIndex(path, "/")+1]
+	if folder != "" {
+		err = object.NewFileManager(c.Client).MakeDirectory(ctx, "[LocalDS_0] "+folder, dc, true)
+		if err != nil {
+			return err
+		}
+	}
+	spec := &types.FileBackedVirtualDiskSpec{
+		VirtualDiskSpec: types.VirtualDiskSpec{DiskType: "thin", AdapterType: "lsiLogic"},
+		CapacityKb:      1024 * 1024,
+	}
+	task, err := object.NewVirtualDiskManager(c.Client).CreateVirtualDisk(ctx, "[LocalDS_0] "+path, dc, spec)
+	if err != nil {
+		return err
+	}
+	return task.Wait(ctx)
 }

@@ -20,10 +20,7 @@ SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
 
 @pytest.fixture
 def sim3() -> Iterator[Simulator]:
-    with Simulator(3) as simulator:
-        for host in simulator.hosts:
-            with probe(host) as p:
-                p.create_base_disk("images/k8s.vmdk")
+    with Simulator(3, "--image", "images/k8s.vmdk") as simulator:
         yield simulator
 
 
