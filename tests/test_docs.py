@@ -75,3 +75,16 @@ def test_every_doc_page_belongs_to_something_served() -> None:
     assert {p.stem for p in (DOCS / "resources").glob("*.md")} == served
     data = {n.removeprefix("photon_") for n in PhotonProvider.data_sources}
     assert {p.stem for p in (DOCS / "data-sources").glob("*.md")} == data
+
+
+@pytest.mark.parametrize("module", ["tenant", "k8s-cluster"])
+def test_module_readme_lists_every_input_and_output(module: str) -> None:
+    import re
+
+    folder = TOP / "modules" / module
+    readme = (folder / "README.md").read_text()
+    for kind, source in (("variable", "variables.tf"), ("output", "outputs.tf")):
+        names = re.findall(rf'^{kind} "([^"]+)"', (folder / source).read_text(), re.MULTILINE)
+        assert names
+        missing = [n for n in names if f"| `{n}` |" not in readme]
+        assert not missing, f"{module} README misses {kind}s {missing}"
