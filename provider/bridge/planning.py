@@ -20,6 +20,17 @@ def plan_from_schema(schema: Schema, request: PlanRequest) -> PlanResponse:
     if request.destroying:
         return response
     prior, proposed, config = request.prior_state, request.proposed_new_state, request.config
+    if not request.creating:
+        # Terraform proposes null for an optional+computed *nested* attribute left out of
+        # the configuration, where for other attributes it keeps the prior value: keep it
+        # here too, or every plan would see a change.
+        kept = {
+            a.name: prior[a.name]
+            for a in schema.block.attributes
+            if a.nested is not None and a.computed and config[a.name].is_null
+        }
+        proposed = proposed.with_attributes(kept)
+        response.planned_state = proposed
     if request.creating or proposed != prior:
         changes = {}
         for attr in schema.block.attributes:

@@ -70,3 +70,25 @@ def test_destroy_plans_null() -> None:
     prior = obj(id="1", name="a")
     plan = plan_from_schema(SCHEMA, request(prior, Value.null(T)))
     assert plan.planned_state.is_null
+
+
+def test_an_unset_optional_computed_nested_attribute_keeps_its_prior_value() -> None:
+    from provider.bridge.cty import NUMBER
+    from provider.bridge.schema import NestedAttributes
+
+    size = NestedAttributes((Attribute("gb", NUMBER, required=True),))
+    schema = Schema(
+        Block(
+            attributes=(
+                Attribute("name", STRING, required=True),
+                Attribute("size", nested=size, optional=True, computed=True),
+                Attribute("stamp", STRING, computed=True),
+            )
+        )
+    )
+    t = schema.value_type()
+    prior = Value.from_python(t, {"name": "a", "size": {"gb": 4}, "stamp": "s"})
+    proposed = Value.from_python(t, {"name": "a", "size": None, "stamp": "s"})  # as Terraform
+    config = Value.from_python(t, {"name": "a"})
+    plan = plan_from_schema(schema, PlanRequest(prior, proposed, config, b""))
+    assert plan.planned_state == prior  # no change, so nothing becomes unknown
