@@ -52,3 +52,34 @@ def test_logs_reach_tf_log_with_levels_and_without_secrets(sim: Simulator, tf: T
     assert any("[DEBUG]" in x and "Logging in" in x and "host=esx-1" in x for x in provider_lines)
     for host in sim.hosts:
         assert host.password not in applied.output
+
+
+def test_trace_logs_of_a_cluster_apply_hold_no_secret(tf: Terraform) -> None:
+    import base64
+    import json as json_
+
+    from tests.e2e.test_cluster import cluster
+
+    with Simulator(2, "--image", "images/k8s.vmdk") as sim:
+        tf.write(provider_block(sim.hosts) + tenant() + cluster(workers=1))
+        tf.init()
+        applied = tf.run("apply", "-auto-approve", "-no-color", env={"TF_LOG": "trace"})
+        assert applied.code == 0, applied.output[-3000:]
+        logged = applied.output
+        assert "tf_rpc=ApplyResourceChange" in logged  # the provider's lines are there
+        state = json_.loads(tf.ok("state", "pull").stdout)
+        cluster_state = next(r for r in state["resources"] if r["type"] == "photon_k8s_cluster")
+        instance = cluster_state["instances"][0]
+        pki = json_.loads(base64.b64decode(instance["private"]))["pki"]
+        kubeconfig = json_.loads(instance["attributes"]["kubeconfig"])
+        secrets = {
+            "host password": sim.hosts[0].password,
+            "CA key": pki["ca"]["key_pem"].splitlines()[1],
+            "admin key": pki["admin"]["key_pem"].splitlines()[1],
+            "service-account key": pki["service_account_key_pem"].splitlines()[1],
+            "bootstrap token": pki["bootstrap_token"],
+            "kubeconfig": kubeconfig["users"][0]["user"]["client-key-data"][:40],
+        }
+        for what, secret in secrets.items():
+            assert secret not in logged, f"{what} appears in the TF_LOG=trace output"
+        assert "PRIVATE KEY" not in logged
