@@ -15,7 +15,6 @@ import datetime
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,19 +33,31 @@ from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.logs import log_context
 from ..bridge.schema import Schema
 from ..esxi.errors import EsxiError
-from .cluster_nodes import Flavor, desired_nodes, node_changes, parse_duration, prefix_length
+from .cluster_hosts import ClusterHosts
+from .cluster_nodes import node_changes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA
-from .health import HealthPolicy, parse_max_unhealthy, plan_health
-from .kubernetes.spec import ClusterSpec, Node
-from .names import pool_name
-from .placement import HostRoom, NodeDemand, PlacementError, place
+from .cluster_values import (
+    READY,
+    cluster_spec,
+    demand_of,
+    desired_from,
+    flavors_of,
+    health_policy,
+    known_in,
+    load_pki,
+    load_private,
+    node_status,
+    nodes_plannable,
+    rolls,
+    worker_batches,
+)
+from .health import parse_max_unhealthy, plan_health
+from .kubernetes.spec import Node
+from .placement import NodeDemand, PlacementError, place
 from .platform import Platform, host_error
 from .quota import admitted, all_inventories, check, quota_exceeded
-from .quota_policy import Amounts
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory
-    from ..esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
 
 __all__ = ["ClusterResource"]
@@ -54,60 +65,6 @@ __all__ = ["ClusterResource"]
 log = logging.getLogger("provider.photon")
 
 KIND = "clusters"  # records folder
-READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
-
-
-def _config_value(planned: Value, name: str) -> Any:
-    return planned[name].to_python()
-
-
-def _flavors(planned: Value) -> dict[str, Flavor]:
-    return {
-        role: Flavor(int(f["vcpu"]), float(f["memory_gb"]), int(f["disk_gb"]))
-        for role in DEFAULT_FLAVORS
-        for f in [planned[f"{role}_flavor"].to_python()]
-    }
-
-
-def _demand(nodes: list[Node], flavors: Mapping[str, Flavor]) -> Amounts:
-    return Amounts(
-        vm_count=len(nodes),
-        vcpu=sum(flavors[n.role].vcpu for n in nodes),
-        memory_gb=sum(flavors[n.role].memory_gb for n in nodes),
-        disk_gb=sum(flavors[n.role].disk_gb for n in nodes),
-    )
-
-
-def _desired(planned: Value) -> list[Node]:
-    return desired_nodes(
-        _config_value(planned, "etcd_ips") or [],
-        _config_value(planned, "master_ips") or [],
-        int(_config_value(planned, "worker_count")),
-        _config_value(planned, "worker_ips") or [],
-    )
-
-
-def _spec(planned: Value) -> ClusterSpec:
-    nodes = _desired(planned)
-    netmask = _config_value(planned, "netmask")
-    return ClusterSpec(
-        tenant=_config_value(planned, "tenant"),
-        name=_config_value(planned, "name"),
-        kubernetes_version=_config_value(planned, "kubernetes_version"),
-        pod_cidr=_config_value(planned, "pod_cidr"),
-        service_cidr=_config_value(planned, "service_cidr"),
-        api_address=(_config_value(planned, "master_ips") or [""])[0],
-        etcd=[n for n in nodes if n.role == "etcd"],
-        masters=[n for n in nodes if n.role == "master"],
-        gateway=_config_value(planned, "gateway"),
-        prefix_length=prefix_length(netmask) if netmask else None,
-        dns_servers=_config_value(planned, "dns_servers") or [],
-        ssh_public_keys=_config_value(planned, "ssh_public_keys") or [],
-    )
-
-
-def _vm_name(tenant: str, cluster: str, node: str) -> str:
-    return f"{tenant}-{cluster}-{node}"
 
 
 class ClusterResource(Resource):
@@ -116,6 +73,7 @@ class ClusterResource(Resource):
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        self.hosts = ClusterHosts(platform)
 
     # -- validate ---------------------------------------------------------------------
 
@@ -226,13 +184,13 @@ class ClusterResource(Resource):
                 {k: request.prior_state[k] for k in ("id", "ca_certificate", "kubeconfig")}
             )
         response.planned_state = planned
-        if not _nodes_plannable(planned):
+        if not nodes_plannable(planned):
             return  # the nodes stay "known after apply"
         prior_nodes = {} if request.creating else (request.prior_state["nodes"].to_python() or {})
-        desired = _desired(planned)
+        desired = desired_from(planned)
         change = node_changes(desired, prior_nodes)
         nodes = {k: dict(v) for k, v in prior_nodes.items() if k not in change.remove}
-        if not request.creating and _rolls(request.prior_state, planned):
+        if not request.creating and rolls(request.prior_state, planned):
             for node in nodes.values():  # each worker is replaced, one at a time
                 if node["role"] == "worker":
                     node.update(host=UNKNOWN, vm_id=UNKNOWN)
@@ -260,11 +218,11 @@ class ClusterResource(Resource):
     ) -> None:
         """Plan the restoration of unhealthy nodes (same name and role, new VM) as the
         health policy says; healthy nodes stay as they are."""
-        policy = _policy(planned)
+        policy = health_policy(planned)
         statuses = {n: v["status"] for n, v in nodes.items() if v.get("vm_id") is not UNKNOWN}
         since = {
             n: datetime.datetime.fromisoformat(t)
-            for n, t in _private(private).get("unhealthy_since", {}).items()
+            for n, t in load_private(private).get("unhealthy_since", {}).items()
         }
         health = plan_health(statuses, since, datetime.datetime.now(datetime.UTC), policy)
         if health.held_back:
@@ -296,8 +254,10 @@ class ClusterResource(Resource):
         diagnostics: Diagnostics,
     ) -> None:
         """Say at plan time when the surviving hosts cannot take the nodes to restore."""
-        flavors = _flavors(planned)
-        rooms, _ = self._rooms(planned["tenant"].to_python(), self._reachable_inventories())
+        flavors = flavors_of(planned)
+        rooms, _ = self.hosts.rooms(
+            planned["tenant"].to_python(), self.hosts.reachable_inventories()
+        )
         placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
         demands = [
             NodeDemand(n, nodes[n]["role"], flavors[nodes[n]["role"]].memory_gb) for n in names
@@ -313,7 +273,7 @@ class ClusterResource(Resource):
 
     def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
         tenant = planned["tenant"].to_python()
-        decision = check(self.platform, tenant, _demand(add, _flavors(planned)))
+        decision = check(self.platform, tenant, demand_of(add, flavors_of(planned)))
         if not decision.allowed:
             path = Path.root().attr("worker_count")
             diagnostics.add(quota_exceeded(tenant, decision, path).diagnostic)
@@ -332,13 +292,13 @@ class ClusterResource(Resource):
                 self._converge(planned, pki, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self._state(planned, pki, nodes)
-        control_plane = [n.name for n in _desired(planned) if n.role != "worker"]
+        control_plane = [n.name for n in desired_from(planned) if n.role != "worker"]
         standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
         if response.diagnostics.has_errors and standing:
             # Terraform taints a resource whose create failed, and would replace the whole
             # cluster next time. With its control plane up, the cluster stands: report the
             # missing workers as warnings; the next plan shows them and apply adds them.
-            missing = len(_desired(planned)) - len(nodes)
+            missing = len(desired_from(planned)) - len(nodes)
             response.diagnostics.demote_errors(
                 f"The cluster was created with {missing} worker(s) missing; the next "
                 "`terraform apply` adds them (`terraform plan -detailed-exitcode` exits 2 "
@@ -347,11 +307,11 @@ class ClusterResource(Resource):
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         planned = request.planned_state
-        pki = _pki(request.planned_private)
+        pki = load_pki(request.planned_private)
         prior = request.prior_state
         nodes = prior["nodes"].to_python() or {}
         old_workers = [n for n, v in nodes.items() if v["role"] == "worker"]
-        roll = _rolls(prior, planned)
+        roll = rolls(prior, planned)
         try:
             with self._timeout(planned, "update") as stop:
                 self._converge(planned, pki, nodes, stop, response)
@@ -374,11 +334,11 @@ class ClusterResource(Resource):
         """Create missing nodes and remove unwanted ones, keeping ``nodes`` (the nodes that
         exist) current at every step, so a failure anywhere still reports them."""
         tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
-        spec, flavors = _spec(planned), _flavors(planned)
-        change = node_changes(_desired(planned), nodes)
+        spec, flavors = cluster_spec(planned), flavors_of(planned)
+        change = node_changes(desired_from(planned), nodes)
         diagnostics = response.diagnostics
         if change.remove:
-            for node, error in self._destroy(tenant, name, change.remove, nodes, stop).items():
+            for node, error in self.hosts.destroy(tenant, name, change.remove, nodes, stop).items():
                 if error is None:
                     nodes.pop(node)
                 else:
@@ -386,12 +346,16 @@ class ClusterResource(Resource):
         if change.add:
             purpose = f"grow cluster {tenant}/{name}"
             try:
-                with admitted(self.platform, tenant, _demand(change.add, flavors), purpose):
+                with admitted(self.platform, tenant, demand_of(change.add, flavors), purpose):
                     # Before anything is made: a leftover VM of this cluster is an error.
-                    self._refuse_leftovers(spec, change.add, self._reachable_inventories())
-                    batches = _batches(change.add, int(planned["worker_batch_size"].to_python()))
+                    self.hosts.refuse_leftovers(
+                        spec, change.add, self.hosts.reachable_inventories()
+                    )
+                    batches = worker_batches(
+                        change.add, int(planned["worker_batch_size"].to_python())
+                    )
                     for batch in batches:
-                        made, errors = self._create_nodes(
+                        made, errors = self.hosts.create_nodes(
                             spec, pki, flavors, planned, batch, nodes, stop
                         )
                         nodes.update(made)  # recorded even when a later step failed
@@ -474,10 +438,10 @@ class ClusterResource(Resource):
     ) -> bool:
         """Replace ``names`` with new VMs; False after a failure (``nodes`` stays current)."""
         tenant, cluster = planned["tenant"].to_python(), planned["name"].to_python()
-        spec, flavors = _spec(planned), _flavors(planned)
+        spec, flavors = cluster_spec(planned), flavors_of(planned)
         lost = {n: nodes.pop(n) for n in names}
         batch = [Node(n, v["role"], v["ip"]) for n, v in lost.items()]
-        made, errors = self._create_nodes(
+        made, errors = self.hosts.create_nodes(
             spec, pki, flavors, planned, batch, nodes, stop, restoring=True
         )
         nodes.update(made)
@@ -485,7 +449,7 @@ class ClusterResource(Resource):
             if name not in made:
                 nodes[name] = old  # not replaced: keep tracking the old one
                 continue
-            remnant = self._destroy(tenant, cluster, [name], {name: old}, stop)[name]
+            remnant = self.hosts.destroy(tenant, cluster, [name], {name: old}, stop)[name]
             if remnant is not None:
                 response.diagnostics.warning(
                     f"The remnant of node {name} was left",
@@ -511,18 +475,18 @@ class ClusterResource(Resource):
         """Replace workers one at a time with the new flavor: never more than one worker
         away because of us. Stops at the first failure, with ``nodes`` current."""
         tenant, cluster = planned["tenant"].to_python(), planned["name"].to_python()
-        spec, flavors = _spec(planned), _flavors(planned)
+        spec, flavors = cluster_spec(planned), flavors_of(planned)
         for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
             node = Node(name, "worker", nodes[name]["ip"])
-            error = self._destroy(tenant, cluster, [name], nodes, stop)[name]
+            error = self.hosts.destroy(tenant, cluster, [name], nodes, stop)[name]
             if error is not None:
                 response.diagnostics.add(error.diagnostic)
                 return
             del nodes[name]
             purpose = f"roll {name} of cluster {tenant}/{cluster}"
             try:
-                with admitted(self.platform, tenant, _demand([node], flavors), purpose):
-                    made, errors = self._create_nodes(
+                with admitted(self.platform, tenant, demand_of([node], flavors), purpose):
+                    made, errors = self.hosts.create_nodes(
                         spec, pki, flavors, planned, [node], nodes, stop
                     )
                     nodes.update(made)
@@ -533,179 +497,6 @@ class ClusterResource(Resource):
                 response.diagnostics.add(failure.diagnostic)
             if errors:
                 return
-
-    def _create_nodes(
-        self,
-        spec: ClusterSpec,
-        pki: ClusterPki,
-        flavors: Mapping[str, Flavor],
-        planned: Value,
-        batch: list[Node],
-        existing: Mapping[str, dict[str, Any]],
-        stop: threading.Event,
-        *,
-        restoring: bool = False,
-    ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
-        """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
-        lost ones in a running cluster, so their VMs get a new name (the remnant may still
-        exist) and their bootstrap data joins the cluster instead of founding it."""
-        from ..esxi.vms import VmSpec, create_vms
-        from .kubernetes.cloudinit import metadata, userdata
-
-        inventories = self._reachable_inventories()  # a host that does not answer gets no node
-        rooms, datastores = self._rooms(spec.tenant, inventories)
-        placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
-        demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
-        try:
-            where = place(demands, rooms, placed)
-        except PlacementError as exc:
-            raise DiagnosticError(
-                "No room for the cluster's nodes",
-                f"Placing the nodes of {spec.tenant}/{spec.name} failed: {exc}. Free memory "
-                "on the tenant's hosts, add hosts to the tenant, or choose smaller flavors.",
-            ) from exc
-        specs_by_host: dict[str, list[VmSpec]] = {}
-        by_vm_name: dict[str, Node] = {}
-        for node in batch:
-            host, flavor = where[node.name], flavors[node.role]
-            vm_name = _vm_name(spec.tenant, spec.name, node.name)
-            if restoring:
-                vm_name += f"-r{int(time.time() * 1000) % 10**9}"
-            by_vm_name[vm_name] = node
-            extra = {
-                "photon.tenant": spec.tenant,
-                "photon.cluster": spec.name,
-                "photon.role": node.role,
-                "photon.node": node.name,
-                "guestinfo.userdata": _b64(
-                    userdata(spec, node, pki, joining=restoring and _has_peers(node, existing))
-                ),
-                "guestinfo.userdata.encoding": "base64",
-                "guestinfo.metadata": _b64(metadata(spec, node, vm_name)),
-                "guestinfo.metadata.encoding": "base64",
-            }
-            specs_by_host.setdefault(host, []).append(
-                VmSpec(
-                    name=vm_name,
-                    pool=inventories[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
-                    datastore=datastores[host],
-                    image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
-                    vcpu=flavor.vcpu,
-                    memory_mb=int(flavor.memory_gb * 1024),
-                    disk_gb=flavor.disk_gb,
-                    network=planned["network"].to_python(),
-                    extra_config=extra,
-                    annotation=f"Photon {node.role} {node.name} of cluster "
-                    f"{spec.tenant}/{spec.name}",
-                )
-            )
-
-        def make(session: HostSession) -> dict[str, Any]:
-            return create_vms(session, specs_by_host[session.name], stop)
-
-        made: dict[str, dict[str, Any]] = {}
-        errors: list[DiagnosticError] = []
-        for host, outcome in self.platform.on_hosts(specs_by_host, make).items():
-            if isinstance(outcome, DiagnosticError):
-                errors.append(outcome)
-                continue
-            for vm_spec in specs_by_host[host]:
-                node, created = by_vm_name[vm_spec.name], outcome[vm_spec.name]
-                if created.moid is not None:  # it exists, even if a later step failed
-                    made[node.name] = {
-                        "role": node.role, "host": host, "vm_id": created.moid, "ip": node.ip,
-                        "status": READY if created.error is None else POWERED_OFF,
-                    }  # fmt: skip
-                if created.error is not None:
-                    cause = host_error(created.error).diagnostic
-                    errors.append(
-                        DiagnosticError(
-                            f"Node {node.name} of cluster {spec.name}: {cause.summary}",
-                            cause.detail,
-                        )
-                    )
-        return made, errors
-
-    def _rooms(
-        self, tenant: str, inventories: Mapping[str, Inventory]
-    ) -> tuple[list[HostRoom], dict[str, str]]:
-        """Free memory of each reachable host of the tenant, and its datastore for VMs."""
-        from ..esxi.capacity import read_capacity
-
-        tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
-        if not tenant_hosts:
-            raise DiagnosticError(
-                "Tenant has no hosts",
-                f"Tenant {tenant!r} has no resource pool on any reachable host; create it "
-                "first, or bring its hosts back.",
-                Path.root().attr("tenant"),
-            )
-        rooms, datastores = [], {}
-        for host, capacity in self.platform.on_hosts(tenant_hosts, read_capacity).items():
-            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
-                continue  # an unreachable host gets no new node
-            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
-            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
-            datastores[host] = capacity.datastores[0].name
-        return rooms, datastores
-
-    def _reachable_inventories(self) -> dict[str, Inventory]:
-        return {
-            host: inventory
-            for host, inventory in self.platform.inventories(self.platform.host_names).items()
-            if not isinstance(inventory, DiagnosticError)
-        }
-
-    def _refuse_leftovers(
-        self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]
-    ) -> None:
-        """A VM with this cluster's marks for a node we are about to create is reported,
-        never silently adopted or deleted."""
-        wanted = {n.name for n in batch}
-        for host, inventory in inventories.items():
-            for vm in inventory.vms.values():
-                marks = vm.marks
-                if (
-                    marks.get("tenant") == spec.tenant
-                    and marks.get("cluster") == spec.name
-                    and marks.get("node") in wanted
-                ):
-                    raise DiagnosticError(
-                        "Leftover VM of this cluster",
-                        f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
-                        f"{marks['node']} of cluster {spec.tenant}/{spec.name} but is not in "
-                        "Terraform's state (left by an interrupted run, or made by hand). "
-                        "Delete it, then apply again.",
-                    )
-
-    def _destroy(
-        self,
-        tenant: str,
-        cluster: str,
-        names: list[str],
-        nodes: Mapping[str, dict[str, Any]],
-        stop: threading.Event,
-    ) -> dict[str, DiagnosticError | None]:
-        from ..esxi.vms import destroy_vms
-
-        by_host: dict[str, list[str]] = {}
-        for name in names:
-            node = nodes[name]
-            if node.get("vm_id"):
-                by_host.setdefault(node["host"], []).append(name)
-
-        def destroy(session: HostSession) -> dict[str, Any]:
-            moids = [nodes[n]["vm_id"] for n in by_host[session.name]]
-            return destroy_vms(session, moids, stop)
-
-        result: dict[str, DiagnosticError | None] = {n: None for n in names}
-        for host, outcome in self.platform.on_hosts(by_host, destroy).items():
-            for name in by_host[host]:
-                if isinstance(outcome, DiagnosticError):
-                    result[name] = outcome
-                elif (error := outcome[nodes[name]["vm_id"]]) is not None:
-                    result[name] = host_error(error)
-        return result
 
     # -- read, delete, import -----------------------------------------------------------
 
@@ -728,7 +519,7 @@ class ClusterResource(Resource):
         tenant, cluster = state["tenant"].to_python(), state["name"].to_python()
         inventories = self.platform.inventories(self.platform.host_names)
         for name, node in nodes.items():
-            node["status"] = _status(inventories.get(node["host"]), node, tenant, cluster, name)
+            node["status"] = node_status(inventories.get(node["host"]), node, tenant, cluster, name)
         known = {node["vm_id"] for node in nodes.values()}
         for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
@@ -748,7 +539,7 @@ class ClusterResource(Resource):
                         "(left by an interrupted run, replaced while its host was away, "
                         "or made by hand). It is left alone: delete it if it is not needed.",
                     )
-        private = _private(request.private)
+        private = load_private(request.private)
         now = datetime.datetime.now(datetime.UTC).isoformat()
         since = private.get("unhealthy_since", {})
         private["unhealthy_since"] = {
@@ -770,7 +561,7 @@ class ClusterResource(Resource):
                         if nodes.get(node, {}).get("vm_id") != vm.moid:
                             node = f"{node}@{vm.moid}"
                         nodes[node] = {"host": host, "vm_id": vm.moid}
-            results = self._destroy(tenant, name, sorted(nodes), nodes, stop)
+            results = self.hosts.destroy(tenant, name, sorted(nodes), nodes, stop)
         left = {n: nodes[n] for n, error in results.items() if error is not None}
         for error in results.values():
             if error is not None:
@@ -889,104 +680,3 @@ class ClusterResource(Resource):
             KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
                                        "nodes": record_nodes}
         )  # fmt: skip
-
-
-def _status(
-    inventory: Inventory | DiagnosticError | None,
-    node: Mapping[str, Any],
-    tenant: str,
-    cluster: str,
-    name: str,
-) -> str:
-    """ready, powered_off, or lost: host unreachable, VM gone, no longer ours (marks or name
-    changed), or unusable (orphaned, inaccessible, invalid)."""
-    if inventory is None or isinstance(inventory, DiagnosticError):
-        return LOST
-    vm = inventory.vms.get(node["vm_id"])
-    if vm is None:
-        return LOST
-    marks = (vm.marks.get("tenant"), vm.marks.get("cluster"), vm.marks.get("node"))
-    if marks != (tenant, cluster, name) or not vm.name.startswith(_vm_name(tenant, cluster, name)):
-        return LOST
-    if vm.connection_state != "connected":
-        return LOST
-    return READY if vm.power_state == "poweredOn" else POWERED_OFF
-
-
-def _has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
-    """Whether a restored node has a running cluster to join: for a master, another ready
-    master (a lone master starts the control plane anew)."""
-    if node.role != "master":
-        return True
-    return any(
-        v["role"] == "master" and v.get("status") == READY
-        for n, v in nodes.items()
-        if n != node.name
-    )
-
-
-def _policy(planned: Value) -> HealthPolicy:
-    block = planned["health"].to_python() or {}
-    defaults = HealthPolicy()
-    grace = block.get("grace_period")
-    return HealthPolicy(
-        enabled=defaults.enabled if block.get("enabled") is None else block["enabled"],
-        grace_period=(
-            defaults.grace_period
-            if grace is None
-            else datetime.timedelta(seconds=parse_duration(grace))
-        ),
-        max_unhealthy=block.get("max_unhealthy") or defaults.max_unhealthy,
-        power_on=bool(block.get("power_on")),
-    )
-
-
-def _private(data: bytes) -> dict[str, Any]:
-    try:
-        loaded = json.loads(data) if data else {}
-    except ValueError:
-        loaded = {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _rolls(prior: Value, planned: Value) -> bool:
-    """Whether the workers are to be replaced one at a time (new flavor or image)."""
-    return any(prior[k] != planned[k] for k in ("worker_flavor", "worker_image"))
-
-
-def known_in(obj: Value, name: str) -> Any:
-    value = obj[name]
-    return value.to_python() if value.is_fully_known() else UNKNOWN
-
-
-def _nodes_plannable(planned: Value) -> bool:
-    return all(
-        planned[k].is_fully_known()
-        for k in ("etcd_ips", "master_ips", "worker_count", "worker_ips")
-    )
-
-
-def _batches(nodes: list[Node], size: int) -> list[list[Node]]:
-    """The control plane first, all at once; then workers in batches of ``size``."""
-    control = [n for n in nodes if n.role != "worker"]
-    workers = [n for n in nodes if n.role == "worker"]
-    batches = [control] if control else []
-    batches += [workers[i : i + size] for i in range(0, len(workers), size)]
-    return batches
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def _pki(private: bytes) -> ClusterPki:
-    from .kubernetes.pki import ClusterPki
-
-    try:
-        return ClusterPki.from_json(json.loads(private)["pki"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DiagnosticError(
-            "Cluster secrets missing from state",
-            "The cluster's certificates are kept in Terraform's private state, which is "
-            "missing or damaged. Restore the state from a backup.",
-        ) from exc

@@ -1,0 +1,209 @@
+"""A cluster's nodes on the ESXi hosts: where they can go, making and removing their VMs,
+and refusing leftovers. Used by photon_k8s_cluster for create, growth, rolls and restores."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..bridge.cty import Path, Value
+from ..bridge.diagnostics import DiagnosticError
+from .cluster_nodes import Flavor
+from .kubernetes.spec import ClusterSpec, Node
+from .names import pool_name
+from .placement import HostRoom, NodeDemand, PlacementError, place
+from .platform import Platform, host_error
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
+    from .kubernetes.pki import ClusterPki
+from .cluster_values import (
+    POWERED_OFF,
+    READY,
+    b64,
+    has_peers,
+    node_vm_name,
+)
+
+__all__ = ["ClusterHosts"]
+
+
+class ClusterHosts:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def create_nodes(
+        self,
+        spec: ClusterSpec,
+        pki: ClusterPki,
+        flavors: Mapping[str, Flavor],
+        planned: Value,
+        batch: list[Node],
+        existing: Mapping[str, dict[str, Any]],
+        stop: threading.Event,
+        *,
+        restoring: bool = False,
+    ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
+        """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
+        lost ones in a running cluster, so their VMs get a new name (the remnant may still
+        exist) and their bootstrap data joins the cluster instead of founding it."""
+        from ..esxi.vms import VmSpec, create_vms
+        from .kubernetes.cloudinit import metadata, userdata
+
+        inventories = self.reachable_inventories()  # a host that does not answer gets no node
+        rooms, datastores = self.rooms(spec.tenant, inventories)
+        placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
+        demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
+        try:
+            where = place(demands, rooms, placed)
+        except PlacementError as exc:
+            raise DiagnosticError(
+                "No room for the cluster's nodes",
+                f"Placing the nodes of {spec.tenant}/{spec.name} failed: {exc}. Free memory "
+                "on the tenant's hosts, add hosts to the tenant, or choose smaller flavors.",
+            ) from exc
+        specs_by_host: dict[str, list[VmSpec]] = {}
+        by_vm_name: dict[str, Node] = {}
+        for node in batch:
+            host, flavor = where[node.name], flavors[node.role]
+            vm_name = node_vm_name(spec.tenant, spec.name, node.name)
+            if restoring:
+                vm_name += f"-r{int(time.time() * 1000) % 10**9}"
+            by_vm_name[vm_name] = node
+            extra = {
+                "photon.tenant": spec.tenant,
+                "photon.cluster": spec.name,
+                "photon.role": node.role,
+                "photon.node": node.name,
+                "guestinfo.userdata": b64(
+                    userdata(spec, node, pki, joining=restoring and has_peers(node, existing))
+                ),
+                "guestinfo.userdata.encoding": "base64",
+                "guestinfo.metadata": b64(metadata(spec, node, vm_name)),
+                "guestinfo.metadata.encoding": "base64",
+            }
+            specs_by_host.setdefault(host, []).append(
+                VmSpec(
+                    name=vm_name,
+                    pool=inventories[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
+                    datastore=datastores[host],
+                    image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
+                    vcpu=flavor.vcpu,
+                    memory_mb=int(flavor.memory_gb * 1024),
+                    disk_gb=flavor.disk_gb,
+                    network=planned["network"].to_python(),
+                    extra_config=extra,
+                    annotation=f"Photon {node.role} {node.name} of cluster "
+                    f"{spec.tenant}/{spec.name}",
+                )
+            )
+
+        def make(session: HostSession) -> dict[str, Any]:
+            return create_vms(session, specs_by_host[session.name], stop)
+
+        made: dict[str, dict[str, Any]] = {}
+        errors: list[DiagnosticError] = []
+        for host, outcome in self.platform.on_hosts(specs_by_host, make).items():
+            if isinstance(outcome, DiagnosticError):
+                errors.append(outcome)
+                continue
+            for vm_spec in specs_by_host[host]:
+                node, created = by_vm_name[vm_spec.name], outcome[vm_spec.name]
+                if created.moid is not None:  # it exists, even if a later step failed
+                    made[node.name] = {
+                        "role": node.role, "host": host, "vm_id": created.moid, "ip": node.ip,
+                        "status": READY if created.error is None else POWERED_OFF,
+                    }  # fmt: skip
+                if created.error is not None:
+                    cause = host_error(created.error).diagnostic
+                    errors.append(
+                        DiagnosticError(
+                            f"Node {node.name} of cluster {spec.name}: {cause.summary}",
+                            cause.detail,
+                        )
+                    )
+        return made, errors
+
+    def rooms(
+        self, tenant: str, inventories: Mapping[str, Inventory]
+    ) -> tuple[list[HostRoom], dict[str, str]]:
+        """Free memory of each reachable host of the tenant, and its datastore for VMs."""
+        from ..esxi.capacity import read_capacity
+
+        tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
+        if not tenant_hosts:
+            raise DiagnosticError(
+                "Tenant has no hosts",
+                f"Tenant {tenant!r} has no resource pool on any reachable host; create it "
+                "first, or bring its hosts back.",
+                Path.root().attr("tenant"),
+            )
+        rooms, datastores = [], {}
+        for host, capacity in self.platform.on_hosts(tenant_hosts, read_capacity).items():
+            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
+                continue  # an unreachable host gets no new node
+            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
+            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
+            datastores[host] = capacity.datastores[0].name
+        return rooms, datastores
+
+    def reachable_inventories(self) -> dict[str, Inventory]:
+        return {
+            host: inventory
+            for host, inventory in self.platform.inventories(self.platform.host_names).items()
+            if not isinstance(inventory, DiagnosticError)
+        }
+
+    def refuse_leftovers(
+        self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]
+    ) -> None:
+        """A VM with this cluster's marks for a node we are about to create is reported,
+        never silently adopted or deleted."""
+        wanted = {n.name for n in batch}
+        for host, inventory in inventories.items():
+            for vm in inventory.vms.values():
+                marks = vm.marks
+                if (
+                    marks.get("tenant") == spec.tenant
+                    and marks.get("cluster") == spec.name
+                    and marks.get("node") in wanted
+                ):
+                    raise DiagnosticError(
+                        "Leftover VM of this cluster",
+                        f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
+                        f"{marks['node']} of cluster {spec.tenant}/{spec.name} but is not in "
+                        "Terraform's state (left by an interrupted run, or made by hand). "
+                        "Delete it, then apply again.",
+                    )
+
+    def destroy(
+        self,
+        tenant: str,
+        cluster: str,
+        names: list[str],
+        nodes: Mapping[str, dict[str, Any]],
+        stop: threading.Event,
+    ) -> dict[str, DiagnosticError | None]:
+        from ..esxi.vms import destroy_vms
+
+        by_host: dict[str, list[str]] = {}
+        for name in names:
+            node = nodes[name]
+            if node.get("vm_id"):
+                by_host.setdefault(node["host"], []).append(name)
+
+        def destroy(session: HostSession) -> dict[str, Any]:
+            moids = [nodes[n]["vm_id"] for n in by_host[session.name]]
+            return destroy_vms(session, moids, stop)
+
+        result: dict[str, DiagnosticError | None] = {n: None for n in names}
+        for host, outcome in self.platform.on_hosts(by_host, destroy).items():
+            for name in by_host[host]:
+                if isinstance(outcome, DiagnosticError):
+                    result[name] = outcome
+                elif (error := outcome[nodes[name]["vm_id"]]) is not None:
+                    result[name] = host_error(error)
+        return result

@@ -1,0 +1,202 @@
+"""What a cluster's planned and prior values say: its nodes, flavors, bootstrap spec, health
+policy and private state. Pure functions over the resource's values."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..bridge.cty import UNKNOWN, Value
+from ..bridge.diagnostics import DiagnosticError
+from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
+from .cluster_schema import DEFAULT_FLAVORS
+from .health import HealthPolicy
+from .kubernetes.spec import ClusterSpec, Node
+from .quota_policy import Amounts
+
+if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from .kubernetes.pki import ClusterPki
+
+__all__ = [
+    "LOST",
+    "POWERED_OFF",
+    "READY",
+    "b64",
+    "cluster_spec",
+    "config_value",
+    "demand_of",
+    "desired_from",
+    "flavors_of",
+    "has_peers",
+    "health_policy",
+    "known_in",
+    "load_pki",
+    "load_private",
+    "node_status",
+    "node_vm_name",
+    "nodes_plannable",
+    "rolls",
+    "worker_batches",
+]  # fmt: skip
+
+READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
+
+
+def config_value(planned: Value, name: str) -> Any:
+    return planned[name].to_python()
+
+
+def flavors_of(planned: Value) -> dict[str, Flavor]:
+    return {
+        role: Flavor(int(f["vcpu"]), float(f["memory_gb"]), int(f["disk_gb"]))
+        for role in DEFAULT_FLAVORS
+        for f in [planned[f"{role}_flavor"].to_python()]
+    }
+
+
+def demand_of(nodes: list[Node], flavors: Mapping[str, Flavor]) -> Amounts:
+    return Amounts(
+        vm_count=len(nodes),
+        vcpu=sum(flavors[n.role].vcpu for n in nodes),
+        memory_gb=sum(flavors[n.role].memory_gb for n in nodes),
+        disk_gb=sum(flavors[n.role].disk_gb for n in nodes),
+    )
+
+
+def desired_from(planned: Value) -> list[Node]:
+    return desired_nodes(
+        config_value(planned, "etcd_ips") or [],
+        config_value(planned, "master_ips") or [],
+        int(config_value(planned, "worker_count")),
+        config_value(planned, "worker_ips") or [],
+    )
+
+
+def cluster_spec(planned: Value) -> ClusterSpec:
+    nodes = desired_from(planned)
+    netmask = config_value(planned, "netmask")
+    return ClusterSpec(
+        tenant=config_value(planned, "tenant"),
+        name=config_value(planned, "name"),
+        kubernetes_version=config_value(planned, "kubernetes_version"),
+        pod_cidr=config_value(planned, "pod_cidr"),
+        service_cidr=config_value(planned, "service_cidr"),
+        api_address=(config_value(planned, "master_ips") or [""])[0],
+        etcd=[n for n in nodes if n.role == "etcd"],
+        masters=[n for n in nodes if n.role == "master"],
+        gateway=config_value(planned, "gateway"),
+        prefix_length=prefix_length(netmask) if netmask else None,
+        dns_servers=config_value(planned, "dns_servers") or [],
+        ssh_public_keys=config_value(planned, "ssh_public_keys") or [],
+    )
+
+
+def node_vm_name(tenant: str, cluster: str, node: str) -> str:
+    return f"{tenant}-{cluster}-{node}"
+
+
+def node_status(
+    inventory: Inventory | DiagnosticError | None,
+    node: Mapping[str, Any],
+    tenant: str,
+    cluster: str,
+    name: str,
+) -> str:
+    """ready, powered_off, or lost: host unreachable, VM gone, no longer ours (marks or name
+    changed), or unusable (orphaned, inaccessible, invalid)."""
+    if inventory is None or isinstance(inventory, DiagnosticError):
+        return LOST
+    vm = inventory.vms.get(node["vm_id"])
+    if vm is None:
+        return LOST
+    marks = (vm.marks.get("tenant"), vm.marks.get("cluster"), vm.marks.get("node"))
+    if marks != (tenant, cluster, name) or not vm.name.startswith(
+        node_vm_name(tenant, cluster, name)
+    ):
+        return LOST
+    if vm.connection_state != "connected":
+        return LOST
+    return READY if vm.power_state == "poweredOn" else POWERED_OFF
+
+
+def has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether a restored node has a running cluster to join: for a master, another ready
+    master (a lone master starts the control plane anew)."""
+    if node.role != "master":
+        return True
+    return any(
+        v["role"] == "master" and v.get("status") == READY
+        for n, v in nodes.items()
+        if n != node.name
+    )
+
+
+def health_policy(planned: Value) -> HealthPolicy:
+    block = planned["health"].to_python() or {}
+    defaults = HealthPolicy()
+    grace = block.get("grace_period")
+    return HealthPolicy(
+        enabled=defaults.enabled if block.get("enabled") is None else block["enabled"],
+        grace_period=(
+            defaults.grace_period
+            if grace is None
+            else datetime.timedelta(seconds=parse_duration(grace))
+        ),
+        max_unhealthy=block.get("max_unhealthy") or defaults.max_unhealthy,
+        power_on=bool(block.get("power_on")),
+    )
+
+
+def load_private(data: bytes) -> dict[str, Any]:
+    try:
+        loaded = json.loads(data) if data else {}
+    except ValueError:
+        loaded = {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def rolls(prior: Value, planned: Value) -> bool:
+    """Whether the workers are to be replaced one at a time (new flavor or image)."""
+    return any(prior[k] != planned[k] for k in ("worker_flavor", "worker_image"))
+
+
+def known_in(obj: Value, name: str) -> Any:
+    value = obj[name]
+    return value.to_python() if value.is_fully_known() else UNKNOWN
+
+
+def nodes_plannable(planned: Value) -> bool:
+    return all(
+        planned[k].is_fully_known()
+        for k in ("etcd_ips", "master_ips", "worker_count", "worker_ips")
+    )
+
+
+def worker_batches(nodes: list[Node], size: int) -> list[list[Node]]:
+    """The control plane first, all at once; then workers in batches of ``size``."""
+    control = [n for n in nodes if n.role != "worker"]
+    workers = [n for n in nodes if n.role == "worker"]
+    batches = [control] if control else []
+    batches += [workers[i : i + size] for i in range(0, len(workers), size)]
+    return batches
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def load_pki(private: bytes) -> ClusterPki:
+    from .kubernetes.pki import ClusterPki
+
+    try:
+        return ClusterPki.from_json(json.loads(private)["pki"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DiagnosticError(
+            "Cluster secrets missing from state",
+            "The cluster's certificates are kept in Terraform's private state, which is "
+            "missing or damaged. Restore the state from a backup.",
+        ) from exc
