@@ -1,7 +1,9 @@
-# Quickstart: one tenant spanning every configured ESXi host.
+# Quickstart: a tenant spanning every configured ESXi host, and a small Kubernetes cluster in
+# it (one master, two workers).
 #
-# scripts/quickstart starts simulated hosts and passes them in through a tfvars file; against
-# real hosts, set esxi_hosts and esxi_passwords yourself (see README.md).
+# scripts/quickstart starts simulated hosts (with a base disk at images/k8s.vmdk) and passes
+# them in through a tfvars file; against real hosts, set esxi_hosts and esxi_passwords
+# yourself, and image to a node image on your hosts' datastores (see README.md).
 
 terraform {
   required_version = ">= 1.5"
@@ -29,6 +31,12 @@ variable "esxi_passwords" {
   sensitive   = true
 }
 
+variable "image" {
+  description = "Base disk of the cluster nodes on each host's first datastore."
+  type        = string
+  default     = "images/k8s.vmdk"
+}
+
 provider "photon" {
   dynamic "host" {
     for_each = var.esxi_hosts
@@ -45,6 +53,35 @@ provider "photon" {
 resource "photon_tenant" "demo" {
   name        = "demo"
   description = "Created by the quickstart"
+}
+
+resource "photon_k8s_cluster" "demo" {
+  tenant             = photon_tenant.demo.id
+  name               = "demo"
+  kubernetes_version = "1.32.3"
+  image              = var.image
+  worker_count       = 2
+  master_ips         = ["10.0.0.21"]
+  netmask            = "255.255.255.0"
+  gateway            = "10.0.0.1"
+  master_flavor      = { vcpu = 2, memory_gb = 1, disk_gb = 20 }
+  worker_flavor      = { vcpu = 2, memory_gb = 1, disk_gb = 20 }
+}
+
+output "api_endpoint" {
+  description = "The cluster's Kubernetes API."
+  value       = photon_k8s_cluster.demo.api_endpoint
+}
+
+output "nodes" {
+  description = "Where each node runs."
+  value       = { for name, node in photon_k8s_cluster.demo.nodes : name => "${node.host} (${node.status})" }
+}
+
+output "kubeconfig" {
+  description = "Admin kubeconfig: terraform output -raw kubeconfig > kubeconfig"
+  value       = photon_k8s_cluster.demo.kubeconfig
+  sensitive   = true
 }
 
 output "tenant" {

@@ -12,7 +12,12 @@ from tests.support.simulator import TOP, Simulator
 from tests.support.terraform import Terraform, provider_block
 
 
-def test_quickstart_applies_and_destroys(sim: Simulator, tf: Terraform) -> None:
+def test_quickstart_applies_and_destroys(tf: Terraform) -> None:
+    with Simulator(2, "--image", "images/k8s.vmdk") as sim:
+        quickstart(sim, tf)
+
+
+def quickstart(sim: Simulator, tf: Terraform) -> None:
     shutil.copy(TOP / "examples" / "quickstart" / "main.tf", tf.workdir)
     tfvars = {
         "esxi_hosts": [
@@ -27,6 +32,10 @@ def test_quickstart_applies_and_destroys(sim: Simulator, tf: Terraform) -> None:
     assert applied.code == 0, applied.output
     assert pools(sim) == {"esx-1": ["photon-tenant-demo"], "esx-2": ["photon-tenant-demo"]}
     assert all(h.password not in applied.output for h in sim.hosts)
+    outputs = json.loads(tf.ok("output", "-json").stdout)
+    assert outputs["api_endpoint"]["value"] == "https://10.0.0.21:6443"
+    assert sorted(outputs["nodes"]["value"]) == ["master-1", "worker-1", "worker-2"]
+    assert outputs["kubeconfig"]["sensitive"] is True
     assert tf.plan().code == 0
     assert tf.destroy().code == 0
     assert pools(sim) == {"esx-1": [], "esx-2": []}
