@@ -53,6 +53,7 @@ from .cluster_values import (
 )
 from .health import parse_max_unhealthy, plan_health
 from .kubernetes.spec import Node
+from .names import is_name
 from .placement import NodeDemand, PlacementError, place
 from .platform import Platform, host_error
 from .quota import admitted, all_inventories, check, quota_exceeded
@@ -79,16 +80,12 @@ class ClusterResource(Resource):
 
     @classmethod
     def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
-        def known(name: str) -> Any:
-            value = config[name]
-            return value.to_python() if value.is_fully_known() else UNKNOWN
-
         counts = {
-            "master": (known("master_count"), DEFAULTS["master_count"], "master_ips"),
-            "etcd": (known("etcd_count"), DEFAULTS["etcd_count"], "etcd_ips"),
+            "master": (known_in(config, "master_count"), DEFAULTS["master_count"], "master_ips"),
+            "etcd": (known_in(config, "etcd_count"), DEFAULTS["etcd_count"], "etcd_ips"),
         }
         for role, (count, default, ips_name) in counts.items():
-            ips = known(ips_name)
+            ips = known_in(config, ips_name)
             if count is UNKNOWN or ips is UNKNOWN:
                 continue
             count = default if count is None else count
@@ -99,7 +96,7 @@ class ClusterResource(Resource):
                     "one static address per VM.",
                     Path.root().attr(ips_name),
                 )
-        workers, pool = known("worker_count"), known("worker_ips")
+        workers, pool = known_in(config, "worker_count"), known_in(config, "worker_ips")
         if workers is not UNKNOWN and pool not in (UNKNOWN, None):
             workers = DEFAULTS["worker_count"] if workers is None else workers
             if len(pool) < workers:
@@ -109,7 +106,7 @@ class ClusterResource(Resource):
                     "addresses, or leave worker_ips unset for DHCP.",
                     Path.root().attr("worker_ips"),
                 )
-        netmask = known("netmask")
+        netmask = known_in(config, "netmask")
         if netmask is None:
             diagnostics.error(
                 "Netmask needed",
@@ -585,7 +582,7 @@ class ClusterResource(Resource):
 
         tenant, _, name = import_id.partition("/")
         record = None
-        if tenant and name and "/" not in name:
+        if is_name(tenant) and is_name(name):
             record = self.platform.records().get(KIND, f"{tenant}.{name}")
         if record is None:
             response.diagnostics.error(

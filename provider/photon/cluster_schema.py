@@ -15,7 +15,7 @@ from ..bridge.schema import (
 )
 from ..bridge.validators import at_least, matches
 from .cluster_nodes import Flavor
-from .names import TENANT_NAME_RULE, tenant_name_validator
+from .names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
 
 __all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "one_of"]
 
@@ -123,7 +123,7 @@ _TIMEOUTS = Block(
     )
 )  # fmt: skip
 _NAME = matches(
-    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?",
+    NAME_PATTERN,
     "Invalid cluster name",
     TENANT_NAME_RULE.replace("tenant", "cluster"),
 )

@@ -13,7 +13,7 @@ from ..bridge.cty import UNKNOWN, Value
 from ..bridge.diagnostics import DiagnosticError
 from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS
-from .health import HealthPolicy
+from .health import LOST, POWERED_OFF, READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
 from .quota_policy import Amounts
 
@@ -42,8 +42,6 @@ __all__ = [
     "rolls",
     "worker_batches",
 ]  # fmt: skip
-
-READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
 
 
 def config_value(planned: Value, name: str) -> Any:

@@ -30,7 +30,7 @@ from ..bridge.cty import NUMBER, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
 from ..bridge.validators import at_least
-from .names import pool_name, tenant_name_validator
+from .names import is_name, pool_name, tenant_name_validator
 from .platform import Platform
 from .quota_policy import (
     KINDS,
@@ -242,9 +242,7 @@ class QuotaResource(Resource):
             response.new_state = Value.null(request.prior_state.type)
 
     def import_state(self, import_id: str, response: ImportResponse) -> None:
-        checked = Diagnostics()
-        tenant_name_validator(Value.from_python(STRING, import_id), Path.root(), checked)
-        if checked.has_errors or self.platform.records().get(KIND, import_id) is None:
+        if not is_name(import_id) or self.platform.records().get(KIND, import_id) is None:
             response.diagnostics.error(
                 "No quota to import",
                 f"Tenant {import_id!r} has no quota in the platform records. Import a quota "

@@ -18,7 +18,7 @@ from ..bridge.cty import STRING, Path, Set, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, Schema
 from ..bridge.validators import not_empty
-from .names import pool_name, tenant_name_validator
+from .names import is_name, pool_name, tenant_name_validator
 from .platform import Platform
 from .quota_policy import pool_memory_limit_mb
 
@@ -215,9 +215,7 @@ class TenantResource(Resource):
                 records.remove(KIND, tenant)
 
     def import_state(self, import_id: str, response: ImportResponse) -> None:
-        diagnostics = Diagnostics()
-        tenant_name_validator(Value.from_python(STRING, import_id), Path.root(), diagnostics)
-        if diagnostics.has_errors:
+        if not is_name(import_id):
             response.diagnostics.error(
                 "Invalid import id",
                 f"Import a tenant by its name, e.g. `terraform import photon_tenant.x team-a`; "
