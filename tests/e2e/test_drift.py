@@ -19,21 +19,17 @@ def nodes(tf: Terraform) -> dict[str, dict]:
 
 def power_state(sim: Simulator, node: dict) -> str:
     with probe(sim[node["host"]]) as p:
-        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
-        return str(vm.runtime.powerState)
+        return str(p.vm(node["vm_id"]).runtime.powerState)
 
 
 def delete_vm(sim: Simulator, node: dict) -> None:
     with probe(sim[node["host"]]) as p:
-        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
-        p.wait(vm.PowerOffVM_Task())
-        p.wait(vm.Destroy_Task())
+        p.destroy_vm(node["vm_id"])
 
 
 def power_off(sim: Simulator, node: dict) -> None:
     with probe(sim[node["host"]]) as p:
-        vm = next(vm for vm in p.vms().values() if vm._moId == node["vm_id"])
-        p.wait(vm.PowerOffVM_Task())
+        p.power_off(node["vm_id"])
 
 
 def apply_cluster(tf: Terraform, sim: Simulator, health: str = "", workers: int = 3) -> None:

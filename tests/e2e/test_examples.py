@@ -128,11 +128,8 @@ def test_ci_pipeline_example_heals_drift_with_state_in_postgres(
                 if r["type"] == "photon_k8s_cluster"
             )  # fmt: skip
             node = cluster["values"]["nodes"]["worker-1"]
-            host = next(h for h in sim.hosts if h.name == node["host"])
-            with probe(host) as p:
-                vm = next(v for v in p.vms().values() if v._moId == node["vm_id"])
-                p.wait(vm.PowerOffVM_Task())
-                p.wait(vm.Destroy_Task())
+            with probe(sim[node["host"]]) as p:
+                p.destroy_vm(node["vm_id"])
             healed = ci()
             assert healed.returncode == 0 and "drift found, applying" in healed.stdout, healed
             assert "ci: no drift" in ci().stdout

@@ -185,6 +185,17 @@ class Probe:
     def vms(self) -> dict[str, vim.VirtualMachine]:
         return {vm.name: vm for vm in self.datacenter.vmFolder.childEntity}
 
+    def vm(self, moid: str) -> vim.VirtualMachine:
+        return next(vm for vm in self.vms().values() if vm._moId == moid)
+
+    def power_off(self, moid: str) -> None:
+        self.wait(self.vm(moid).PowerOffVM_Task())
+
+    def destroy_vm(self, moid: str) -> None:
+        """As an admin deleting a node's VM by hand would."""
+        self.power_off(moid)
+        self.wait(self.vm(moid).Destroy_Task())
+
     def extra_config(self, vm: vim.VirtualMachine) -> dict[str, str]:
         return {o.key: o.value for o in vm.config.extraConfig}
 
