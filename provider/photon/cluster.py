@@ -33,6 +33,7 @@ from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.logs import log_context
 from ..bridge.schema import Schema
 from ..esxi.errors import EsxiError
+from . import unhealthy_since
 from .cluster_hosts import ClusterHosts
 from .cluster_nodes import node_changes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA
@@ -42,21 +43,22 @@ from .cluster_values import (
     demand_of,
     desired_from,
     flavors_of,
+    has_etcd_ca_key,
     health_policy,
     known_in,
     load_pki,
-    load_private,
     node_status,
     nodes_plannable,
     rolls,
     worker_batches,
 )
-from .health import parse_max_unhealthy, plan_health
+from .health import HealthPlan, HealthPolicy, judge_control_plane, parse_max_unhealthy, plan_health
 from .kubernetes.spec import Node
 from .names import is_name
 from .placement import NodeDemand, PlacementError, place
 from .platform import Platform, host_error
-from .quota import admitted, all_inventories, check, quota_exceeded
+from .quota import admitted, check, quota_exceeded
+from .records import CLUSTERS
 
 if TYPE_CHECKING:
     from .kubernetes.pki import ClusterPki
@@ -65,7 +67,7 @@ __all__ = ["ClusterResource"]
 
 log = logging.getLogger("provider.photon")
 
-KIND = "clusters"  # records folder
+KIND = CLUSTERS
 
 
 class ClusterResource(Resource):
@@ -214,34 +216,82 @@ class ClusterResource(Resource):
         diagnostics: Diagnostics,
     ) -> None:
         """Plan the restoration of unhealthy nodes (same name and role, new VM) as the
-        health policy says; healthy nodes stay as they are."""
+        health policy says; healthy nodes stay as they are. What cannot rejoin the cluster
+        is refused here, before any VM is made."""
         policy = health_policy(planned)
         statuses = {n: v["status"] for n, v in nodes.items() if v.get("vm_id") is not UNKNOWN}
-        since = {
-            n: datetime.datetime.fromisoformat(t)
-            for n, t in load_private(private).get("unhealthy_since", {}).items()
-        }
-        health = plan_health(statuses, since, datetime.datetime.now(datetime.UTC), policy)
-        if health.held_back:
-            diagnostics.warning("Unhealthy nodes not restored", health.held_back)
-        unhealthy = sorted(n for n, s in statuses.items() if s != READY)
-        if unhealthy and not policy.enabled:
-            diagnostics.warning(
-                "Unhealthy nodes not restored",
-                f"{', '.join(unhealthy)}: health.enabled is false, so they are only reported.",
+        if all(s == READY for s in statuses.values()):
+            return
+        tenant, cluster = planned["tenant"].to_python(), planned["name"].to_python()
+        since = unhealthy_since.recall(self.platform.records(), tenant, cluster)
+        now = datetime.datetime.now(datetime.UTC)
+        health = plan_health(statuses, since, now, policy)
+        self._report_health(policy, health, statuses, since, now, diagnostics)
+        self._keep_unrestorable(private, nodes, health, diagnostics)
+        roles = {n: nodes[n]["role"] for n in statuses}
+        verdict = judge_control_plane(roles, statuses, health, policy)
+        if verdict.refusal:
+            diagnostics.error(
+                "Control plane cannot be restored", verdict.refusal, Path.root().attr("health")
             )
-        for name in health.waiting:
-            diagnostics.warning(
-                f"Node {name} is powered off",
-                f"It is replaced once it has been off for {policy.grace_period} (health."
-                "grace_period); set health.power_on = true to power it on instead.",
-            )
+            return
+        if verdict.rebuild:
+            diagnostics.warning("All cluster state will be lost", verdict.rebuild)
         for name in health.restore:
             nodes[name].update(host=UNKNOWN, vm_id=UNKNOWN, status=READY)
         for name in health.power_on:
             nodes[name]["status"] = READY
         if health.restore:
             self._check_room(planned, health.restore, nodes, diagnostics)
+
+    @staticmethod
+    def _report_health(
+        policy: HealthPolicy,
+        health: HealthPlan,
+        statuses: Mapping[str, str],
+        since: Mapping[str, datetime.datetime],
+        now: datetime.datetime,
+        diagnostics: Diagnostics,
+    ) -> None:
+        if health.held_back:
+            diagnostics.warning("Unhealthy nodes not restored", health.held_back)
+        unhealthy = sorted(n for n, s in statuses.items() if s != READY)
+        if not policy.enabled:
+            diagnostics.warning(
+                "Unhealthy nodes not restored",
+                f"{', '.join(unhealthy)}: health.enabled is false, so they are only reported.",
+            )
+        for name in health.waiting:
+            off = int((now - since.get(name, now)).total_seconds())
+            diagnostics.warning(
+                f"Node {name} is powered off",
+                f"It has been seen off for {off}s; it is replaced once it has been off for "
+                f"{policy.grace_text} (health.grace_period); set health.power_on = true to "
+                "power it on instead.",
+            )
+
+    @staticmethod
+    def _keep_unrestorable(
+        private: bytes,
+        nodes: Mapping[str, dict[str, Any]],
+        health: HealthPlan,
+        diagnostics: Diagnostics,
+    ) -> None:
+        """An imported cluster whose records predate the etcd CA key cannot issue a new etcd
+        member's certificate: say so, and restore everything else."""
+        members = [n for n in health.restore if nodes[n]["role"] == "etcd"]
+        if not members or has_etcd_ca_key(private):
+            return
+        for name in members:
+            health.restore.remove(name)
+        diagnostics.warning(
+            "etcd members cannot be restored",
+            f"{', '.join(members)}: this cluster was imported from records that do not hold "
+            "its etcd CA key, so no certificate can be issued for a new member. Restore the "
+            "Terraform state that created the cluster (its private data holds the key), or "
+            "replace the etcd members by hand; the other nodes are restored.",
+            Path.root().attr("nodes"),
+        )
 
     def _check_room(
         self,
@@ -269,11 +319,23 @@ class ClusterResource(Resource):
             )
 
     def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
+        """New nodes must fit the quota, said at plan. Terraform plans the configuration
+        before `terraform destroy` too, so the refusal also says how to destroy anyway."""
         tenant = planned["tenant"].to_python()
-        decision = check(self.platform, tenant, demand_of(add, flavors_of(planned)))
-        if not decision.allowed:
-            path = Path.root().attr("worker_count")
-            diagnostics.add(quota_exceeded(tenant, decision, path).diagnostic)
+        path = Path.root().attr("worker_count")
+        try:
+            decision = check(self.platform, tenant, demand_of(add, flavors_of(planned)))
+            if decision.allowed:
+                return
+            refusal = quota_exceeded(tenant, decision, path).diagnostic
+        except DiagnosticError as exc:
+            refusal = exc.diagnostic
+        diagnostics.error(
+            refusal.summary,
+            f"{refusal.detail} (To destroy this configuration instead, run `terraform "
+            "destroy -refresh=false`: Terraform plans the configuration before a destroy.)",
+            path,
+        )
 
     # -- apply ------------------------------------------------------------------------
 
@@ -288,7 +350,11 @@ class ClusterResource(Resource):
             with self._timeout(planned, "create") as stop:
                 self._converge(planned, pki, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
-            response.new_state = self._state(planned, pki, nodes)
+            # A create that made nothing (refused by the quota, say) leaves no state, so
+            # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
+            response.new_state = (
+                self._state(planned, pki, nodes) if nodes else Value.null(planned.type)
+            )
         control_plane = [n.name for n in desired_from(planned) if n.role != "worker"]
         standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
         if response.diagnostics.has_errors and standing:
@@ -360,12 +426,12 @@ class ClusterResource(Resource):
                             diagnostics.add(error.diagnostic)
                         if errors:
                             break
-                    self._write_record(planned, nodes)
+                    self._write_record(planned, pki, nodes)
             except DiagnosticError as exc:
                 diagnostics.add(exc.diagnostic)
         elif change.remove:
             with self.platform.records().locked(f"shrink cluster {tenant}/{name}"):
-                self._write_record(planned, nodes)
+                self._write_record(planned, pki, nodes)
 
     def _heal(
         self,
@@ -455,7 +521,7 @@ class ClusterResource(Resource):
                     "deleted.",
                 )
         with self.platform.records().locked(f"restore nodes of {tenant}/{cluster}"):
-            self._write_record(planned, nodes)
+            self._write_record(planned, pki, nodes)
         for failure in errors:
             response.diagnostics.add(failure.diagnostic)
         return not errors
@@ -487,7 +553,7 @@ class ClusterResource(Resource):
                         spec, pki, flavors, planned, [node], nodes, stop
                     )
                     nodes.update(made)
-                    self._write_record(planned, nodes)
+                    self._write_record(planned, pki, nodes)
             except DiagnosticError as exc:
                 errors = [exc]
             for failure in errors:
@@ -536,30 +602,50 @@ class ClusterResource(Resource):
                         "(left by an interrupted run, replaced while its host was away, "
                         "or made by hand). It is left alone: delete it if it is not needed.",
                     )
-        private = load_private(request.private)
-        now = datetime.datetime.now(datetime.UTC).isoformat()
-        since = private.get("unhealthy_since", {})
-        private["unhealthy_since"] = {
-            n: since.get(n, now) for n, node in nodes.items() if node["status"] != READY
-        }
-        response.private = json.dumps(private).encode()
+        self._remember_unhealthy(tenant, cluster, nodes, response.diagnostics)
         response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
 
+    def _remember_unhealthy(
+        self,
+        tenant: str,
+        cluster: str,
+        nodes: Mapping[str, dict[str, Any]],
+        diagnostics: Diagnostics,
+    ) -> None:
+        statuses = {n: v["status"] for n, v in nodes.items()}
+        now = datetime.datetime.now(datetime.UTC)
+        try:
+            unhealthy_since.remember(self.platform.records(), tenant, cluster, statuses, now)
+        except DiagnosticError as exc:  # the nodes' statuses stand without it
+            diagnostics.warning(
+                "When the unhealthy nodes were first seen was not recorded",
+                f"{exc.diagnostic.detail} A powered-off node's grace period counts from the "
+                "first refresh that can record it.",
+            )
+
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        """Every VM with the cluster's marks goes, also any left by an interrupted run. VMs
+        on hosts that do not answer cannot go: the cluster is deleted everywhere else, and
+        a warning lists them (photon_tenant reports them as unmanaged once they are back)."""
         prior = request.prior_state
         tenant, name = prior["tenant"].to_python(), prior["name"].to_python()
         nodes = prior["nodes"].to_python() or {}
+        inventories = self.platform.inventories(self.platform.host_names)
+        down = sorted(h for h, i in inventories.items() if isinstance(i, DiagnosticError))
+        for host, inventory in inventories.items():
+            if isinstance(inventory, DiagnosticError):
+                continue
+            for vm in inventory.vms.values():
+                if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (tenant, name):
+                    node = vm.marks.get("node", vm.moid)
+                    if nodes.get(node, {}).get("vm_id") != vm.moid:
+                        node = f"{node}@{vm.moid}"
+                    nodes[node] = {"host": host, "vm_id": vm.moid}
+        stranded = {n: v for n, v in nodes.items() if v["host"] in down}
         with self._timeout(prior, "delete") as stop:
-            # Every VM with the cluster's marks goes, also any left by an interrupted run.
-            for host, inventory in all_inventories(self.platform).items():
-                for vm in inventory.vms.values():
-                    if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (tenant, name):
-                        node = vm.marks.get("node", vm.moid)
-                        if nodes.get(node, {}).get("vm_id") != vm.moid:
-                            node = f"{node}@{vm.moid}"
-                        nodes[node] = {"host": host, "vm_id": vm.moid}
-            results = self.hosts.destroy(tenant, name, sorted(nodes), nodes, stop)
-        left = {n: nodes[n] for n, error in results.items() if error is not None}
+            reachable = sorted(n for n in nodes if n not in stranded)
+            results = self.hosts.destroy(tenant, name, reachable, nodes, stop)
+        left = {n for n, error in results.items() if error is not None}
         for error in results.values():
             if error is not None:
                 response.diagnostics.add(error.diagnostic)
@@ -569,17 +655,26 @@ class ClusterResource(Resource):
                 {"nodes": Value.from_python(NODES_TYPE, kept)}
             )
             return
+        if stranded:
+            response.diagnostics.warning(
+                f"Cluster {tenant}/{name} deleted except on unreachable hosts",
+                "These VMs could not be deleted because their hosts do not answer: "
+                + ", ".join(
+                    f"{n} ({v['vm_id']} on {v['host']})" for n, v in sorted(stranded.items())
+                )
+                + ". When the hosts are back, photon_tenant's refresh reports them as "
+                "unmanaged; delete them then (a cluster of this name cannot be made again "
+                "while they exist).",
+            )
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
             records.remove(KIND, f"{tenant}.{name}")
+            unhealthy_since.forget(records, tenant, name)
         response.new_state = Value.null(prior.type)
 
     def import_state(self, import_id: str, response: ImportResponse) -> None:
-        """From the platform record (spec and nodes) and the first master's bootstrap data
-        (the certificates), so a lost state can be rebuilt."""
-        from ..esxi.inventory import read_vm_options
-        from .kubernetes.cloudinit import recover_pki
-
+        """From the platform record (spec, nodes and secrets), so a lost state can be
+        rebuilt; the following refresh reads the nodes' health."""
         tenant, _, name = import_id.partition("/")
         record = None
         if is_name(tenant) and is_name(name):
@@ -593,19 +688,7 @@ class ClusterResource(Resource):
             )
             return
         nodes = {n: {**v, "status": READY} for n, v in record["nodes"].items()}
-        master = nodes.get("master-1")
-        if master is None:
-            raise DiagnosticError(
-                "Cluster cannot be imported",
-                f"Cluster {import_id} has no master-1 to recover its certificates from.",
-            )
-        session = self.platform.session(master["host"])
-        try:
-            options = read_vm_options(session, master["vm_id"])
-        except EsxiError as exc:
-            raise host_error(exc) from exc
-        userdata = base64.b64decode(options.get("guestinfo.userdata", "")).decode()
-        pki = recover_pki(userdata, name)
+        pki = self._recorded_pki(import_id, record)
         spec = record["spec"]
         state = {
             **{k: None for k in self.schema.value_type().attrs},
@@ -620,6 +703,36 @@ class ClusterResource(Resource):
         planned = Value.from_python(self.schema.value_type(), state)
         response.states.append(self._state(planned, pki, nodes))
         response.private = json.dumps({"pki": pki.to_json()}).encode()
+
+    def _recorded_pki(self, import_id: str, record: Mapping[str, Any]) -> ClusterPki:
+        """The secrets from the record; for a record written before it held them, from the
+        boot data of any master (a first master's or a joined one's alike)."""
+        from ..esxi.inventory import read_vm_options
+        from .kubernetes.cloudinit import recover_pki
+        from .kubernetes.pki import ClusterPki
+
+        if record.get("pki"):
+            return ClusterPki.from_json(record["pki"])
+        masters = sorted(n for n, v in record["nodes"].items() if v["role"] == "master")
+        failures = []
+        for name in masters:
+            node = record["nodes"][name]
+            try:
+                options = read_vm_options(self.platform.session(node["host"]), node["vm_id"])
+                data = base64.b64decode(options.get("guestinfo.userdata", "")).decode()
+                return recover_pki(data, record["cluster"])
+            except EsxiError as exc:
+                failures.append(host_error(exc).diagnostic.detail)
+            except DiagnosticError as exc:
+                failures.append(exc.diagnostic.detail)
+            except (ValueError, KeyError, IndexError):
+                failures.append(f"{name}'s boot data holds no cluster certificates.")
+        raise DiagnosticError(
+            "Cluster cannot be imported",
+            f"The record of cluster {import_id} holds no secrets, and no master's boot data "
+            f"could give them: {' '.join(failures) or 'the cluster has no master.'} Bring a "
+            "master's host back and import again.",
+        )
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -659,7 +772,11 @@ class ClusterResource(Resource):
             }
         )
 
-    def _write_record(self, planned: Value, nodes: Mapping[str, dict[str, Any]]) -> None:
+    def _write_record(
+        self, planned: Value, pki: ClusterPki, nodes: Mapping[str, dict[str, Any]]
+    ) -> None:
+        """The cluster as the platform knows it: spec, nodes and secrets, so that an import
+        can rebuild the state and restore every role (see docs/guides/records.md)."""
         tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
         spec = {
             k: planned[k].to_python()
@@ -675,5 +792,5 @@ class ClusterResource(Resource):
         }
         self.platform.records().put(
             KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
-                                       "nodes": record_nodes}
+                                       "nodes": record_nodes, "pki": pki.to_json()}
         )  # fmt: skip

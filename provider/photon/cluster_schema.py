@@ -113,6 +113,14 @@ _HEALTH = Block(
             "Power on powered-off nodes within the grace period (default false).",
             optional=True,
         ),
+        Attribute(
+            "rebuild_lone_control_plane",
+            BOOL,
+            "Restore the only member of the cluster's etcd (the one master with stacked "
+            "etcd, or the one etcd VM) as a new, empty one (default false). Every Kubernetes "
+            "object of the cluster is lost; without it, plan refuses such a restore.",
+            optional=True,
+        ),
     ),
 )
 _TIMEOUTS = Block(

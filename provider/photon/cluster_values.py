@@ -31,6 +31,7 @@ __all__ = [
     "demand_of",
     "desired_from",
     "flavors_of",
+    "has_etcd_ca_key",
     "has_peers",
     "health_policy",
     "known_in",
@@ -122,15 +123,22 @@ def node_status(
 
 
 def has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
-    """Whether a restored node has a running cluster to join: for a master, another ready
-    master (a lone master starts the control plane anew)."""
-    if node.role != "master":
+    """Whether a restored node has a running cluster to join: for an etcd member or a
+    master, another ready one of its role (a lone one starts its part of the cluster anew)."""
+    if node.role == "worker":
         return True
     return any(
-        v["role"] == "master" and v.get("status") == READY
+        v["role"] == node.role and v.get("status") == READY
         for n, v in nodes.items()
         if n != node.name
     )
+
+
+def has_etcd_ca_key(private: bytes) -> bool:
+    """Whether the cluster's secrets can issue etcd certificates (not so after an import
+    from records that predate the etcd CA key, with external etcd)."""
+    pki = load_private(private).get("pki") or {}
+    return bool((pki.get("etcd_ca") or {}).get("key_pem"))
 
 
 def health_policy(planned: Value) -> HealthPolicy:
@@ -146,6 +154,8 @@ def health_policy(planned: Value) -> HealthPolicy:
         ),
         max_unhealthy=block.get("max_unhealthy") or defaults.max_unhealthy,
         power_on=bool(block.get("power_on")),
+        rebuild_lone_control_plane=bool(block.get("rebuild_lone_control_plane")),
+        grace_text=defaults.grace_text if grace is None else grace.strip(),
     )
 
 

@@ -11,7 +11,7 @@ from ..bridge.schema import Attribute, Block, NestedAttributes, Nesting, Schema
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
 from .quota import KIND as QUOTAS
-from .quota import QuotaResource, all_inventories, limits_of, tenant_usage
+from .quota import QuotaResource, limits_of, read_hosts, tenant_usage
 from .quota_policy import KINDS
 from .tenant import KIND as TENANTS
 
@@ -47,7 +47,8 @@ class TenantDataSource(DataSource):
                           description="The tenant's quota limits; null without a quota.",
                           computed=True),
                 Attribute("usage", nested=_QUOTA.attribute("usage").nested,
-                          description="What the tenant's VMs use now, on all hosts.",
+                          description="What the tenant's VMs use now, on all hosts; null "
+                          "while a host does not answer.",
                           computed=True),
             ),
         )
@@ -58,7 +59,8 @@ class TenantDataSource(DataSource):
 
     def read(self, request: ReadDataRequest, diagnostics: Diagnostics) -> Value:
         name = request.config["name"].to_python()
-        inventories = all_inventories(self.platform)
+        read = read_hosts(self.platform)
+        inventories = read.inventories
         hosts = sorted(h for h, i in inventories.items() if i.child_named(pool_name(name)))
         records = self.platform.records()
         record = records.get(TENANTS, name)
@@ -68,6 +70,7 @@ class TenantDataSource(DataSource):
                 f"There is no tenant {name!r} on these hosts.",
                 Path.root().attr("name"),
             )
+        read.warn_unknown_usage(name, diagnostics)
         quota = records.get(QUOTAS, name)
         limits = limits_of(quota).as_dict() if quota else None
         return Value.from_python(
@@ -78,7 +81,7 @@ class TenantDataSource(DataSource):
                 "description": (record or {}).get("description"),
                 "hosts": hosts,
                 "limits": limits,
-                "usage": tenant_usage(inventories, name).as_dict(),
+                "usage": None if read.down else tenant_usage(inventories, name).as_dict(),
             },
         )
 

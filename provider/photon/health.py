@@ -8,6 +8,10 @@
 - When more nodes are unhealthy than ``max_unhealthy`` allows, nothing is restored: mass loss
   usually means a partition or a host outage, not dead nodes, and replacing half a cluster
   would make things worse. The plan says so in a warning.
+- The control plane keeps etcd's rules (``judge_control_plane``): a member restored while
+  fewer than a quorum of its peers run can never join, so the plan refuses it; a lone
+  member (one stacked master, or one etcd VM) restored starts an empty cluster, so it is
+  refused unless the policy opts into that rebuild.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["HealthPlan", "HealthPolicy", "parse_max_unhealthy", "plan_health"]
+__all__ = [
+    "ControlPlaneVerdict",
+    "HealthPlan",
+    "HealthPolicy",
+    "judge_control_plane",
+    "parse_max_unhealthy",
+    "plan_health",
+]
 
 READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
 
@@ -28,6 +39,8 @@ class HealthPolicy:
     grace_period: datetime.timedelta = datetime.timedelta(minutes=5)
     max_unhealthy: str = "50%"
     power_on: bool = False
+    rebuild_lone_control_plane: bool = False
+    grace_text: str = "5m"  # grace_period as the user wrote it, for messages
 
 
 @dataclass
@@ -80,3 +93,52 @@ def plan_health(
         else:
             plan.waiting.append(node)
     return plan
+
+
+@dataclass(frozen=True)
+class ControlPlaneVerdict:
+    refusal: str | None = None  # no restore of the control plane can work: a plan error
+    rebuild: str | None = None  # a lone member is rebuilt empty: a plan warning
+
+
+def judge_control_plane(
+    roles: Mapping[str, str],
+    statuses: Mapping[str, str],
+    plan: HealthPlan,
+    policy: HealthPolicy,
+) -> ControlPlaneVerdict:
+    """Whether the restorations in ``plan`` can rejoin the cluster's etcd.
+
+    The quorum group is the etcd members (external etcd) or else the masters (stacked etcd).
+    A restored member joins through ``member add``, which needs a quorum of the members that
+    are there now; members being powered on come back with their data and count."""
+    role = "etcd" if "etcd" in roles.values() else "master"
+    group = sorted(n for n, r in roles.items() if r == role)
+    restored = [n for n in group if n in plan.restore]
+    if not restored:
+        return ControlPlaneVerdict()
+    kind = "etcd member" if role == "etcd" else "master (with its stacked etcd member)"
+    if len(group) == 1:
+        what = (
+            f"The cluster's only {kind}, {group[0]}, is lost; a new one starts an empty "
+            "etcd, so every Kubernetes object of the cluster is gone for good"
+        )
+        if policy.rebuild_lone_control_plane:
+            return ControlPlaneVerdict(rebuild=f"{what} (health.rebuild_lone_control_plane).")
+        return ControlPlaneVerdict(
+            refusal=f"{what}. Restore it from an etcd snapshot (see the drift guide, 'When "
+            "etcd quorum is lost'), or set health { rebuild_lone_control_plane = true } to "
+            "rebuild it empty."
+        )
+    standing = [n for n in group if statuses[n] == READY or n in plan.power_on]
+    quorum = len(group) // 2 + 1
+    if len(standing) >= quorum:
+        return ControlPlaneVerdict()
+    down = [n for n in group if n not in standing]
+    return ControlPlaneVerdict(
+        refusal=f"etcd has lost quorum: {len(down)} of {len(group)} {role} nodes are down "
+        f"({', '.join(down)}) and a restored member can join only while {quorum} run, so no "
+        "VM is made. Bring back the members that still have their data (power them on, or "
+        "the hosts they are on); if they are gone, restore etcd from a snapshot (see the "
+        "drift guide, 'When etcd quorum is lost')."
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from ..bridge.api import (
@@ -50,11 +51,12 @@ if TYPE_CHECKING:
     from ..esxi.session import HostSession
 
 __all__ = [
+    "HostsRead",
     "QuotaResource",
     "admitted",
-    "all_inventories",
     "check",
     "quota_exceeded",
+    "read_hosts",
     "tenant_usage",
 ]
 
@@ -85,13 +87,45 @@ def _usage(kind: str) -> Attribute:
 # -- the enforcement API ----------------------------------------------------------------
 
 
-def all_inventories(platform: Platform) -> dict[str, Inventory]:
-    result = {}
+@dataclass(frozen=True)
+class HostsRead:
+    """One read of every configured host: the inventories that came back, and the hosts that
+    did not answer. Usage counted over ``inventories`` alone is a lower bound."""
+
+    inventories: dict[str, Inventory]
+    down: dict[str, DiagnosticError]
+
+    def require_all(self, why: str, path: Path | None = None) -> None:
+        """Refuse what needs every host's count while one does not answer."""
+        if self.down:
+            hosts = ", ".join(sorted(self.down))
+            causes = " ".join(e.diagnostic.detail for e in self.down.values())
+            raise DiagnosticError(
+                f"ESXi host unreachable: {hosts}",
+                f"{why} needs every host, and {hosts} did not answer ({causes}) Bring the "
+                "host back and run again; restoring lost cluster nodes does not wait for it.",
+                path,
+            )
+
+    def warn_unknown_usage(self, tenant: str, diagnostics: Diagnostics) -> None:
+        if self.down:
+            hosts = ", ".join(sorted(self.down))
+            diagnostics.warning(
+                f"Usage of tenant {tenant} unknown: {hosts} unreachable",
+                f"The tenant's VMs on {hosts} cannot be counted, so usage is null until the "
+                "host answers again. Restoring lost cluster nodes goes on; growth that the "
+                "quota must admit waits for the host.",
+            )
+
+
+def read_hosts(platform: Platform) -> HostsRead:
+    inventories, down = {}, {}
     for host, inventory in platform.inventories(platform.host_names).items():
         if isinstance(inventory, DiagnosticError):
-            raise inventory  # usage cannot be known without every host
-        result[host] = inventory
-    return result
+            down[host] = inventory
+        else:
+            inventories[host] = inventory
+    return HostsRead(inventories, down)
 
 
 def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
@@ -114,7 +148,9 @@ def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
     limits = limits_of(platform.records().get(KIND, tenant))
     if all(v is None for v in limits.as_dict().values()):
         return Decision(())  # unlimited: no need to count, nor to reach every host
-    return decide(limits, tenant_usage(all_inventories(platform), tenant), request)
+    hosts = read_hosts(platform)
+    hosts.require_all(f"Growing within the quota of tenant {tenant}")
+    return decide(limits, tenant_usage(hosts.inventories, tenant), request)
 
 
 @contextlib.contextmanager
@@ -155,7 +191,8 @@ class QuotaResource(Resource):
                 Attribute("limits", nested=NestedAttributes(tuple(map(_limit, KINDS))),
                           description="The limits; an unset limit is unlimited.", required=True),
                 Attribute("usage", nested=NestedAttributes(tuple(map(_usage, KINDS))),
-                          description="What the tenant's VMs use now, on all hosts.",
+                          description="What the tenant's VMs use now, on all hosts; null "
+                          "while a host does not answer.",
                           computed=True),
             ),
         )
@@ -170,10 +207,10 @@ class QuotaResource(Resource):
         if not (tenant.is_known and limits.is_fully_known()):
             return  # checked again at apply, when everything is known
         name = tenant.to_python()
-        inventories = all_inventories(self.platform)
+        hosts = read_hosts(self.platform)
         records = self.platform.records()
         exists = records.get(TENANTS, name) is not None or any(
-            i.child_named(pool_name(name)) for i in inventories.values()
+            i.child_named(pool_name(name)) for i in hosts.inventories.values()
         )
         if not exists:
             raise DiagnosticError(
@@ -184,7 +221,10 @@ class QuotaResource(Resource):
             )
         if request.creating and records.get(KIND, name) is not None:
             raise _second_quota(name)
-        _refuse_below_usage(name, _amounts(limits), tenant_usage(inventories, name),
+        if not request.creating and request.prior_state["limits"] == limits:
+            return  # nothing to set: a host that is down changes nothing here
+        hosts.require_all(f"Setting the quota of tenant {name}", Path.root().attr("limits"))
+        _refuse_below_usage(name, _amounts(limits), tenant_usage(hosts.inventories, name),
                             response.diagnostics)  # fmt: skip
 
     def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
@@ -201,7 +241,9 @@ class QuotaResource(Resource):
         with records.locked(f"{verb} quota of {tenant}"):
             if creating and records.get(KIND, tenant) is not None:
                 raise _second_quota(tenant)
-            inventories = all_inventories(self.platform)
+            hosts = read_hosts(self.platform)
+            hosts.require_all(f"Setting the quota of tenant {tenant}")
+            inventories = hosts.inventories
             usage = tenant_usage(inventories, tenant)
             _refuse_below_usage(tenant, limits, usage, response.diagnostics)
             if response.diagnostics.has_errors:
@@ -217,7 +259,8 @@ class QuotaResource(Resource):
         if record is None:  # removed behind Terraform's back: planned anew
             response.new_state = Value.null(state.type)
             return
-        inventories = all_inventories(self.platform)
+        hosts = read_hosts(self.platform)
+        inventories = hosts.inventories
         limits = limits_of(record)
         # A pool whose memory limit is not the quota's (changed by hand, or made without it)
         # shows as a change of memory_gb, so the next apply sets it again.
@@ -228,14 +271,24 @@ class QuotaResource(Resource):
                 seen = None if pool.memory_limit_mb == -1 else pool.memory_limit_mb / 1024
                 limits = dataclasses.replace(limits, memory_gb=seen)
                 break
-        response.new_state = _state(tenant, limits, tenant_usage(inventories, tenant))
+        usage = None if hosts.down else tenant_usage(inventories, tenant)
+        hosts.warn_unknown_usage(tenant, response.diagnostics)
+        response.new_state = _state(tenant, limits, usage)
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.prior_state["tenant"].to_python()
         records = self.platform.records()
         with records.locked(f"delete quota of {tenant}"):
-            inventories = all_inventories(self.platform)
-            self._set_memory_limits(inventories, tenant, None, response.diagnostics)
+            hosts = read_hosts(self.platform)
+            self._set_memory_limits(hosts.inventories, tenant, None, response.diagnostics)
+            if hosts.down and not response.diagnostics.has_errors:
+                down = ", ".join(sorted(hosts.down))
+                response.diagnostics.warning(
+                    f"Quota of tenant {tenant} deleted except on unreachable hosts",
+                    f"The tenant's pools on {down} keep the quota's memory limit, since "
+                    "those hosts do not answer. Remove the limit on the host by hand once it "
+                    "is back, or destroy the tenant then (which removes its pools).",
+                )
             if response.diagnostics.has_errors:
                 return  # still limited somewhere: the quota stays in state
             records.remove(KIND, tenant)
@@ -282,10 +335,12 @@ def _amounts(limits: Value) -> Amounts:
     return Amounts.from_mapping({k: None if v is None else float(v) for k, v in values.items()})
 
 
-def _state(tenant: str, limits: Amounts, usage: Amounts) -> Value:
+def _state(tenant: str, limits: Amounts, usage: Amounts | None) -> Value:
+    """``usage`` None: not known (a host did not answer)."""
+    counted = None if usage is None else usage.as_dict()
     return Value.from_python(
         QuotaResource.schema.value_type(),
-        {"id": tenant, "tenant": tenant, "limits": limits.as_dict(), "usage": usage.as_dict()},
+        {"id": tenant, "tenant": tenant, "limits": limits.as_dict(), "usage": counted},
     )
 
 

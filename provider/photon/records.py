@@ -37,11 +37,12 @@ from .platform import host_error
 if TYPE_CHECKING:
     from ..esxi.datastore import DatastoreFiles
 
-__all__ = ["FORMAT", "ROOT", "RecordStore"]
+__all__ = ["CLUSTERS", "FORMAT", "ROOT", "RecordStore"]
 
 log = logging.getLogger("provider.photon")
 FORMAT = 1
 ROOT = "photon-platform"
+CLUSTERS = "clusters"  # the folder of cluster records
 _LOCK = f"{ROOT}/lock"
 _OWNER = f"{_LOCK}/owner.json"
 LOCK_TTL = datetime.timedelta(minutes=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from ..bridge.api import (
@@ -21,6 +22,7 @@ from ..bridge.validators import not_empty
 from .names import is_name, pool_name, tenant_name_validator
 from .platform import Platform
 from .quota_policy import pool_memory_limit_mb
+from .records import CLUSTERS
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -157,7 +159,8 @@ class TenantResource(Resource):
                 "the host is gone for good, `terraform state rm` the tenant and import it again.",
             )
         present = []
-        for host, inventory in self.platform.inventories(hosts).items():
+        inventories = self.platform.inventories(hosts)
+        for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
                 # A host that does not answer keeps its place: its pool cannot be checked,
                 # and a failed host is no reason to plan the tenant's pool away.
@@ -169,6 +172,7 @@ class TenantResource(Resource):
                 )
             elif inventory.child_named(pool_name(tenant)) is not None:
                 present.append(host)
+        self._report_unmanaged(tenant, inventories, response.diagnostics)
         record = self.platform.records().get(KIND, tenant)
         if not present and record is None:  # gone: Terraform will plan to create it again
             response.new_state = Value.null(state.type)
@@ -179,6 +183,33 @@ class TenantResource(Resource):
         if record is not None:  # the description is kept on ESXi, so drift shows there too
             changes["description"] = Value.from_python(STRING, record.get("description"))
         response.new_state = state.with_attributes(changes)
+
+    def _report_unmanaged(
+        self,
+        tenant: str,
+        inventories: Mapping[str, Inventory | DiagnosticError],
+        diagnostics: Diagnostics,
+    ) -> None:
+        """VMs with the marks of a cluster that no longer exists: left on a host that was
+        away when the cluster was destroyed. Reported, never deleted behind the user's back."""
+        by_cluster: dict[str, list[str]] = {}
+        for host, inventory in inventories.items():
+            if isinstance(inventory, DiagnosticError):
+                continue
+            for vm in inventory.vms.values():
+                if vm.marks.get("tenant") == tenant and vm.marks.get("cluster"):
+                    found = f"{vm.name} ({vm.moid} on {host})"
+                    by_cluster.setdefault(vm.marks["cluster"], []).append(found)
+        records = self.platform.records()
+        for cluster, vms in sorted(by_cluster.items()):
+            if records.get(CLUSTERS, f"{tenant}.{cluster}") is None:
+                diagnostics.warning(
+                    f"Unmanaged VMs of cluster {tenant}/{cluster}",
+                    f"{', '.join(sorted(vms))} carry the marks of cluster {cluster}, which the "
+                    "platform records no longer hold (it was destroyed while their host was "
+                    "away). They are left alone: delete them to free the tenant's quota and "
+                    "pool.",
+                )
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.planned_state["name"].to_python()

@@ -25,5 +25,12 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
+def sim3() -> Iterator[Simulator]:
+    """Three hosts with a node base disk on each: enough to spread a control plane."""
+    with Simulator(3, "--image", "images/k8s.vmdk") as simulator:
+        yield simulator
+
+
+@pytest.fixture
 def tf(tmp_path: Path, terraform_env: dict[str, str]) -> Terraform:
     return Terraform(tmp_path, terraform_env)

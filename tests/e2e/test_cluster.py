@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterator
-
-import pytest
 
 from tests.e2e.test_quota import quota, state
 from tests.e2e.test_tenant import tenant
@@ -16,12 +13,6 @@ from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
 SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
-
-
-@pytest.fixture
-def sim3() -> Iterator[Simulator]:
-    with Simulator(3, "--image", "images/k8s.vmdk") as simulator:
-        yield simulator
 
 
 def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, raw: str = "", **extra: str) -> str:

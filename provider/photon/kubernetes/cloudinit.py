@@ -233,20 +233,25 @@ def metadata(spec: ClusterSpec, node: Node, instance_id: str) -> str:
     return json.dumps(data, indent=2)
 
 
-def recover_pki(first_master_userdata: str, cluster: str) -> ClusterPki:
-    """The cluster's PKI as the first master received it, for importing a cluster whose
-    Terraform state is lost. The admin certificate is issued anew from the CA; with external
-    etcd the etcd CA's key never went to a master, so it stays unknown (restoring an etcd
-    member then needs the original state)."""
+def recover_pki(master_userdata: str, cluster: str) -> ClusterPki:
+    """The cluster's PKI as a master received it (the first master's init configuration or
+    a joined master's join configuration), for importing a cluster whose records predate
+    its secrets. The admin certificate is issued anew from the CA; with external etcd the
+    etcd CA's key never went to a master, so it stays unknown (restoring an etcd member then
+    needs the original state). Raises KeyError or ValueError for other boot data."""
     from .pki import CertKey, ClusterPki, issue
 
-    config = json.loads(first_master_userdata.removeprefix("#cloud-config\n"))
+    config = json.loads(master_userdata.removeprefix("#cloud-config\n"))
     files = {f["path"]: f["content"] for f in config["write_files"]}
 
     def pair(base: str) -> CertKey:
         return CertKey(files[f"{base}.crt"], files.get(f"{base}.key", ""))
 
-    init = json.loads(files["/etc/kubernetes/kubeadm.json"].split("\n---\n")[0])
+    first = json.loads(files["/etc/kubernetes/kubeadm.json"].split("\n---\n")[0])
+    if first["kind"] == "InitConfiguration":
+        token = first["bootstrapTokens"][0]["token"]
+    else:
+        token = first["discovery"]["bootstrapToken"]["token"]
     ca = pair(f"{_PKI}/ca")
     external = f"{_PKI}/apiserver-etcd-client.crt" in files
     now = datetime.datetime.now(datetime.UTC)
@@ -260,5 +265,5 @@ def recover_pki(first_master_userdata: str, cluster: str) -> ClusterPki:
         apiserver_etcd_client=(
             pair(f"{_PKI}/apiserver-etcd-client") if external else CertKey("", "")
         ),
-        bootstrap_token=init["bootstrapTokens"][0]["token"],
+        bootstrap_token=token,
     )
