@@ -189,12 +189,8 @@ def test_import_rebuilds_a_lost_state(sim3: Simulator, tf: Terraform, tmp_path) 
     tf.init()
     assert tf.apply().code == 0
     original = state(tf, "photon_k8s_cluster.c")
-    again = Terraform(tmp_path / "again", tf.env)
-    again.workdir.mkdir()
-    again.write(hcl)
-    again.init()
-    assert again.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
-    imported = again.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/prod")
+    again = tf.elsewhere(tmp_path / "again")
+    imported = again.import_cluster()
     assert imported.code == 0, imported.output
     values = state(again, "photon_k8s_cluster.c")
     assert values["ca_certificate"] == original["ca_certificate"]

@@ -139,12 +139,8 @@ def test_import_after_a_restore_and_an_etcd_restore_after_import(
     apply_ok(tf, hcl)
     delete_vms(sim3, nodes(tf)["master-1"])
     assert tf.apply().code == 0  # master-1 now holds a join configuration
-    again = Terraform(tmp_path / "again", tf.env)
-    again.workdir.mkdir()
-    again.write(hcl)
-    again.init()
-    assert again.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
-    imported = again.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/prod")
+    again = tf.elsewhere(tmp_path / "again")
+    imported = again.import_cluster()
     assert imported.code == 0, imported.output
     assert nodes(again) == nodes(tf)
 
@@ -165,12 +161,8 @@ def test_an_import_from_old_records_restores_all_but_etcd_and_says_why(
         record = json.loads(p.read_file(CLUSTER_RECORD) or b"{}")
         del record["pki"]
         p.write_file(CLUSTER_RECORD, json.dumps(record).encode())
-    again = Terraform(tmp_path / "again", tf.env)
-    again.workdir.mkdir()
-    again.write(hcl)
-    again.init()
-    assert again.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
-    imported = again.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/prod")
+    again = tf.elsewhere(tmp_path / "again")
+    imported = again.import_cluster()
     assert imported.code == 0, imported.output
 
     before = nodes(again)

@@ -92,6 +92,21 @@ class Terraform:
         """``plan -detailed-exitcode``: 0 no changes, 1 error, 2 changes."""
         return self.run("plan", "-detailed-exitcode", "-no-color", *args)
 
+    def elsewhere(self, workdir: Path) -> Terraform:
+        """The same configuration in another folder, initialised, with no state: a
+        configuration whose state was lost, for imports."""
+        other = Terraform(workdir, self.env)
+        workdir.mkdir()
+        for tf_file in self.workdir.glob("*.tf"):
+            (workdir / tf_file.name).write_text(tf_file.read_text())
+        other.init()
+        return other
+
+    def import_cluster(self) -> Result:
+        """Import the tests' tenant ``team-a`` and cluster ``team-a/prod``."""
+        self.ok("import", "-no-color", "photon_tenant.t", "team-a")
+        return self.run("import", "-no-color", "photon_k8s_cluster.c", "team-a/prod")
+
     def destroy(self) -> Result:
         return self.run("destroy", "-auto-approve", "-no-color")
 
