@@ -104,8 +104,9 @@ def _gateway_error(exc: urllib.error.HTTPError) -> str:
         return str(exc)
 
 
-def rejoin(gateway: Gateway, peer_url: str, mode: str, deadline: float) -> bool:
-    """Do the steps, retried until they are done (True) or the deadline passes (False)."""
+def rejoin(gateway: Gateway, peer_url: str, mode: str, deadline: float, pause: float = 1.0) -> bool:
+    """Do the steps, retried every ``pause`` seconds until they are done (True) or the
+    deadline (``time.monotonic()``) passes (False)."""
     while True:
         try:
             remove, add = decide(gateway.members(), peer_url, mode)
@@ -120,7 +121,7 @@ def rejoin(gateway: Gateway, peer_url: str, mode: str, deadline: float) -> bool:
                 _say(f"gave up: {exc}")
                 return False
             _say(f"retrying: {exc}")
-            time.sleep(1)
+            time.sleep(pause)
 
 
 def _say(message: str) -> None:
