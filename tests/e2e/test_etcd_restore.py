@@ -26,6 +26,7 @@ from tests.support.terraform import Terraform, provider_block
 
 SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
 KEYS = 100
+ETCD = ["etcd-1", "etcd-2", "etcd-3"]
 
 
 def config(tenant: str, etcd_ips: list[str], master_ips: list[str]) -> str:
@@ -76,15 +77,16 @@ def lose_vm(sim: Simulator, node: dict[str, Any]) -> None:
         p.destroy_vm(node["vm_id"])
 
 
-def eventually(check: Callable[[], Any], seconds: float = 30, what: str = "") -> Any:
-    """``check()``'s first result without an exception (or assertion failure)."""
+def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    """``check()``'s first result without an assertion failure or etcdctl error; etcd needs a
+    moment after a start, a restore or the loss of its leader."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             return check()
-        except (AssertionError, RuntimeError):
+        except (AssertionError, RuntimeError) as exc:
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError(f"not within {seconds} s: {what}") from exc
             time.sleep(0.3)
 
 
@@ -120,6 +122,16 @@ def read(emu: NodeEmulator, name: str, prefix: str, consistency: str = "l") -> d
     }
 
 
+def sees(emu: NodeEmulator, name: str, prefix: str, want: dict[str, str]) -> None:
+    """Node ``name``'s member serves ``want`` under ``prefix`` from its own store, soon."""
+
+    def check() -> None:
+        got = read(emu, name, prefix, "s")
+        assert got == want, (len(got), len(want))
+
+    eventually(check, f"{name} serves what was written under {prefix}")
+
+
 def put_keys(emu: NodeEmulator, via: str, prefix: str, n: int) -> None:
     """``n`` keys in few etcdctl runs: a transaction takes up to 128 operations."""
     for start in range(0, n, 100):
@@ -130,6 +142,31 @@ def put_keys(emu: NodeEmulator, via: str, prefix: str, n: int) -> None:
 # -- external etcd -----------------------------------------------------------------------------
 
 
+def start_etcd(sim: Simulator, tf: Terraform, emu: NodeEmulator, hcl: str) -> dict[str, Any]:
+    """Apply the cluster, boot its etcd members from their boot data, write the keys."""
+    before = apply(tf, sim, hcl)
+    for name in ETCD:
+        emu.boot(name, boot(sim, before[name]))
+    eventually(lambda: healthy(emu, "etcd-1", ETCD), "the members form a cluster")
+    put_keys(emu, "etcd-1", "k/", KEYS)
+    return before
+
+
+def lose_and_restore(
+    sim: Simulator, tf: Terraform, emu: NodeEmulator, hcl: str, lost: str, node: dict[str, Any]
+) -> None:
+    """The node's VM destroyed, its process killed and its data gone; plan, apply, and the
+    restored VM's boot data run."""
+    lose_vm(sim, node)
+    emu.lose(lost)
+    assert tf.plan().code == 2
+    after = apply(tf, sim, hcl)
+    assert after[lost]["vm_id"] != node["vm_id"]
+    restored = boot(sim, after[lost])
+    assert "ExecStartPre=/usr/bin/python3" in json.dumps(restored)
+    emu.boot(lost, restored)
+
+
 @pytest.mark.parametrize("lost_role", ["leader", "follower"])
 def test_a_lost_etcd_member_rejoins_with_a_new_id_all_data_and_a_vote(
     sim3_per_module: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator, lost_role: str
@@ -138,53 +175,35 @@ def test_a_lost_etcd_member_rejoins_with_a_new_id_all_data_and_a_vote(
     base = {"leader": 10, "follower": 30}[lost_role]  # tests on one simulator keep apart
     etcd_ips = [f"127.0.0.{base + i}" for i in (1, 2, 3)]
     hcl = config(f"etcd-{lost_role}", etcd_ips, [f"127.0.0.{base + 4}"])
-    before = apply(tf, sim, hcl)
-    names = ["etcd-1", "etcd-2", "etcd-3"]
-    for name in names:
-        emu.boot(name, boot(sim, before[name]))
-    eventually(lambda: healthy(emu, "etcd-1", names), what="cluster formed")
-    put_keys(emu, "etcd-1", "k/", KEYS)
-
+    before = start_etcd(sim, tf, emu, hcl)
     head = leader(emu, "etcd-1")
-    lost = head if lost_role == "leader" else next(n for n in names if n != head)
-    others = [n for n in names if n != lost]
+    lost = head if lost_role == "leader" else next(n for n in ETCD if n != head)
+    others = [n for n in ETCD if n != lost]
     old_id = members(emu, others[0])[f"prod-{lost}"]
-    lose_vm(sim, before[lost])
-    emu.lose(lost)
 
-    assert tf.plan().code == 2
-    after = apply(tf, sim, hcl)
-    assert after[lost]["vm_id"] != before[lost]["vm_id"]
-    restored = boot(sim, after[lost])
-    assert "ExecStartPre=/usr/bin/python3" in json.dumps(restored)
-    emu.boot(lost, restored)
+    lose_and_restore(sim, tf, emu, hcl, lost, before[lost])
 
-    eventually(lambda: healthy(emu, others[0], names), what="restored member healthy")
-    listed = eventually(lambda: _all_started(members(emu, others[0])))
-    assert sorted(listed) == [f"prod-{n}" for n in names]
+    eventually(lambda: healthy(emu, others[0], ETCD), "the restored member is healthy")
+    listed = eventually(lambda: _all_started(members(emu, others[0])), "every member started")
+    assert sorted(listed) == [f"prod-{n}" for n in ETCD]
     assert listed[f"prod-{lost}"] != old_id
     log = emu.log(lost)
     assert f"removed member {old_id} " in log and "added this node" in log, log
     written = {f"k/{i:03}": f"v{i}" for i in range(KEYS)}
-    eventually(lambda: _assert_equal(read(emu, lost, "k/", "s"), written))
+    sees(emu, lost, "k/", written)
     assert read(emu, lost, "k/") == written
 
     emu.etcdctl(others[0], "put", "after/1", "x")
-    for name in names:
-        eventually(lambda n=name: _assert_equal(read(emu, n, "after/", "s"), {"after/1": "x"}))
-
+    for name in ETCD:
+        sees(emu, name, "after/", {"after/1": "x"})
     emu.kill(others[1])  # an original member dies: the restored one must vote
-    eventually(lambda: emu.etcdctl(lost, "put", "after/2", "y"), seconds=20)  # after an election
+    eventually(lambda: emu.etcdctl(lost, "put", "after/2", "y"), "a write with 2 of 3 members")
     assert read(emu, others[0], "after/") == {"after/1": "x", "after/2": "y"}
 
 
 def _all_started(listed: dict[str, int]) -> dict[str, int]:
     assert "" not in listed, listed  # a member added but not started has no name yet
     return listed
-
-
-def _assert_equal(got: object, want: object) -> None:
-    assert got == want, (got, want)
 
 
 # -- stacked etcd ------------------------------------------------------------------------------
@@ -234,7 +253,7 @@ def test_a_restored_stacked_master_removes_the_lost_member_before_joining(
     cluster = ",".join(f"prod-{n}=https://{ip}:2380" for n, ip in ips.items())
     for name, ip in ips.items():
         emu.boot(name, kubeadm_etcd(etcd_ca, f"prod-{name}", ip, cluster))
-    eventually(lambda: healthy(emu, "master-1", list(ips)))
+    eventually(lambda: healthy(emu, "master-1", list(ips)), "the members form a cluster")
 
     lose_vm(sim, before["master-2"])
     emu.lose("master-2")
