@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.node_emulator import NodeEmulator
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, terraform_environment
 
@@ -34,3 +35,20 @@ def sim3() -> Iterator[Simulator]:
 @pytest.fixture
 def tf(tmp_path: Path, terraform_env: dict[str, str]) -> Terraform:
     return Terraform(tmp_path, terraform_env)
+
+
+@pytest.fixture(scope="module")
+def sim3_per_module() -> Iterator[Simulator]:
+    """Three hosts with a node image, shared by the tests of one module: for slow tests that
+    keep apart by tenant and cluster names (and node addresses)."""
+    with Simulator(3, "--image", "images/k8s.vmdk") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def nodes_sandbox(tmp_path: Path) -> Iterator[NodeEmulator]:
+    """Node VMs' boot data run on this machine; every process stopped at the end."""
+    sandbox = tmp_path / "nodes"
+    sandbox.mkdir()
+    with NodeEmulator(sandbox) as emulator:
+        yield emulator

@@ -4,13 +4,17 @@ cloud-config, and the kubeadm documents for what they must say."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from provider.photon.kubernetes import etcd_rejoin
 from provider.photon.kubernetes.cloudinit import metadata, userdata
 from provider.photon.kubernetes.kubeconfig import admin_kubeconfig
 from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
@@ -33,6 +37,7 @@ SPEC = ClusterSpec(
     dns_servers=["10.0.0.2"],
     ssh_public_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPhoton team@example"],
 )
+STACKED = dataclasses.replace(SPEC, etcd=[])
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +70,22 @@ def test_kubeconfig_is_read_by_kubectl(pki: ClusterPki, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("node", [ETCD[0], MASTERS[0], MASTERS[1], WORKER], ids=lambda n: n.name)
 def test_cloud_config_is_valid_for_cloud_init(pki: ClusterPki, node: Node, tmp_path: Path) -> None:
+    check_with_cloud_init(userdata(SPEC, node, pki), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("spec", "node"), [(SPEC, ETCD[1]), (STACKED, MASTERS[1])], ids=["etcd", "stacked-master"]
+)
+def test_restored_cloud_config_is_valid_for_cloud_init(
+    pki: ClusterPki, spec: ClusterSpec, node: Node, tmp_path: Path
+) -> None:
+    check_with_cloud_init(userdata(spec, node, pki, joining=True), tmp_path)
+
+
+def check_with_cloud_init(text: str, tmp_path: Path) -> None:
     assert shutil.which("cloud-init"), "cloud-init (Debian package) is needed for this test"
     path = tmp_path / "user-data"
-    path.write_text(userdata(SPEC, node, pki))
+    path.write_text(text)
     checked = subprocess.run(
         ["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True
     )
@@ -122,3 +140,53 @@ def test_metadata_carries_static_network_config() -> None:
 
 def test_pki_survives_private_state(pki: ClusterPki) -> None:
     assert ClusterPki.from_json(json.loads(json.dumps(pki.to_json()))) == pki
+
+
+def config_of(text: str) -> dict:
+    return json.loads(text.removeprefix("#cloud-config\n"))
+
+
+def files_of(config: dict) -> dict[str, str]:
+    return {f["path"]: f["content"] for f in config["write_files"]}
+
+
+def test_a_restored_etcd_member_rejoins_through_the_others_before_etcd_starts(
+    pki: ClusterPki,
+) -> None:
+    files = files_of(config_of(userdata(SPEC, ETCD[1], pki, joining=True)))
+    unit = files["/etc/systemd/system/etcd-photon.service"]
+    pre = next(line for line in unit.splitlines() if line.startswith("ExecStartPre="))
+    assert pre.startswith("ExecStartPre=/usr/bin/python3 /usr/local/lib/photon/etcd_rejoin.py add ")
+    assert "--endpoints=https://10.0.0.11:2379,https://10.0.0.13:2379 " in pre  # not itself
+    assert "--peer-url=https://10.0.0.12:2380 " in pre and "--data-dir=/var/lib/etcd " in pre
+    assert "--cert=/etc/etcd/pki/member.crt " in pre
+    assert "--initial-cluster-state=existing" in unit
+    assert "Restart=always\nRestartSec=5\n" in unit
+    script = files["/usr/local/lib/photon/etcd_rejoin.py"]
+    assert script == Path(etcd_rejoin.__file__).read_text()
+
+
+def test_founding_members_and_masters_with_external_etcd_get_no_rejoin_step(
+    pki: ClusterPki,
+) -> None:
+    assert "etcd_rejoin" not in userdata(SPEC, ETCD[1], pki)
+    assert "etcd_rejoin" not in userdata(SPEC, MASTERS[1], pki, joining=True)
+    assert "etcd_rejoin" not in userdata(STACKED, MASTERS[1], pki)
+
+
+def test_a_restored_stacked_master_removes_the_lost_member_before_kubeadm_join(
+    pki: ClusterPki,
+) -> None:
+    config = config_of(userdata(STACKED, MASTERS[1], pki, joining=True))
+    [command] = config["runcmd"]
+    rejoin, join = command.split(" && ")
+    assert rejoin.startswith("/usr/bin/python3 /usr/local/lib/photon/etcd_rejoin.py remove ")
+    assert "--endpoints=https://10.0.0.21:2379,https://10.0.0.23:2379 " in rejoin
+    assert "--cacert=/etc/kubernetes/pki/etcd/ca.crt " in rejoin
+    assert join == "kubeadm join --config /etc/kubernetes/kubeadm.json"
+    cert = x509.load_pem_x509_certificate(
+        files_of(config)["/etc/photon/pki/etcd-rejoin-client.crt"].encode()
+    )
+    assert cert.issuer == pki.etcd_ca.cert.subject
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]

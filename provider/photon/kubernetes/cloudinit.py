@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .spec import ClusterSpec, Node
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["metadata", "recover_pki", "userdata"]
 
 _PKI = "/etc/kubernetes/pki"
+_ETCD_PKI = "/etc/etcd/pki"
+_REJOIN = "/usr/local/lib/photon/etcd_rejoin.py"  # see etcd_rejoin.py: why and how
+_REJOIN_CLIENT = "/etc/photon/pki/etcd-rejoin-client"  # stacked masters: its etcd client
+_REJOIN_SOURCE = Path(__file__).with_name("etcd_rejoin.py")
 _TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
 
 
@@ -31,6 +37,24 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, str]:
 
 def _pair(base: str, pair: CertKey) -> list[dict[str, str]]:
     return [_file(f"{base}.crt", pair.cert_pem), _file(f"{base}.key", pair.key_pem, "0600")]
+
+
+def _rejoin(
+    mode: str, node: Node, peers: Sequence[Node], tls: tuple[str, str, str], timeout: int
+) -> str:
+    """The command that removes a lost member (and, in mode ``add``, adds this node) through
+    the other members before this node's etcd starts; ``tls`` is CA, certificate, key."""
+    cacert, cert, key = tls
+    endpoints = ",".join(f"https://{n.ip}:2379" for n in peers if n.name != node.name)
+    return (
+        f"/usr/bin/python3 {_REJOIN} {mode} --data-dir=/var/lib/etcd "
+        f"--peer-url=https://{node.ip}:2380 --endpoints={endpoints} "
+        f"--cacert={cacert} --cert={cert} --key={key} --timeout={timeout}"
+    )
+
+
+def _rejoin_script() -> dict[str, str]:
+    return _file(_REJOIN, _REJOIN_SOURCE.read_text(), "0755")
 
 
 def _kubeadm_api(version: str) -> str:
@@ -97,7 +121,7 @@ def _control_plane_files(spec: ClusterSpec, pki: ClusterPki) -> list[dict[str, s
 
 
 def _master(
-    spec: ClusterSpec, node: Node, pki: ClusterPki, joining: bool
+    spec: ClusterSpec, node: Node, pki: ClusterPki, now: datetime.datetime, joining: bool
 ) -> tuple[list[dict[str, str]], list[str]]:
     api = _kubeadm_api(spec.kubernetes_version)
     advertise = {"advertiseAddress": node.ip, "bindPort": 6443} if node.ip else {"bindPort": 6443}
@@ -133,6 +157,14 @@ def _master(
         *_control_plane_files(spec, pki),
         _file("/etc/kubernetes/kubeadm.json", config, "0600"),
     ]
+    if joining and not spec.etcd:  # stacked etcd: the lost master's member must go first
+        from .pki import issue
+
+        client = issue(pki.etcd_ca, "photon-etcd-rejoin", client=True, now=now)
+        files += [_rejoin_script(), *_pair(_REJOIN_CLIENT, client)]
+        tls = (f"{_PKI}/etcd/ca.crt", f"{_REJOIN_CLIENT}.crt", f"{_REJOIN_CLIENT}.key")
+        # runcmd runs once (no systemd restart): a longer bound, and no join without it
+        command = _rejoin("remove", node, spec.masters, tls, 300) + " && " + command
     return files, [command]
 
 
@@ -167,25 +199,33 @@ def _etcd(
         f"--initial-cluster-state={'existing' if joining else 'new'}",
         "--client-cert-auth",
         "--peer-client-cert-auth",
-        "--trusted-ca-file=/etc/etcd/pki/ca.crt",
-        "--peer-trusted-ca-file=/etc/etcd/pki/ca.crt",
-        "--cert-file=/etc/etcd/pki/member.crt",
-        "--key-file=/etc/etcd/pki/member.key",
-        "--peer-cert-file=/etc/etcd/pki/member.crt",
-        "--peer-key-file=/etc/etcd/pki/member.key",
+        f"--trusted-ca-file={_ETCD_PKI}/ca.crt",
+        f"--peer-trusted-ca-file={_ETCD_PKI}/ca.crt",
+        f"--cert-file={_ETCD_PKI}/member.crt",
+        f"--key-file={_ETCD_PKI}/member.key",
+        f"--peer-cert-file={_ETCD_PKI}/member.crt",
+        f"--peer-key-file={_ETCD_PKI}/member.key",
     ]
+    pre = ""
+    if joining:  # a restored member: the lost one out, this one in, before etcd starts
+        tls = (f"{_ETCD_PKI}/ca.crt", f"{_ETCD_PKI}/member.crt", f"{_ETCD_PKI}/member.key")
+        pre = "ExecStartPre=" + _rejoin("add", node, spec.etcd, tls, 60) + "\n"
     unit = (
         "[Unit]\nDescription=etcd member of cluster "
-        f"{spec.name}\nAfter=network-online.target\n\n[Service]\n"
-        f"ExecStart=/usr/bin/etcd {' '.join(flags)}\nRestart=always\n\n"
+        f"{spec.name}\nAfter=network-online.target\n\n[Service]\n{pre}"
+        f"ExecStart=/usr/bin/etcd {' '.join(flags)}\n"
+        # RestartSec: a failed rejoin is retried (StartLimitBurst allows 5 starts per 10 s)
+        "Restart=always\nRestartSec=5\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )
     files = [
-        _file("/etc/etcd/pki/ca.crt", pki.etcd_ca.cert_pem),
-        _file("/etc/etcd/pki/member.crt", member.cert_pem),
-        _file("/etc/etcd/pki/member.key", member.key_pem, "0600"),
+        _file(f"{_ETCD_PKI}/ca.crt", pki.etcd_ca.cert_pem),
+        _file(f"{_ETCD_PKI}/member.crt", member.cert_pem),
+        _file(f"{_ETCD_PKI}/member.key", member.key_pem, "0600"),
         _file("/etc/systemd/system/etcd-photon.service", unit),
     ]
+    if joining:
+        files.append(_rejoin_script())
     return files, ["systemctl daemon-reload", "systemctl enable --now etcd-photon.service"]
 
 
@@ -202,7 +242,7 @@ def userdata(
     if node.role == "etcd":
         files, commands = _etcd(spec, node, pki, now, joining)
     elif node.role == "master":
-        files, commands = _master(spec, node, pki, joining)
+        files, commands = _master(spec, node, pki, now, joining)
     else:
         files, commands = _worker(spec, node, pki)
     config: dict[str, object] = {

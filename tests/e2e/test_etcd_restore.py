@@ -1,0 +1,270 @@
+"""A lost etcd member restored by apply rejoins a real etcd cluster: its boot data, read from the
+simulated host, run with Debian's etcd (see tests/support/node_emulator.py).
+
+What counts: the restored member has a new member ID (the dead one was removed, not reused),
+serves every key, takes new writes, and votes (the cluster keeps quorum when another original
+member then dies). For stacked etcd, the removal step of a restored master's boot data runs
+against real members with certificates of the cluster's etcd CA.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from provider.photon.kubernetes.pki import CertKey, issue
+from tests.support.node_emulator import NodeEmulator, boot_data
+from tests.support.probe import probe
+from tests.support.simulator import Simulator
+from tests.support.terraform import Terraform, provider_block
+
+SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
+KEYS = 100
+ETCD = ["etcd-1", "etcd-2", "etcd-3"]
+
+
+def config(tenant: str, etcd_ips: list[str], master_ips: list[str]) -> str:
+    return f"""
+resource "photon_tenant" "t" {{
+  name = "{tenant}"
+}}
+
+resource "photon_k8s_cluster" "c" {{
+  tenant             = photon_tenant.t.id
+  name               = "prod"
+  kubernetes_version = "1.32.3"
+  image              = "images/k8s.vmdk"
+  etcd_count         = {len(etcd_ips)}
+  master_count       = {len(master_ips)}
+  worker_count       = 0
+  etcd_ips           = {json.dumps(etcd_ips)}
+  master_ips         = {json.dumps(master_ips)}
+  netmask            = "255.0.0.0"
+  etcd_flavor        = {SMALL}
+  master_flavor      = {SMALL}
+  worker_flavor      = {SMALL}
+}}
+"""
+
+
+def nodes(tf: Terraform) -> dict[str, dict[str, Any]]:
+    shown = json.loads(tf.ok("show", "-json").stdout)
+    resources = shown["values"]["root_module"]["resources"]
+    return next(r for r in resources if r["address"] == "photon_k8s_cluster.c")["values"]["nodes"]
+
+
+def apply(tf: Terraform, sim: Simulator, hcl: str) -> dict[str, dict[str, Any]]:
+    tf.write(provider_block(sim.hosts) + hcl)
+    if not (tf.workdir / ".terraform").exists():
+        tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    return nodes(tf)
+
+
+def boot(sim: Simulator, node: dict[str, Any]) -> dict:
+    return boot_data(sim[node["host"]], node["vm_id"])
+
+
+def lose_vm(sim: Simulator, node: dict[str, Any]) -> None:
+    with probe(sim[node["host"]]) as p:
+        p.destroy_vm(node["vm_id"])
+
+
+def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    """``check()``'s first result without an assertion failure or etcdctl error; etcd needs a
+    moment after a start, a restore or the loss of its leader."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except (AssertionError, RuntimeError) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {seconds} s: {what}") from exc
+            time.sleep(0.3)
+
+
+# -- looking at etcd through etcdctl ---------------------------------------------------------
+
+
+def members(emu: NodeEmulator, via: str) -> dict[str, int]:
+    """Member name -> ID; a member added but not started has the name ''."""
+    listed = json.loads(emu.etcdctl(via, "member", "list", "-w", "json"))["members"]
+    return {m.get("name", ""): m["ID"] for m in listed}
+
+
+def leader(emu: NodeEmulator, via: str) -> str:
+    """The node (``etcd-2``) whose member leads."""
+    urls = [emu.client_url(n) for n in emu.running()]
+    statuses = json.loads(emu.etcdctl(via, "endpoint", "status", "-w", "json", endpoints=urls))
+    leader_id = statuses[0]["Status"]["leader"]
+    head = next(name for name, id_ in members(emu, via).items() if id_ == leader_id)
+    return head.removeprefix("prod-")
+
+
+def healthy(emu: NodeEmulator, via: str, names: list[str]) -> None:
+    emu.etcdctl(via, "endpoint", "health", endpoints=[emu.client_url(n) for n in names])
+
+
+def read(emu: NodeEmulator, name: str, prefix: str, consistency: str = "l") -> dict[str, str]:
+    """Every key under ``prefix`` as node ``name``'s member serves it (``s``: from its own
+    store, without asking the leader)."""
+    out = emu.etcdctl(name, "get", prefix, "--prefix", f"--consistency={consistency}", "-w", "json")
+    kvs = json.loads(out).get("kvs", [])
+    return {
+        base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]).decode() for kv in kvs
+    }
+
+
+def sees(emu: NodeEmulator, name: str, prefix: str, want: dict[str, str]) -> None:
+    """Node ``name``'s member serves ``want`` under ``prefix`` from its own store, soon."""
+
+    def check() -> None:
+        got = read(emu, name, prefix, "s")
+        assert got == want, (len(got), len(want))
+
+    eventually(check, f"{name} serves what was written under {prefix}")
+
+
+def put_keys(emu: NodeEmulator, via: str, prefix: str, n: int) -> None:
+    """``n`` keys in few etcdctl runs: a transaction takes up to 128 operations."""
+    for start in range(0, n, 100):
+        ops = "".join(f"put {prefix}{i:03} v{i}\n" for i in range(start, min(n, start + 100)))
+        emu.etcdctl(via, "txn", input="\n" + ops + "\n\n")
+
+
+# -- external etcd -----------------------------------------------------------------------------
+
+
+def start_etcd(sim: Simulator, tf: Terraform, emu: NodeEmulator, hcl: str) -> dict[str, Any]:
+    """Apply the cluster, boot its etcd members from their boot data, write the keys."""
+    before = apply(tf, sim, hcl)
+    for name in ETCD:
+        emu.boot(name, boot(sim, before[name]))
+    eventually(lambda: healthy(emu, "etcd-1", ETCD), "the members form a cluster")
+    put_keys(emu, "etcd-1", "k/", KEYS)
+    return before
+
+
+def lose_and_restore(
+    sim: Simulator, tf: Terraform, emu: NodeEmulator, hcl: str, lost: str, node: dict[str, Any]
+) -> None:
+    """The node's VM destroyed, its process killed and its data gone; plan, apply, and the
+    restored VM's boot data run."""
+    lose_vm(sim, node)
+    emu.lose(lost)
+    assert tf.plan().code == 2
+    after = apply(tf, sim, hcl)
+    assert after[lost]["vm_id"] != node["vm_id"]
+    restored = boot(sim, after[lost])
+    assert "ExecStartPre=/usr/bin/python3" in json.dumps(restored)
+    emu.boot(lost, restored)
+
+
+@pytest.mark.parametrize("lost_role", ["leader", "follower"])
+def test_a_lost_etcd_member_rejoins_with_a_new_id_all_data_and_a_vote(
+    sim3_per_module: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator, lost_role: str
+) -> None:
+    sim, emu = sim3_per_module, nodes_sandbox
+    base = {"leader": 10, "follower": 30}[lost_role]  # tests on one simulator keep apart
+    etcd_ips = [f"127.0.0.{base + i}" for i in (1, 2, 3)]
+    hcl = config(f"etcd-{lost_role}", etcd_ips, [f"127.0.0.{base + 4}"])
+    before = start_etcd(sim, tf, emu, hcl)
+    head = leader(emu, "etcd-1")
+    lost = head if lost_role == "leader" else next(n for n in ETCD if n != head)
+    others = [n for n in ETCD if n != lost]
+    old_id = members(emu, others[0])[f"prod-{lost}"]
+
+    lose_and_restore(sim, tf, emu, hcl, lost, before[lost])
+
+    eventually(lambda: healthy(emu, others[0], ETCD), "the restored member is healthy")
+    listed = eventually(lambda: _all_started(members(emu, others[0])), "every member started")
+    assert sorted(listed) == [f"prod-{n}" for n in ETCD]
+    assert listed[f"prod-{lost}"] != old_id
+    log = emu.log(lost)
+    assert f"removed member {old_id} " in log and "added this node" in log, log
+    written = {f"k/{i:03}": f"v{i}" for i in range(KEYS)}
+    sees(emu, lost, "k/", written)
+    assert read(emu, lost, "k/") == written
+
+    emu.etcdctl(others[0], "put", "after/1", "x")
+    for name in ETCD:
+        sees(emu, name, "after/", {"after/1": "x"})
+    emu.kill(others[1])  # an original member dies: the restored one must vote
+    eventually(lambda: emu.etcdctl(lost, "put", "after/2", "y"), "a write with 2 of 3 members")
+    assert read(emu, others[0], "after/") == {"after/1": "x", "after/2": "y"}
+
+
+def _all_started(listed: dict[str, int]) -> dict[str, int]:
+    assert "" not in listed, listed  # a member added but not started has no name yet
+    return listed
+
+
+# -- stacked etcd ------------------------------------------------------------------------------
+
+
+def kubeadm_etcd(etcd_ca: CertKey, hostname: str, ip: str, cluster: str) -> dict:
+    """What kubeadm gives a stacked master's etcd (a certificate from the cluster's etcd CA,
+    the static pod's flags), as boot data with a unit the emulator runs."""
+    now = datetime.datetime.now(datetime.UTC)
+    names = {"dns_names": [hostname, "localhost"], "ip_addresses": [ip, "127.0.0.1"]}
+    server = issue(etcd_ca, hostname, server=True, client=True, now=now, **names)
+    pki = "/etc/kubernetes/pki/etcd"
+    flags = [
+        f"--name={hostname}", "--data-dir=/var/lib/etcd",
+        f"--listen-client-urls=https://127.0.0.1:2379,https://{ip}:2379",
+        f"--advertise-client-urls=https://{ip}:2379",
+        f"--listen-peer-urls=https://{ip}:2380", f"--initial-advertise-peer-urls=https://{ip}:2380",
+        f"--initial-cluster={cluster}", "--initial-cluster-state=new",
+        "--client-cert-auth=true", "--peer-client-cert-auth=true",
+        f"--trusted-ca-file={pki}/ca.crt", f"--peer-trusted-ca-file={pki}/ca.crt",
+        f"--cert-file={pki}/server.crt", f"--key-file={pki}/server.key",
+        f"--peer-cert-file={pki}/server.crt", f"--peer-key-file={pki}/server.key",
+    ]  # fmt: skip
+    unit = f"[Service]\nExecStart=/usr/bin/etcd {' '.join(flags)}\nRestart=always\n"
+    files = {
+        f"{pki}/ca.crt": etcd_ca.cert_pem,
+        f"{pki}/server.crt": server.cert_pem,
+        f"{pki}/server.key": server.key_pem,
+        "/etc/systemd/system/etcd.service": unit,
+    }
+    return {
+        "write_files": [{"path": k, "content": v, "permissions": "0600"} for k, v in files.items()]
+    }
+
+
+def test_a_restored_stacked_master_removes_the_lost_member_before_joining(
+    sim3_per_module: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator
+) -> None:
+    sim, emu = sim3_per_module, nodes_sandbox
+    ips = {f"master-{i}": f"127.0.0.{50 + i}" for i in (1, 2, 3)}
+    hcl = config("stacked", [], list(ips.values()))
+    before = apply(tf, sim, hcl)
+    files = {f["path"]: f["content"] for f in boot(sim, before["master-1"])["write_files"]}
+    etcd_ca = CertKey(
+        files["/etc/kubernetes/pki/etcd/ca.crt"], files["/etc/kubernetes/pki/etcd/ca.key"]
+    )
+    cluster = ",".join(f"prod-{n}=https://{ip}:2380" for n, ip in ips.items())
+    for name, ip in ips.items():
+        emu.boot(name, kubeadm_etcd(etcd_ca, f"prod-{name}", ip, cluster))
+    eventually(lambda: healthy(emu, "master-1", list(ips)), "the members form a cluster")
+
+    lose_vm(sim, before["master-2"])
+    emu.lose("master-2")
+    after = apply(tf, sim, hcl)
+    restored = boot(sim, after["master-2"])
+    command = restored["runcmd"][-1]
+    assert " remove " in command and command.endswith(
+        "&& kubeadm join --config /etc/kubernetes/kubeadm.json"
+    )
+
+    results = emu.run_commands("master-2", restored)
+    assert [r.returncode for r in results] == [0], [r.stderr for r in results]
+    assert "removed member" in results[0].stderr
+    assert sorted(members(emu, "master-1")) == ["prod-master-1", "prod-master-3"]
