@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .cycle import CLEAN, REFUSED, RESTORED, run_cycle
     from .metrics import Metrics, loopback_address
-    from .service import Healer, Timing, report_cycle
+    from .service import Healer, Timing, log_applying, report_cycle
     from .terraform import Terraform
 
     workdir = args.dir.resolve()
@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     tf = Terraform(workdir, args.lock_timeout, args.var_file)
     metrics = Metrics()
     if args.once:
-        result = run_cycle(tf)
+        result = run_cycle(tf, on_apply=log_applying)
         report_cycle(metrics, "once", result)
         return {CLEAN: 0, RESTORED: 0, REFUSED: EXIT_REFUSED}.get(result.outcome, 1)
     healer = Healer(tf, metrics, Timing(args.interval, args.debounce))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,17 +37,27 @@ class CycleResult:
     seconds: float = 0.0
 
 
-def run_cycle(tf: Terraform, want_grace: bool = False) -> CycleResult:
+def run_cycle(
+    tf: Terraform,
+    want_grace: bool = False,
+    on_apply: Callable[[list[Restoration]], None] | None = None,
+) -> CycleResult:
     """``want_grace``: also read the clusters' grace periods when there is nothing to apply
-    (the healer asks when it knows of powered-off nodes, to come back when they are due)."""
+    (the healer asks when it knows of powered-off nodes, to come back when they are due).
+    ``on_apply`` is told what is about to be applied, for the log."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="photon-heal-") as private:
-        result = _cycle(tf, Path(private) / "heal.tfplan", want_grace)
+        result = _cycle(tf, Path(private) / "heal.tfplan", want_grace, on_apply)
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
 
-def _cycle(tf: Terraform, planfile: Path, want_grace: bool) -> CycleResult:
+def _cycle(
+    tf: Terraform,
+    planfile: Path,
+    want_grace: bool,
+    on_apply: Callable[[list[Restoration]], None] | None,
+) -> CycleResult:
     planned = tf.plan(planfile)
     if planned.code not in (0, 2):
         return CycleResult(ERROR, error=f"terraform plan: {planned.last_error()}")
@@ -67,6 +77,8 @@ def _cycle(tf: Terraform, planfile: Path, want_grace: bool) -> CycleResult:
     if not verdict.accepted:
         refusals = verdict.refusals or ["the plan changes nothing the healer knows"]
         return CycleResult(REFUSED, verdict.restorations, refusals, grace=grace)
+    if on_apply is not None:
+        on_apply(verdict.restorations)
     applied = tf.apply(planfile)
     if applied.code != 0:
         return CycleResult(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from .cycle import CLEAN, ERROR, REFUSED, RESTORED, CycleResult, run_cycle
+from .guard import Restoration
 from .logs import log
 from .metrics import Metrics
 from .terraform import Terraform
@@ -121,7 +122,7 @@ class Healer:
         started = time.monotonic()
         seen_before = dict(self._pending)
         self._due = self._recheck = None
-        result = run_cycle(self.tf, want_grace=bool(self._off_since))
+        result = run_cycle(self.tf, bool(self._off_since), log_applying)
         self._report(reason, result)
         if self.stop.is_set():
             return
@@ -165,6 +166,14 @@ class Healer:
 
     def _report(self, reason: str, result: CycleResult) -> None:
         report_cycle(self.metrics, reason, result, self._detected)
+
+
+def log_applying(restorations: list[Restoration]) -> None:
+    log(
+        "applying",
+        nodes=[f"{r.tenant}/{r.cluster}/{r.node}" for r in restorations],
+        actions=sorted({r.action for r in restorations}),
+    )
 
 
 def report_cycle(
