@@ -80,7 +80,8 @@ class HealerProcess:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise AssertionError(f"no {event} line within {timeout}s; log:\n{self.log_path.read_text()}")
+        log = self.log_path.read_text()
+        raise AssertionError(f"no {event} line within {timeout}s; log:\n{log}")
 
     def count(self, event: str, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> int:
         return sum(1 for line in self.lines() if line.get("event") == event and where(line))
