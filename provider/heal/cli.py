@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -94,6 +95,8 @@ def _run(args: argparse.Namespace) -> int:
     tf = Terraform(workdir, args.lock_timeout, args.var_file)
     metrics = Metrics()
     if args.once:
+        for signum in (signal.SIGTERM, signal.SIGINT):  # one SIGINT to terraform, then wait
+            signal.signal(signum, lambda *_: tf.interrupt())
         result = run_cycle(tf, on_apply=log_applying)
         report_cycle(metrics, "once", result)
         return {CLEAN: 0, RESTORED: 0, REFUSED: EXIT_REFUSED}.get(result.outcome, 1)
