@@ -110,9 +110,10 @@ class Healer:
                 self._off_since.setdefault(key, event.at)
             else:
                 self._off_since.pop(key, None)
-        if event.kind in _TRIGGERS and event.kind != "vm_powered_off":
-            self._detected.setdefault(key, event.at)
+            if event.kind == "vm_powered_on":  # back by itself: nothing to time
+                self._detected.pop(key, None)
         if event.kind in _TRIGGERS:
+            self._detected.setdefault(key, event.at)
             self._pending.setdefault(key, event.at)
             due = event.at + self.timing.debounce
             self._due = due if self._due is None else min(self._due, due)
