@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.healer import cluster_hcl, write_watch_file
 from tests.support.node_emulator import NodeEmulator
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, terraform_environment
+from tests.support.terraform import Terraform, provider_block, terraform_environment
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +53,30 @@ def nodes_sandbox(tmp_path: Path) -> Iterator[NodeEmulator]:
     sandbox.mkdir()
     with NodeEmulator(sandbox) as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="module")
+def heal_sim() -> Iterator[Simulator]:
+    """Two hosts with the node image, shared by a module's healing tests."""
+    with Simulator(2, "--image", "images/k8s.vmdk") as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def heal_tf(
+    heal_sim: Simulator, tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str]
+) -> Terraform:
+    """A working directory with a 1-master, 4-worker cluster applied on ``heal_sim``."""
+    workdir = tmp_path_factory.mktemp("heal") / "work"
+    workdir.mkdir()
+    tf = Terraform(workdir, terraform_env)
+    tf.write(provider_block(heal_sim.hosts) + cluster_hcl())
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    return tf
+
+
+@pytest.fixture(scope="module")
+def heal_watch(heal_sim: Simulator, heal_tf: Terraform) -> Path:
+    return write_watch_file(heal_tf.workdir.parent / "watch.json", heal_sim.hosts)

@@ -1,0 +1,98 @@
+"""The healer's small pure parts: durations, addresses, watch files, which changes trigger."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from provider.esxi.watch import VmChange, VmState
+from provider.heal.cli import parse_seconds
+from provider.heal.hosts import BadInput, read_watch_file
+from provider.heal.metrics import loopback_address
+from provider.heal.watcher import classify
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("5m", 300), ("2s", 2), ("1h30m", 5400), ("500ms", 0.5), ("0.5s", 0.5), ("60", 60)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_seconds(text) == seconds
+
+
+def test_a_bad_duration() -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_seconds("soon")
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0:9464", "10.0.0.1:9464", "127.0.0.1", "[::1]:0"])
+def test_metrics_only_on_loopback(text: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        loopback_address(text)
+
+
+def test_loopback_addresses() -> None:
+    assert loopback_address("127.0.0.1:9464") == ("127.0.0.1", 9464)
+    assert loopback_address("[::1]:9464") == ("::1", 9464)
+
+
+def _watch(tmp_path: Path, hosts: list[dict], mode: int = 0o600) -> Path:
+    path = tmp_path / "watch.json"
+    path.write_text(json.dumps({"hosts": hosts}))
+    path.chmod(mode)
+    return path
+
+
+def test_a_watch_file_with_a_password_from_the_environment(tmp_path: Path) -> None:
+    host = {"name": "esx-1", "address": "127.0.0.1:8443", "password_env": "PW", "insecure": True}
+    (endpoint,) = read_watch_file(_watch(tmp_path, [host]), {"PW": "s3cret"})
+    assert endpoint.password == "s3cret" and endpoint.user == "root" and endpoint.insecure
+    assert "s3cret" not in repr(endpoint)
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ({"name": "a", "address": "x"}, 'hosts[0] (a) needs "password" or "password_env"'),
+        ({"name": "a", "address": "x", "password_env": "NOPE"}, "NOPE is not set"),
+        ({"name": "a", "password": "p"}, "hosts[0] needs a address"),
+        ({"name": "a", "address": "x", "password": "p", "port": 1}, "unknown fields ['port']"),
+    ],
+)
+def test_bad_watch_files(tmp_path: Path, host: dict, message: str) -> None:
+    with pytest.raises(BadInput, match=re.escape(message)):
+        read_watch_file(_watch(tmp_path, [host]), {})
+
+
+def test_a_group_readable_watch_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="mode 0640"):
+        read_watch_file(_watch(tmp_path, [], 0o640), {})
+
+
+NODE = {"tenant": "t", "cluster": "c", "node": "worker-1", "role": "worker"}
+ON = VmState("vm-1", "n", "poweredOn", "connected", NODE)
+
+
+@pytest.mark.parametrize(
+    ("change", "initial", "kind"),
+    [
+        (VmChange("leave", ON, ON), False, "vm_destroyed"),
+        (VmChange("modify", ON, VmState("vm-1", "n", "poweredOff", "connected", NODE)), False,
+         "vm_powered_off"),
+        (VmChange("modify", ON, VmState("vm-1", "n", "poweredOn", "orphaned", NODE)), False,
+         "vm_disconnected"),
+        (VmChange("enter", None, VmState("vm-1", "n", "poweredOff", "connected", NODE)), True,
+         "vm_powered_off"),
+        (VmChange("enter", None, VmState("vm-1", "n", "poweredOff", "connected", NODE)), False,
+         None),  # a VM being made by a restoration
+        (VmChange("modify", ON, VmState("vm-1", "m", "poweredOn", "connected", NODE)), False, None),
+        (VmChange("leave", None, VmState("vm-2")), False, None),  # not a node
+    ],
+)  # fmt: skip
+def test_which_changes_trigger(change: VmChange, initial: bool, kind: str | None) -> None:
+    event = classify("esx-1", change, 1.0, initial)
+    assert (event.kind if event else None) == kind
