@@ -67,8 +67,6 @@ __all__ = ["ClusterResource"]
 
 log = logging.getLogger("provider.photon")
 
-KIND = CLUSTERS
-
 
 class ClusterResource(Resource):
     type_name: ClassVar[str] = "photon_k8s_cluster"
@@ -303,7 +301,7 @@ class ClusterResource(Resource):
         """Say at plan time when the surviving hosts cannot take the nodes to restore."""
         flavors = flavors_of(planned)
         rooms, _ = self.hosts.rooms(
-            planned["tenant"].to_python(), self.hosts.reachable_inventories()
+            planned["tenant"].to_python(), self.platform.read_hosts().inventories
         )
         placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
         demands = [
@@ -412,7 +410,7 @@ class ClusterResource(Resource):
                 with admitted(self.platform, tenant, demand_of(change.add, flavors), purpose):
                     # Before anything is made: a leftover VM of this cluster is an error.
                     self.hosts.refuse_leftovers(
-                        spec, change.add, self.hosts.reachable_inventories()
+                        spec, change.add, self.platform.read_hosts().inventories
                     )
                     batches = worker_batches(
                         change.add, int(planned["worker_batch_size"].to_python())
@@ -630,18 +628,15 @@ class ClusterResource(Resource):
         prior = request.prior_state
         tenant, name = prior["tenant"].to_python(), prior["name"].to_python()
         nodes = prior["nodes"].to_python() or {}
-        inventories = self.platform.inventories(self.platform.host_names)
-        down = sorted(h for h, i in inventories.items() if isinstance(i, DiagnosticError))
-        for host, inventory in inventories.items():
-            if isinstance(inventory, DiagnosticError):
-                continue
+        hosts = self.platform.read_hosts()
+        for host, inventory in hosts.inventories.items():
             for vm in inventory.vms.values():
                 if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (tenant, name):
                     node = vm.marks.get("node", vm.moid)
                     if nodes.get(node, {}).get("vm_id") != vm.moid:
                         node = f"{node}@{vm.moid}"
                     nodes[node] = {"host": host, "vm_id": vm.moid}
-        stranded = {n: v for n, v in nodes.items() if v["host"] in down}
+        stranded = {n: v for n, v in nodes.items() if v["host"] in hosts.down}
         with self._timeout(prior, "delete") as stop:
             reachable = sorted(n for n in nodes if n not in stranded)
             results = self.hosts.destroy(tenant, name, reachable, nodes, stop)
@@ -668,7 +663,7 @@ class ClusterResource(Resource):
             )
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
-            records.remove(KIND, f"{tenant}.{name}")
+            records.remove(CLUSTERS, f"{tenant}.{name}")
             unhealthy_since.forget(records, tenant, name)
         response.new_state = Value.null(prior.type)
 
@@ -678,7 +673,7 @@ class ClusterResource(Resource):
         tenant, _, name = import_id.partition("/")
         record = None
         if is_name(tenant) and is_name(name):
-            record = self.platform.records().get(KIND, f"{tenant}.{name}")
+            record = self.platform.records().get(CLUSTERS, f"{tenant}.{name}")
         if record is None:
             response.diagnostics.error(
                 "No cluster to import",
@@ -791,6 +786,6 @@ class ClusterResource(Resource):
             n: {k: v[k] for k in ("role", "host", "vm_id", "ip")} for n, v in nodes.items()
         }
         self.platform.records().put(
-            KIND, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
+            CLUSTERS, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,
                                        "nodes": record_nodes, "pki": pki.to_json()}
         )  # fmt: skip

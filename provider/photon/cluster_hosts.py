@@ -53,7 +53,7 @@ class ClusterHosts:
         from ..esxi.vms import VmSpec, create_vms
         from .kubernetes.cloudinit import metadata, userdata
 
-        inventories = self.reachable_inventories()  # a host that does not answer gets no node
+        inventories = self.platform.read_hosts().inventories  # a silent host gets no node
         rooms, datastores = self.rooms(spec.tenant, inventories)
         placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
         demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
@@ -149,13 +149,6 @@ class ClusterHosts:
             rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
             datastores[host] = capacity.datastores[0].name
         return rooms, datastores
-
-    def reachable_inventories(self) -> dict[str, Inventory]:
-        return {
-            host: inventory
-            for host, inventory in self.platform.inventories(self.platform.host_names).items()
-            if not isinstance(inventory, DiagnosticError)
-        }
 
     def refuse_leftovers(
         self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]

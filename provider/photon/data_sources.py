@@ -11,7 +11,7 @@ from ..bridge.schema import Attribute, Block, NestedAttributes, Nesting, Schema
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
 from .quota import KIND as QUOTAS
-from .quota import QuotaResource, limits_of, read_hosts, tenant_usage
+from .quota import QuotaResource, limits_of, tenant_usage, warn_unknown_usage
 from .quota_policy import KINDS
 from .tenant import KIND as TENANTS
 
@@ -59,7 +59,7 @@ class TenantDataSource(DataSource):
 
     def read(self, request: ReadDataRequest, diagnostics: Diagnostics) -> Value:
         name = request.config["name"].to_python()
-        read = read_hosts(self.platform)
+        read = self.platform.read_hosts()
         inventories = read.inventories
         hosts = sorted(h for h, i in inventories.items() if i.child_named(pool_name(name)))
         records = self.platform.records()
@@ -70,7 +70,7 @@ class TenantDataSource(DataSource):
                 f"There is no tenant {name!r} on these hosts.",
                 Path.root().attr("name"),
             )
-        read.warn_unknown_usage(name, diagnostics)
+        warn_unknown_usage(read, name, diagnostics)
         quota = records.get(QUOTAS, name)
         limits = limits_of(quota).as_dict() if quota else None
         return Value.from_python(

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from ..bridge.cty import Path
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from ..esxi.session import HostSession
     from .records import RecordStore
 
-__all__ = ["Platform", "host_error"]
+__all__ = ["HostsRead", "Platform", "host_error"]
 
 log = logging.getLogger("provider.photon")
 T = TypeVar("T")
@@ -69,6 +70,27 @@ def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
     return DiagnosticError(
         f"{summary}: {exc.host}", f"Host {exc.host}: {exc.message}. {todo}", path
     )
+
+
+@dataclass(frozen=True)
+class HostsRead:
+    """One read of every configured host: the inventories that came back, and the hosts that
+    did not answer (with why). What is counted over ``inventories`` alone is a lower bound."""
+
+    inventories: dict[str, Inventory]
+    down: dict[str, DiagnosticError]
+
+    def require_all(self, why: str, path: Path | None = None) -> None:
+        """Refuse what needs every host's count while one does not answer."""
+        if self.down:
+            hosts = ", ".join(sorted(self.down))
+            causes = " ".join(e.diagnostic.detail for e in self.down.values())
+            raise DiagnosticError(
+                f"ESXi host unreachable: {hosts}",
+                f"{why} needs every host, and {hosts} did not answer ({causes}) Bring the "
+                "host back and run again; restoring lost cluster nodes does not wait for it.",
+                path,
+            )
 
 
 class Platform:
@@ -149,6 +171,17 @@ class Platform:
         from ..esxi.inventory import read_inventory
 
         return self.on_hosts(hosts, read_inventory)
+
+    def read_hosts(self) -> HostsRead:
+        """Every configured host's inventory; a host that does not answer is set apart,
+        so that work that can do without it goes on."""
+        inventories, down = {}, {}
+        for host, inventory in self.inventories(self.host_names).items():
+            if isinstance(inventory, DiagnosticError):
+                down[host] = inventory
+            else:
+                inventories[host] = inventory
+        return HostsRead(inventories, down)
 
     def esxi_calls(self) -> int:
         """API calls made so far through this process's sessions."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from ..bridge.api import (
@@ -32,7 +31,7 @@ from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
 from ..bridge.validators import at_least
 from .names import is_name, pool_name, tenant_name_validator
-from .platform import Platform
+from .platform import HostsRead, Platform
 from .quota_policy import (
     KINDS,
     PHOTON_NAMES,
@@ -51,13 +50,12 @@ if TYPE_CHECKING:
     from ..esxi.session import HostSession
 
 __all__ = [
-    "HostsRead",
     "QuotaResource",
     "admitted",
     "check",
     "quota_exceeded",
-    "read_hosts",
     "tenant_usage",
+    "warn_unknown_usage",
 ]
 
 KIND = QUOTAS
@@ -87,45 +85,15 @@ def _usage(kind: str) -> Attribute:
 # -- the enforcement API ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HostsRead:
-    """One read of every configured host: the inventories that came back, and the hosts that
-    did not answer. Usage counted over ``inventories`` alone is a lower bound."""
-
-    inventories: dict[str, Inventory]
-    down: dict[str, DiagnosticError]
-
-    def require_all(self, why: str, path: Path | None = None) -> None:
-        """Refuse what needs every host's count while one does not answer."""
-        if self.down:
-            hosts = ", ".join(sorted(self.down))
-            causes = " ".join(e.diagnostic.detail for e in self.down.values())
-            raise DiagnosticError(
-                f"ESXi host unreachable: {hosts}",
-                f"{why} needs every host, and {hosts} did not answer ({causes}) Bring the "
-                "host back and run again; restoring lost cluster nodes does not wait for it.",
-                path,
-            )
-
-    def warn_unknown_usage(self, tenant: str, diagnostics: Diagnostics) -> None:
-        if self.down:
-            hosts = ", ".join(sorted(self.down))
-            diagnostics.warning(
-                f"Usage of tenant {tenant} unknown: {hosts} unreachable",
-                f"The tenant's VMs on {hosts} cannot be counted, so usage is null until the "
-                "host answers again. Restoring lost cluster nodes goes on; growth that the "
-                "quota must admit waits for the host.",
-            )
-
-
-def read_hosts(platform: Platform) -> HostsRead:
-    inventories, down = {}, {}
-    for host, inventory in platform.inventories(platform.host_names).items():
-        if isinstance(inventory, DiagnosticError):
-            down[host] = inventory
-        else:
-            inventories[host] = inventory
-    return HostsRead(inventories, down)
+def warn_unknown_usage(hosts: HostsRead, tenant: str, diagnostics: Diagnostics) -> None:
+    if hosts.down:
+        down = ", ".join(sorted(hosts.down))
+        diagnostics.warning(
+            f"Usage of tenant {tenant} unknown: {down} unreachable",
+            f"The tenant's VMs on {down} cannot be counted, so usage is null until the "
+            "host answers again. Restoring lost cluster nodes goes on; growth that the "
+            "quota must admit waits for the host.",
+        )
 
 
 def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
@@ -148,7 +116,7 @@ def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
     limits = limits_of(platform.records().get(KIND, tenant))
     if all(v is None for v in limits.as_dict().values()):
         return Decision(())  # unlimited: no need to count, nor to reach every host
-    hosts = read_hosts(platform)
+    hosts = platform.read_hosts()
     hosts.require_all(f"Growing within the quota of tenant {tenant}")
     return decide(limits, tenant_usage(hosts.inventories, tenant), request)
 
@@ -207,7 +175,7 @@ class QuotaResource(Resource):
         if not (tenant.is_known and limits.is_fully_known()):
             return  # checked again at apply, when everything is known
         name = tenant.to_python()
-        hosts = read_hosts(self.platform)
+        hosts = self.platform.read_hosts()
         records = self.platform.records()
         exists = records.get(TENANTS, name) is not None or any(
             i.child_named(pool_name(name)) for i in hosts.inventories.values()
@@ -241,7 +209,7 @@ class QuotaResource(Resource):
         with records.locked(f"{verb} quota of {tenant}"):
             if creating and records.get(KIND, tenant) is not None:
                 raise _second_quota(tenant)
-            hosts = read_hosts(self.platform)
+            hosts = self.platform.read_hosts()
             hosts.require_all(f"Setting the quota of tenant {tenant}")
             inventories = hosts.inventories
             usage = tenant_usage(inventories, tenant)
@@ -259,7 +227,7 @@ class QuotaResource(Resource):
         if record is None:  # removed behind Terraform's back: planned anew
             response.new_state = Value.null(state.type)
             return
-        hosts = read_hosts(self.platform)
+        hosts = self.platform.read_hosts()
         inventories = hosts.inventories
         limits = limits_of(record)
         # A pool whose memory limit is not the quota's (changed by hand, or made without it)
@@ -272,14 +240,14 @@ class QuotaResource(Resource):
                 limits = dataclasses.replace(limits, memory_gb=seen)
                 break
         usage = None if hosts.down else tenant_usage(inventories, tenant)
-        hosts.warn_unknown_usage(tenant, response.diagnostics)
+        warn_unknown_usage(hosts, tenant, response.diagnostics)
         response.new_state = _state(tenant, limits, usage)
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
         tenant = request.prior_state["tenant"].to_python()
         records = self.platform.records()
         with records.locked(f"delete quota of {tenant}"):
-            hosts = read_hosts(self.platform)
+            hosts = self.platform.read_hosts()
             self._set_memory_limits(hosts.inventories, tenant, None, response.diagnostics)
             if hosts.down and not response.diagnostics.has_errors:
                 down = ", ".join(sorted(hosts.down))
