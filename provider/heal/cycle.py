@@ -24,7 +24,6 @@ from .terraform import Terraform
 __all__ = ["CycleResult", "cluster_grace_periods", "run_cycle"]
 
 CLEAN, RESTORED, REFUSED, ERROR = "clean", "restored", "refused", "error"
-_DEFAULT_GRACE = 300.0  # the provider's default health.grace_period (5m)
 
 
 @dataclass
@@ -90,7 +89,9 @@ def _cycle(
 def cluster_grace_periods(plan: Mapping[str, Any]) -> dict[tuple[str, str], float]:
     """(tenant, cluster name) -> health.grace_period in seconds, from the plan's prior state."""
     from ..photon.cluster_nodes import parse_duration  # pure; no pyVmomi, no grpc
+    from ..photon.health import HealthPolicy
 
+    default = HealthPolicy().grace_period.total_seconds()
     periods: dict[tuple[str, str], float] = {}
     root = ((plan.get("prior_state") or {}).get("values") or {}).get("root_module") or {}
     for resource in _resources(root):
@@ -99,9 +100,9 @@ def cluster_grace_periods(plan: Mapping[str, Any]) -> dict[tuple[str, str], floa
         values = resource.get("values") or {}
         text = (values.get("health") or {}).get("grace_period")
         try:
-            seconds = parse_duration(text) if text else _DEFAULT_GRACE
+            seconds = parse_duration(text) if text else default
         except ValueError:
-            seconds = _DEFAULT_GRACE
+            seconds = default
         periods[(str(values.get("tenant")), str(values.get("name")))] = seconds
     return periods
 

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..bridge.diagnostics import Diagnostics
 from ..esxi.endpoint import Endpoint
+from ..photon.config import endpoints_from_blocks
 
 __all__ = ["BadInput", "check_workdir", "endpoints_from_environment", "read_watch_file"]
 
@@ -81,25 +83,13 @@ def _endpoint(path: Path, index: int, host: Any, environ: Mapping[str, str]) -> 
 
 
 def endpoints_from_environment(environ: Mapping[str, str]) -> list[Endpoint]:
-    """The single host the provider itself would use without host blocks."""
-    address = environ.get("PHOTON_HOST")
-    if not address:
+    """The single host the provider itself would use without host blocks, read the same
+    way (its ``PHOTON_*`` rules for user, thumbprint and insecure)."""
+    if not environ.get("PHOTON_HOST"):
         raise BadInput("no hosts to watch: give --watch FILE, or set PHOTON_HOST")
-    password = environ.get("PHOTON_PASSWORD")
-    if not password:
+    if not environ.get("PHOTON_PASSWORD"):
         raise BadInput("PHOTON_HOST is set but PHOTON_PASSWORD is not")
-    thumbprint = environ.get("PHOTON_THUMBPRINT") or None
-    insecure = environ.get("PHOTON_INSECURE", "").strip().lower() in ("1", "true", "yes")
-    return [
-        Endpoint(
-            name=environ.get("PHOTON_HOST_NAME") or "esx-1",
-            address=address,
-            user=environ.get("PHOTON_USER") or "root",
-            password=password,
-            thumbprint=thumbprint,
-            insecure=insecure and thumbprint is None,
-        )
-    ]
+    return endpoints_from_blocks([], environ, Diagnostics())
 
 
 def check_workdir(path: Path) -> None:

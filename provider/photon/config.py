@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from ..bridge.cty import Path, Value
 from ..bridge.diagnostics import Diagnostics
 from ..esxi.endpoint import Endpoint, normalize_thumbprint
 
-__all__ = ["ENVIRONMENT", "endpoints_from_config", "lock_timeout", "validate_hosts"]
+__all__ = [
+    "ENVIRONMENT",
+    "endpoints_from_blocks",
+    "endpoints_from_config",
+    "lock_timeout",
+    "validate_hosts",
+]
 
 ENVIRONMENT = {
     "PHOTON_HOST": "address of the only host, when the configuration has no host block",
@@ -82,7 +89,14 @@ def _env_bool(environ: Mapping[str, str], key: str) -> bool:
 def endpoints_from_config(
     config: Value, environ: Mapping[str, str], diagnostics: Diagnostics
 ) -> list[Endpoint]:
-    blocks = config["host"].to_python() or []
+    return endpoints_from_blocks(config["host"].to_python() or [], environ, diagnostics)
+
+
+def endpoints_from_blocks(
+    blocks: list[dict[str, Any]], environ: Mapping[str, str], diagnostics: Diagnostics
+) -> list[Endpoint]:
+    """Host blocks (plain dicts) with the ``PHOTON_*`` fallbacks; none at all: the one host
+    ``PHOTON_HOST`` describes. The provider and photon-heal read hosts the same way."""
     single = len(blocks) <= 1
     if not blocks:
         if not environ.get("PHOTON_HOST"):

@@ -11,7 +11,7 @@ import pytest
 
 from provider.esxi.watch import VmChange, VmState
 from provider.heal.cli import parse_seconds
-from provider.heal.hosts import BadInput, read_watch_file
+from provider.heal.hosts import BadInput, endpoints_from_environment, read_watch_file
 from provider.heal.metrics import loopback_address
 from provider.heal.watcher import classify
 
@@ -96,3 +96,25 @@ ON = VmState("vm-1", "n", "poweredOn", "connected", NODE)
 def test_which_changes_trigger(change: VmChange, initial: bool, kind: str | None) -> None:
     event = classify("esx-1", change, 1.0, initial)
     assert (event.kind if event else None) == kind
+
+
+def test_the_environment_describes_one_host_as_for_the_provider() -> None:
+    env = {"PHOTON_HOST": "127.0.0.1:8443", "PHOTON_PASSWORD": "pw", "PHOTON_INSECURE": "true"}
+    (endpoint,) = endpoints_from_environment(env)
+    assert (endpoint.name, endpoint.address, endpoint.user) == ("esx-1", "127.0.0.1:8443", "root")
+    assert endpoint.insecure and endpoint.thumbprint is None
+    pinned = endpoints_from_environment({**env, "PHOTON_THUMBPRINT": "AB:CD"})[0]
+    assert not pinned.insecure and pinned.thumbprint  # a thumbprint wins over insecure
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "no hosts to watch: give --watch FILE, or set PHOTON_HOST"),
+        ({"PHOTON_HOST": "h:443"}, "PHOTON_HOST is set but PHOTON_PASSWORD is not"),
+    ],
+)
+def test_an_incomplete_environment_is_one_line(env: dict, message: str) -> None:
+    with pytest.raises(BadInput) as raised:
+        endpoints_from_environment(env)
+    assert str(raised.value) == message
