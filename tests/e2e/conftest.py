@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.healer import cluster_hcl, write_watch_file
+from tests.support.healer import heal_config, write_watch_file
 from tests.support.node_emulator import NodeEmulator
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block, terraform_environment
@@ -70,7 +70,7 @@ def heal_tf(
     workdir = tmp_path_factory.mktemp("heal") / "work"
     workdir.mkdir()
     tf = Terraform(workdir, terraform_env)
-    tf.write(provider_block(heal_sim.hosts) + cluster_hcl())
+    tf.write(provider_block(heal_sim.hosts) + heal_config())
     tf.init()
     applied = tf.apply()
     assert applied.code == 0, applied.output

@@ -8,50 +8,10 @@ from collections import Counter
 
 from tests.e2e.test_quota import quota, state
 from tests.e2e.test_tenant import tenant
+from tests.support.cluster import SMALL, cluster, cluster_vms
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
-
-SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
-
-
-def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, raw: str = "", **extra: str) -> str:
-    """The cluster under test; ``extra`` attributes and ``raw`` HCL (blocks) are added."""
-    etcd_ips = json.dumps([f"10.0.0.{10 + i}" for i in range(1, etcd + 1)])
-    master_ips = json.dumps([f"10.0.0.{20 + i}" for i in range(1, masters + 1)])
-    body = "".join(f"\n  {k} = {v}" for k, v in extra.items())
-    return f"""
-resource "photon_k8s_cluster" "c" {{
-  tenant             = photon_tenant.t.id
-  name               = "prod"
-  kubernetes_version = "1.32.3"
-  image              = "images/k8s.vmdk"
-  etcd_count         = {etcd}
-  master_count       = {masters}
-  worker_count       = {workers}
-  etcd_ips           = {etcd_ips}
-  master_ips         = {master_ips}
-  netmask            = "255.255.255.0"
-  gateway            = "10.0.0.1"
-  etcd_flavor        = {SMALL}
-  master_flavor      = {SMALL}
-  worker_flavor      = {SMALL}{body}
-{raw}
-}}
-"""
-
-
-def cluster_vms(sim: Simulator, down: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
-    """Node name -> host and extraConfig, for every VM that carries cluster marks (on the
-    hosts that are not ``down``)."""
-    found = {}
-    for host in (h for h in sim.hosts if h.name not in down):
-        with probe(host) as p:
-            for vm in p.vms().values():
-                extra = p.extra_config(vm)
-                if extra.get("photon.cluster") == "prod":
-                    found[extra["photon.node"]] = {"host": host.name, **extra}
-    return found
 
 
 def test_create_1_1_3_cluster(sim3: Simulator, tf: Terraform) -> None:

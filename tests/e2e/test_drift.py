@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_cluster import cluster, cluster_vms
-from tests.e2e.test_quota import state
 from tests.e2e.test_tenant import tenant
+from tests.support.cluster import cluster, cluster_vms, delete_vm, nodes, power_off
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
 
-def nodes(tf: Terraform) -> dict[str, dict]:
-    return state(tf, "photon_k8s_cluster.c")["nodes"]
-
-
 def power_state(sim: Simulator, node: dict) -> str:
     with probe(sim[node["host"]]) as p:
         return str(p.vm(node["vm_id"]).runtime.powerState)
-
-
-def delete_vm(sim: Simulator, node: dict) -> None:
-    with probe(sim[node["host"]]) as p:
-        p.destroy_vm(node["vm_id"])
-
-
-def power_off(sim: Simulator, node: dict) -> None:
-    with probe(sim[node["host"]]) as p:
-        p.power_off(node["vm_id"])
 
 
 def apply_cluster(tf: Terraform, sim: Simulator, health: str = "", workers: int = 3) -> None:
@@ -142,26 +127,6 @@ def test_an_unmanaged_vm_with_the_marks_is_reported_and_left(
     assert tf.apply().code == 0
     with probe(sim3["esx-2"]) as p:
         assert "stray" in p.vms()
-
-
-def test_a_lost_host_moves_its_nodes_to_the_others(sim3: Simulator, tf: Terraform) -> None:
-    apply_cluster(tf, sim3, workers=4)
-    before = nodes(tf)
-    on_3 = sorted(n for n, v in before.items() if v["host"] == "esx-3")
-    assert on_3
-    sim3.kill("esx-3")
-    plan = tf.plan()
-    assert plan.code == 2, plan.output
-    assert "Host esx-3 unreachable: its nodes are reported lost" in plan.flat
-    applied = tf.apply()
-    assert applied.code == 0, applied.output
-    assert "The remnant of node" in applied.flat  # its host is away: reported, not forgotten
-    after = nodes(tf)
-    assert all(after[n]["host"] != "esx-3" and after[n]["status"] == "ready" for n in on_3)
-    for name in set(before) - set(on_3):
-        assert after[name] == before[name]
-    vms = cluster_vms(sim3, down=("esx-3",))
-    assert sorted(vms) == sorted(before)
 
 
 def test_no_room_on_the_surviving_hosts_is_said_at_plan(sim3: Simulator, tf: Terraform) -> None:

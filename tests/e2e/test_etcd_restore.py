@@ -19,44 +19,19 @@ from typing import Any
 import pytest
 
 from provider.photon.kubernetes.pki import CertKey, issue
+from tests.support.cluster import cluster_hcl, delete_vm, nodes
 from tests.support.node_emulator import NodeEmulator, boot_data
-from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
-SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
 KEYS = 100
 ETCD = ["etcd-1", "etcd-2", "etcd-3"]
 
 
 def config(tenant: str, etcd_ips: list[str], master_ips: list[str]) -> str:
-    return f"""
-resource "photon_tenant" "t" {{
-  name = "{tenant}"
-}}
-
-resource "photon_k8s_cluster" "c" {{
-  tenant             = photon_tenant.t.id
-  name               = "prod"
-  kubernetes_version = "1.32.3"
-  image              = "images/k8s.vmdk"
-  etcd_count         = {len(etcd_ips)}
-  master_count       = {len(master_ips)}
-  worker_count       = 0
-  etcd_ips           = {json.dumps(etcd_ips)}
-  master_ips         = {json.dumps(master_ips)}
-  netmask            = "255.0.0.0"
-  etcd_flavor        = {SMALL}
-  master_flavor      = {SMALL}
-  worker_flavor      = {SMALL}
-}}
-"""
-
-
-def nodes(tf: Terraform) -> dict[str, dict[str, Any]]:
-    shown = json.loads(tf.ok("show", "-json").stdout)
-    resources = shown["values"]["root_module"]["resources"]
-    return next(r for r in resources if r["address"] == "photon_k8s_cluster.c")["values"]["nodes"]
+    """A cluster on loopback addresses with no workers: etcd members and masters only."""
+    head = f'resource "photon_tenant" "t" {{\n  name = "{tenant}"\n}}\n'
+    return head + cluster_hcl(etcd_ips, master_ips, 0, netmask="255.0.0.0", gateway=None)
 
 
 def apply(tf: Terraform, sim: Simulator, hcl: str) -> dict[str, dict[str, Any]]:
@@ -70,11 +45,6 @@ def apply(tf: Terraform, sim: Simulator, hcl: str) -> dict[str, dict[str, Any]]:
 
 def boot(sim: Simulator, node: dict[str, Any]) -> dict:
     return boot_data(sim[node["host"]], node["vm_id"])
-
-
-def lose_vm(sim: Simulator, node: dict[str, Any]) -> None:
-    with probe(sim[node["host"]]) as p:
-        p.destroy_vm(node["vm_id"])
 
 
 def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -157,7 +127,7 @@ def lose_and_restore(
 ) -> None:
     """The node's VM destroyed, its process killed and its data gone; plan, apply, and the
     restored VM's boot data run."""
-    lose_vm(sim, node)
+    delete_vm(sim, node)
     emu.lose(lost)
     assert tf.plan().code == 2
     after = apply(tf, sim, hcl)
@@ -255,7 +225,7 @@ def test_a_restored_stacked_master_removes_the_lost_member_before_joining(
         emu.boot(name, kubeadm_etcd(etcd_ca, f"prod-{name}", ip, cluster))
     eventually(lambda: healthy(emu, "master-1", list(ips)), "the members form a cluster")
 
-    lose_vm(sim, before["master-2"])
+    delete_vm(sim, before["master-2"])
     emu.lose("master-2")
     after = apply(tf, sim, hcl)
     restored = boot(sim, after["master-2"])

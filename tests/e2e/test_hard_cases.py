@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-from tests.e2e.test_cluster import cluster, cluster_vms
 from tests.e2e.test_quota import add_vm, quota, state
 from tests.e2e.test_tenant import tenant
+from tests.support.cluster import cluster, cluster_vms, delete_vm, nodes, power_off
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
@@ -18,22 +18,12 @@ HEALTH_RECORD = "photon-platform/health/team-a.prod.json"
 CLUSTER_RECORD = "photon-platform/clusters/team-a.prod.json"
 
 
-def nodes(tf: Terraform) -> dict[str, dict]:
-    return state(tf, "photon_k8s_cluster.c")["nodes"]
-
-
 def vm_ids(sim: Simulator, down: tuple[str, ...] = ()) -> set[str]:
     found = set()
     for host in (h for h in sim.hosts if h.name not in down):
         with probe(host) as p:
             found |= {vm._moId for vm in p.vms().values()}
     return found
-
-
-def delete_vms(sim: Simulator, *nodes: dict) -> None:
-    for node in nodes:
-        with probe(sim[node["host"]]) as p:
-            p.destroy_vm(node["vm_id"])
 
 
 def apply_ok(tf: Terraform, hcl: str) -> None:
@@ -57,14 +47,18 @@ def test_a_host_down_with_a_quota_heals_refuses_growth_and_destroys_the_rest(
 
     plan = tf.plan()
     assert plan.code == 2, plan.output
+    assert "Host esx-3 unreachable: its nodes are reported lost" in plan.flat
     assert "Warning: Usage of tenant team-a unknown: esx-3 unreachable" in plan.flat
     applied = tf.apply()
     assert applied.code == 0, applied.output
+    assert "The remnant of node" in applied.flat  # its host is away: reported, not forgotten
     after = nodes(tf)
     assert all(
         after[n]["host"] != "esx-3" and after[n]["vm_id"] != before[n]["vm_id"] for n in on_3
     )
+    assert all(after[n]["status"] == "ready" for n in on_3)
     assert all(after[n] == before[n] for n in set(before) - set(on_3))
+    assert sorted(cluster_vms(sim3, down=("esx-3",))) == sorted(before)
     assert state(tf)["usage"] is None
     assert tf.plan().code == 0
 
@@ -112,8 +106,7 @@ def test_the_grace_period_passes_under_plans_alone(sim3: Simulator, tf: Terrafor
     hcl = provider_block(sim3.hosts) + tenant()
     apply_ok(tf, hcl + cluster(workers=2, raw='  health {\n    grace_period = "4s"\n  }'))
     worker = nodes(tf)["worker-1"]
-    with probe(sim3[worker["host"]]) as p:
-        p.power_off(worker["vm_id"])
+    power_off(sim3, worker)
 
     first = tf.plan()
     assert first.code == 0, first.output
@@ -137,7 +130,7 @@ def test_import_after_a_restore_and_an_etcd_restore_after_import(
 ) -> None:
     hcl = provider_block(sim3.hosts) + tenant() + cluster(etcd=3, masters=1, workers=1)
     apply_ok(tf, hcl)
-    delete_vms(sim3, nodes(tf)["master-1"])
+    delete_vm(sim3, nodes(tf)["master-1"])
     assert tf.apply().code == 0  # master-1 now holds a join configuration
     again = tf.elsewhere(tmp_path / "again")
     imported = again.import_cluster()
@@ -145,7 +138,7 @@ def test_import_after_a_restore_and_an_etcd_restore_after_import(
     assert nodes(again) == nodes(tf)
 
     lost = nodes(again)["etcd-2"]
-    delete_vms(sim3, lost)
+    delete_vm(sim3, lost)
     applied = again.apply()  # the record holds the etcd CA key: every role can be restored
     assert applied.code == 0, applied.output
     assert nodes(again)["etcd-2"]["vm_id"] != lost["vm_id"]
@@ -166,7 +159,7 @@ def test_an_import_from_old_records_restores_all_but_etcd_and_says_why(
     assert imported.code == 0, imported.output
 
     before = nodes(again)
-    delete_vms(sim3, before["etcd-1"], before["worker-1"])
+    delete_vm(sim3, before["etcd-1"], before["worker-1"])
     plan = again.plan()
     assert plan.code == 2, plan.output
     assert "Warning: etcd members cannot be restored" in plan.flat
@@ -218,7 +211,7 @@ def test_restores_that_etcd_cannot_accept_are_refused_at_plan(
     base = provider_block(sim3.hosts) + tenant()
     apply_ok(tf, base + cluster(etcd=3, masters=1, workers=1))
     before = nodes(tf)
-    delete_vms(sim3, before["etcd-1"], before["etcd-2"])
+    delete_vm(sim3, before["etcd-1"], before["etcd-2"])
     ids = vm_ids(sim3)
     plan = tf.plan()
     assert plan.code == 1
@@ -232,7 +225,7 @@ def test_restores_that_etcd_cannot_accept_are_refused_at_plan(
 def test_a_lone_stacked_master_is_rebuilt_only_when_asked(sim3: Simulator, tf: Terraform) -> None:
     base = provider_block(sim3.hosts) + tenant()
     apply_ok(tf, base + cluster(masters=1, workers=1))
-    delete_vms(sim3, nodes(tf)["master-1"])
+    delete_vm(sim3, nodes(tf)["master-1"])
     ids = vm_ids(sim3)
     refused = tf.plan()
     assert refused.code == 1

@@ -14,28 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.healer import HealerProcess, cluster_hcl, node_vms, run_heal, write_watch_file
-from tests.support.probe import probe
+from tests.support.cluster import delete_vm, nodes, power_off
+from tests.support.healer import HealerProcess, heal_config, node_vms, run_heal, write_watch_file
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
 LOCK_WAIT = "-lock-timeout=60s"  # a healer may hold the lock while the test plans
-
-
-def nodes(tf: Terraform) -> dict[str, dict]:
-    shown = json.loads(tf.ok("show", "-json").stdout)
-    resources = shown["values"]["root_module"]["resources"]
-    return next(r for r in resources if r["type"] == "photon_k8s_cluster")["values"]["nodes"]
-
-
-def delete_vm(sim: Simulator, node: dict) -> None:
-    with probe(sim[node["host"]]) as p:
-        p.destroy_vm(node["vm_id"])
-
-
-def power_off(sim: Simulator, node: dict) -> None:
-    with probe(sim[node["host"]]) as p:
-        p.power_off(node["vm_id"])
 
 
 def assert_healed(tf: Terraform, sim: Simulator, before: dict, restored: set[str]) -> None:
@@ -129,7 +113,7 @@ def test_a_deleted_node_is_restored(
 def test_a_powered_off_node_is_restored_once_its_grace_period_is_over(
     heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
-    heal_tf.write(provider_block(heal_sim.hosts) + cluster_hcl(grace="4s"))
+    heal_tf.write(provider_block(heal_sim.hosts) + heal_config(grace="4s"))
     try:
         assert heal_tf.apply().code == 0
         before = nodes(heal_tf)
@@ -145,7 +129,7 @@ def test_a_powered_off_node_is_restored_once_its_grace_period_is_over(
             assert healer.stop() == 0
         assert_healed(heal_tf, heal_sim, before, {"worker-4"})
     finally:
-        heal_tf.write(provider_block(heal_sim.hosts) + cluster_hcl())
+        heal_tf.write(provider_block(heal_sim.hosts) + heal_config())
         assert heal_tf.apply().code == 0
 
 
@@ -157,7 +141,7 @@ def test_a_pending_config_change_is_refused_and_nothing_is_touched(
 ) -> None:
     before = nodes(heal_tf)
     delete_vm(heal_sim, before["worker-1"])
-    heal_tf.write(provider_block(heal_sim.hosts) + cluster_hcl(workers=5))  # not applied
+    heal_tf.write(provider_block(heal_sim.hosts) + heal_config(workers=5))  # not applied
     try:
         state_before = (heal_tf.workdir / "terraform.tfstate").read_bytes()
         vms_before = node_vms(heal_sim.hosts)
@@ -173,7 +157,7 @@ def test_a_pending_config_change_is_refused_and_nothing_is_touched(
         assert (heal_tf.workdir / "terraform.tfstate").read_bytes() == state_before
         assert node_vms(heal_sim.hosts) == vms_before
     finally:
-        heal_tf.write(provider_block(heal_sim.hosts) + cluster_hcl())
+        heal_tf.write(provider_block(heal_sim.hosts) + heal_config())
     once = run_heal(str(heal_tf.workdir), "--once", env=heal_tf.env)  # the CI recipe
     assert once.returncode == 0, once.stderr
     lines = [json.loads(line) for line in once.stderr.splitlines()]

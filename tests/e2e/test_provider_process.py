@@ -58,7 +58,7 @@ def test_trace_logs_of_a_cluster_apply_hold_no_secret(tf: Terraform) -> None:
     import base64
     import json as json_
 
-    from tests.e2e.test_cluster import cluster
+    from tests.support.cluster import cluster
 
     with Simulator(2, "--image", "images/k8s.vmdk") as sim:
         tf.write(provider_block(sim.hosts) + tenant() + cluster(workers=1))

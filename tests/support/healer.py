@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .cluster import cluster_hcl, marked_vms
 from .simulator import TOP, SimHost
 
 HEAL = TOP / ".venv" / "bin" / "photon-heal"
@@ -94,48 +95,20 @@ class HealerProcess:
         return code
 
 
-SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
-
-
-def cluster_hcl(workers: int = 4, grace: str = "0s", max_unhealthy: str = "100%") -> str:
+def heal_config(workers: int = 4, grace: str = "0s", max_unhealthy: str = "100%") -> str:
     """Tenant and a cluster for healing tests: one external etcd member and one master (so
     the master can be restored: its cluster state lives in etcd), and a health policy that
     restores at once."""
-    return f"""
-resource "photon_tenant" "t" {{
-  name = "team-h"
-}}
-
-resource "photon_k8s_cluster" "c" {{
-  tenant             = photon_tenant.t.id
-  name               = "heal"
-  kubernetes_version = "1.32.3"
-  image              = "images/k8s.vmdk"
-  etcd_count         = 1
-  worker_count       = {workers}
-  etcd_ips           = ["10.0.0.11"]
-  master_ips         = ["10.0.0.21"]
-  netmask            = "24"
-  etcd_flavor        = {SMALL}
-  master_flavor      = {SMALL}
-  worker_flavor      = {SMALL}
-  health {{
+    health = f"""  health {{
     grace_period  = "{grace}"
     max_unhealthy = "{max_unhealthy}"
-  }}
-}}
-"""
+  }}"""
+    tenant = 'resource "photon_tenant" "t" {\n  name = "team-h"\n}\n'
+    return tenant + cluster_hcl(
+        ["10.0.0.11"], ["10.0.0.21"], workers, name="heal", netmask="24", gateway=None, raw=health
+    )
 
 
 def node_vms(hosts: Iterable[SimHost], cluster: str = "heal") -> dict[str, str]:
     """Node name -> VM id, for every VM on the hosts that carries the cluster's marks."""
-    from .probe import probe
-
-    found = {}
-    for host in hosts:
-        with probe(host) as p:
-            for vm in p.vms().values():
-                extra = p.extra_config(vm)
-                if extra.get("photon.cluster") == cluster:
-                    found[extra["photon.node"]] = vm._moId
-    return found
+    return {node: moid for node, (_, moid, _) in marked_vms(hosts, cluster).items()}

@@ -1,0 +1,96 @@
+"""A photon_k8s_cluster under test: its HCL, its nodes as Terraform's state holds them, and its
+VMs on the simulated hosts (found by their marks; deleted or powered off as a failure would)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .probe import probe
+from .simulator import SimHost, Simulator
+from .terraform import Terraform
+
+SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
+
+
+def cluster_hcl(
+    etcd_ips: Sequence[str],
+    master_ips: Sequence[str],
+    workers: int,
+    *,
+    name: str = "prod",
+    netmask: str = "255.255.255.0",
+    gateway: str | None = "10.0.0.1",
+    raw: str = "",
+    **extra: str,
+) -> str:
+    """``photon_k8s_cluster.c`` in tenant ``photon_tenant.t``, small flavors; ``extra``
+    attributes and ``raw`` HCL (blocks) are added."""
+    body = "".join(f"\n  {k} = {v}" for k, v in extra.items())
+    route = f'\n  gateway            = "{gateway}"' if gateway else ""
+    return f"""
+resource "photon_k8s_cluster" "c" {{
+  tenant             = photon_tenant.t.id
+  name               = "{name}"
+  kubernetes_version = "1.32.3"
+  image              = "images/k8s.vmdk"
+  etcd_count         = {len(etcd_ips)}
+  master_count       = {len(master_ips)}
+  worker_count       = {workers}
+  etcd_ips           = {json.dumps(list(etcd_ips))}
+  master_ips         = {json.dumps(list(master_ips))}
+  netmask            = "{netmask}"{route}
+  etcd_flavor        = {SMALL}
+  master_flavor      = {SMALL}
+  worker_flavor      = {SMALL}{body}
+{raw}
+}}
+"""
+
+
+def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, raw: str = "", **extra: str) -> str:
+    """The usual cluster ``prod``: etcd at 10.0.0.11.., masters at 10.0.0.21.."""
+    etcd_ips = [f"10.0.0.{10 + i}" for i in range(1, etcd + 1)]
+    master_ips = [f"10.0.0.{20 + i}" for i in range(1, masters + 1)]
+    return cluster_hcl(etcd_ips, master_ips, workers, raw=raw, **extra)
+
+
+def nodes(tf: Terraform, address: str = "photon_k8s_cluster.c") -> dict[str, dict[str, Any]]:
+    """The cluster's ``nodes`` as the state holds them (``show -json``, stdout only)."""
+    shown = json.loads(tf.ok("show", "-json").stdout)
+    resources = shown["values"]["root_module"]["resources"]
+    return next(r for r in resources if r["address"] == address)["values"]["nodes"]
+
+
+def delete_vm(sim: Simulator, *lost: dict[str, Any]) -> None:
+    for node in lost:
+        with probe(sim[node["host"]]) as p:
+            p.destroy_vm(node["vm_id"])
+
+
+def power_off(sim: Simulator, node: dict[str, Any]) -> None:
+    with probe(sim[node["host"]]) as p:
+        p.power_off(node["vm_id"])
+
+
+def marked_vms(
+    hosts: Iterable[SimHost], cluster: str = "prod"
+) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """Node name -> host name, VM id and extraConfig, for every VM on ``hosts`` that
+    carries the marks of ``cluster``."""
+    found = {}
+    for host in hosts:
+        with probe(host) as p:
+            for vm in p.vms().values():
+                extra = p.extra_config(vm)
+                if extra.get("photon.cluster") == cluster:
+                    found[extra["photon.node"]] = (host.name, vm._moId, extra)
+    return found
+
+
+def cluster_vms(sim: Simulator, down: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    """Node name -> host and extraConfig, for every VM that carries cluster marks (on the
+    hosts that are not ``down``)."""
+    hosts = [h for h in sim.hosts if h.name not in down]
+    return {n: {"host": host, **extra} for n, (host, _, extra) in marked_vms(hosts).items()}
