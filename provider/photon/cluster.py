@@ -67,6 +67,13 @@ __all__ = ["ClusterResource"]
 
 log = logging.getLogger("provider.photon")
 
+# Terraform plans the configuration before `terraform destroy` (a normal plan), so every
+# refusal at plan would also stop the destroy of the very cluster it is about.
+DESTROY_ANYWAY = (
+    " (To destroy this configuration instead, run `terraform destroy -refresh=false`: "
+    "Terraform plans the configuration before a destroy.)"
+)
+
 
 class ClusterResource(Resource):
     type_name: ClassVar[str] = "photon_k8s_cluster"
@@ -230,7 +237,9 @@ class ClusterResource(Resource):
         verdict = judge_control_plane(roles, statuses, health, policy)
         if verdict.refusal:
             diagnostics.error(
-                "Control plane cannot be restored", verdict.refusal, Path.root().attr("health")
+                "Control plane cannot be restored",
+                verdict.refusal + DESTROY_ANYWAY,
+                Path.root().attr("health"),
             )
             return
         if verdict.rebuild:
@@ -313,12 +322,12 @@ class ClusterResource(Resource):
             diagnostics.error(
                 "No room to restore the cluster's nodes",
                 f"Restoring {', '.join(names)} on the tenant's reachable hosts fails: {exc}. "
-                "Bring the lost hosts back, free memory, or add hosts to the tenant.",
+                "Bring the lost hosts back, free memory, or add hosts to the tenant."
+                + DESTROY_ANYWAY,
             )
 
     def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
-        """New nodes must fit the quota, said at plan. Terraform plans the configuration
-        before `terraform destroy` too, so the refusal also says how to destroy anyway."""
+        """New nodes must fit the quota, said at plan."""
         tenant = planned["tenant"].to_python()
         path = Path.root().attr("worker_count")
         try:
@@ -328,12 +337,7 @@ class ClusterResource(Resource):
             refusal = quota_exceeded(tenant, decision, path).diagnostic
         except DiagnosticError as exc:
             refusal = exc.diagnostic
-        diagnostics.error(
-            refusal.summary,
-            f"{refusal.detail} (To destroy this configuration instead, run `terraform "
-            "destroy -refresh=false`: Terraform plans the configuration before a destroy.)",
-            path,
-        )
+        diagnostics.error(refusal.summary, refusal.detail + DESTROY_ANYWAY, path)
 
     # -- apply ------------------------------------------------------------------------
 

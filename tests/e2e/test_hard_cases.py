@@ -217,9 +217,14 @@ def test_restores_that_etcd_cannot_accept_are_refused_at_plan(
     assert plan.code == 1
     assert "Error: Control plane cannot be restored" in plan.flat
     assert "etcd has lost quorum: 2 of 3 etcd nodes are down (etcd-1, etcd-2)" in plan.flat
+    assert "run `terraform destroy -refresh=false`" in plan.flat
     assert "restore etcd from a snapshot" in plan.flat
     assert tf.apply().code == 1
     assert vm_ids(sim3) == ids  # no VM made for a restore that cannot work
+    assert tf.destroy().code == 1  # Terraform plans (and so refuses) before a destroy
+    gone = tf.run("destroy", "-auto-approve", "-no-color", "-refresh=false")
+    assert gone.code == 0, gone.output
+    assert cluster_vms(sim3) == {}
 
 
 def test_a_lone_stacked_master_is_rebuilt_only_when_asked(sim3: Simulator, tf: Terraform) -> None:
