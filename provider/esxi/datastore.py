@@ -7,9 +7,11 @@ folder fails, which makes it usable as a lock); file contents travel over the ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import urllib.parse
+import uuid
 
 from pyVmomi import vim
 
@@ -67,9 +69,9 @@ class DatastoreFiles:
         raise_task_error(self.session.name, error)
         return True
 
-    def move(self, source: str, destination: str) -> None:
+    def move(self, source: str, destination: str, *, replace: bool = False) -> None:
         """Rename atomically; ``NotFound`` if the source is gone, ``AlreadyExists`` if the
-        destination is taken."""
+        destination is taken (unless ``replace``)."""
         manager = self.session.content.fileManager
         with translated(self.session.name):
             task = manager.MoveDatastoreFile_Task(
@@ -77,7 +79,7 @@ class DatastoreFiles:
                 sourceDatacenter=self._datacenter,
                 destinationName=self._ds_path(destination),
                 destinationDatacenter=self._datacenter,
-                force=False,
+                force=replace,
             )
             error = wait_for_tasks(self.session, [task])[task._moId].error
         raise_task_error(self.session.name, error)  # NotFound, AlreadyExists, ...
@@ -93,6 +95,19 @@ class DatastoreFiles:
     def write(self, path: str, data: bytes) -> None:
         status, _ = self._request("PUT", path, data)
         self._check(status, "PUT", path)
+
+    def replace(self, path: str, data: bytes) -> None:
+        """Write so that readers see the old content or the new, never a part of it: an HTTP
+        PUT fills the file as the bytes arrive, so they go to a temporary name first, which
+        is then renamed over ``path``."""
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        self.write(temporary, data)
+        try:
+            self.move(temporary, path, replace=True)
+        except EsxiError:
+            with contextlib.suppress(EsxiError):
+                self.delete(temporary)
+            raise
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         host, port = self.session.endpoint.host_port

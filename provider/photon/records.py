@@ -105,7 +105,7 @@ class RecordStore:
         }
         data = json.dumps(record, indent=2, sort_keys=True, default=_number).encode()
         self._call(self.files.make_directory, f"{ROOT}/{kind}", True)
-        self._call(self.files.write, f"{ROOT}/{kind}/{name}.json", data)
+        self._call(self.files.replace, f"{ROOT}/{kind}/{name}.json", data)
 
     def remove(self, kind: str, name: str) -> None:
         self._call(self.files.delete, f"{ROOT}/{kind}/{name}.json")
@@ -199,7 +199,7 @@ class RecordStore:
             "acquired": (acquired or now).isoformat(),
             "expires": (now + LOCK_TTL).isoformat(),
         }
-        self._call(self.files.write, _OWNER, json.dumps(owner).encode())
+        self._call(self.files.replace, _OWNER, json.dumps(owner).encode())
 
     def _renew(self, token: str, purpose: str, done: threading.Event) -> None:
         """Push the expiry forward while the lock is held, so long work keeps it."""

@@ -93,3 +93,31 @@ def test_a_stop_ends_the_wait_for_a_held_lock(host: SimHost, store: RecordStore)
     with pytest.raises(DiagnosticError) as failure, store.locked("test"):
         pass
     assert failure.value.diagnostic.summary == "Stopped while waiting for the platform lock"
+
+
+def test_a_record_being_rewritten_is_never_read_in_part(store: RecordStore) -> None:
+    """An HTTP PUT fills a datastore file as the bytes arrive: a run reading a record that
+    another run is writing must see the old record or the new one, never a torn one."""
+    import threading
+
+    bodies = [{"pad": c * 400_000} for c in "ab"]
+    store.put("quotas", "busy", bodies[0])
+    done, torn = threading.Event(), []
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                store.get("quotas", "busy")
+            except DiagnosticError as exc:
+                torn.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(12):
+            store.put("quotas", "busy", bodies[i % 2])
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    assert torn == []
