@@ -585,7 +585,8 @@ class ClusterResource(Resource):
         inventories = self.platform.inventories(self.platform.host_names)
         for name, node in nodes.items():
             node["status"] = node_status(inventories.get(node["host"]), node, tenant, cluster, name)
-        known = {node["vm_id"] for node in nodes.values()}
+        # VM ids are per host (each standalone host counts its own vm-N): match both.
+        known = {(node["host"], node["vm_id"]) for node in nodes.values()}
         for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
                 response.diagnostics.warning(
@@ -596,7 +597,7 @@ class ClusterResource(Resource):
             for vm in inventory.vms.values():
                 marks = vm.marks
                 ours = (marks.get("tenant"), marks.get("cluster")) == (tenant, cluster)
-                if ours and vm.moid not in known:
+                if ours and (host, vm.moid) not in known:
                     response.diagnostics.warning(
                         f"Unmanaged VM with the marks of cluster {tenant}/{cluster}",
                         f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
@@ -637,8 +638,9 @@ class ClusterResource(Resource):
             for vm in inventory.vms.values():
                 if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (tenant, name):
                     node = vm.marks.get("node", vm.moid)
-                    if nodes.get(node, {}).get("vm_id") != vm.moid:
-                        node = f"{node}@{vm.moid}"
+                    mine = nodes.get(node, {})
+                    if (mine.get("host"), mine.get("vm_id")) != (host, vm.moid):
+                        node = f"{node}@{host}/{vm.moid}"  # a leftover: ids are per host
                     nodes[node] = {"host": host, "vm_id": vm.moid}
         stranded = {n: v for n, v in nodes.items() if v["host"] in hosts.down}
         with self._timeout(prior, "delete") as stop:
