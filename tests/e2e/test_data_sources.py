@@ -35,6 +35,11 @@ def test_tenant_data_source_shows_quota_and_usage(sim: Simulator, tf: Terraform)
         "limits": {"vm_count": None, "vcpu": 8, "memory_gb": None, "disk_gb": None},
         "usage": {"vm_count": 1, "vcpu": 2, "memory_gb": 1, "disk_gb": 1},
     }
+    sim.kill("esx-2")  # its VMs cannot be counted: usage unknown, said in a warning
+    applied = tf.apply()
+    assert applied.code == 0, applied.output
+    assert "Warning: Usage of tenant team-a unknown: esx-2 unreachable" in applied.flat
+    assert outputs(tf)["tenant"]["usage"] is None
 
 
 def test_tenant_data_source_for_a_missing_tenant(sim: Simulator, tf: Terraform) -> None:

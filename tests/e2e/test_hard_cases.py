@@ -68,6 +68,11 @@ def test_a_host_down_with_a_quota_heals_refuses_growth_and_destroys_the_rest(
     assert "Error: ESXi host unreachable: esx-3" in grow.flat
     assert "Growing within the quota of tenant team-a needs every host" in grow.flat
 
+    tf.write(provider_block(sim3.hosts) + tenant() + quota("{ vm_count = 30 }"))
+    relimit = tf.plan("-target=photon_quota.q")  # new limits must be set on every pool
+    assert relimit.code == 1
+    assert "Setting the quota of tenant team-a needs every host" in relimit.flat
+
 
 def test_a_cluster_with_nodes_on_a_dead_host_is_destroyed_everywhere_else(
     sim3: Simulator, tf: Terraform
@@ -87,6 +92,12 @@ def test_a_cluster_with_nodes_on_a_dead_host_is_destroyed_everywhere_else(
     with probe(sim3["esx-1"]) as p:
         assert p.read_file(CLUSTER_RECORD) is None
     assert "photon_k8s_cluster.c" not in tf.ok("state", "list").stdout
+    quota_gone = tf.run("destroy", "-auto-approve", "-no-color", "-target=photon_quota.q")
+    assert quota_gone.code == 0, quota_gone.output
+    assert "Warning: Quota of tenant team-a deleted except on unreachable hosts" in (
+        quota_gone.flat
+    )
+    assert f"The tenant's pools on {dead} keep the quota's memory limit" in quota_gone.flat
 
 
 def test_vms_of_a_cluster_that_no_longer_exists_are_reported_by_the_tenant(

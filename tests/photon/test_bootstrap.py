@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provider.photon.kubernetes import etcd_rejoin
-from provider.photon.kubernetes.cloudinit import metadata, userdata
+from provider.photon.kubernetes.cloudinit import metadata, recover_pki, userdata
 from provider.photon.kubernetes.kubeconfig import admin_kubeconfig
 from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
 from provider.photon.kubernetes.spec import ClusterSpec, Node
@@ -140,6 +140,20 @@ def test_metadata_carries_static_network_config() -> None:
 
 def test_pki_survives_private_state(pki: ClusterPki) -> None:
     assert ClusterPki.from_json(json.loads(json.dumps(pki.to_json()))) == pki
+
+
+@pytest.mark.parametrize(("spec", "joining"), [(SPEC, False), (SPEC, True), (STACKED, True)])
+def test_the_pki_is_recovered_from_a_first_or_a_joined_master(
+    pki: ClusterPki, spec: ClusterSpec, joining: bool
+) -> None:
+    """Import from records that predate the secrets reads a master's boot data: the first
+    master's init configuration, or a restored master's join configuration alike."""
+    recovered = recover_pki(userdata(spec, MASTERS[0], pki, joining=joining), "prod")
+    assert (recovered.ca, recovered.front_proxy_ca) == (pki.ca, pki.front_proxy_ca)
+    assert recovered.bootstrap_token == pki.bootstrap_token
+    assert recovered.service_account_key_pem == pki.service_account_key_pem
+    # with external etcd the etcd CA key never reaches a master; stacked masters have it
+    assert recovered.etcd_ca.key_pem == ("" if spec.etcd else pki.etcd_ca.key_pem)
 
 
 def config_of(text: str) -> dict:
