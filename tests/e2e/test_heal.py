@@ -113,24 +113,18 @@ def test_a_deleted_node_is_restored(
 def test_a_powered_off_node_is_restored_once_its_grace_period_is_over(
     heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
-    heal_tf.write(provider_block(heal_sim.hosts) + heal_config(grace="4s"))
+    before = nodes(heal_tf)  # the module's cluster has grace_period = "4s"
+    healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
-        assert heal_tf.apply().code == 0
-        before = nodes(heal_tf)
-        healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
-        try:
-            healer.wait_for("cycle", lambda line: line["reason"] == "start")
-            power_off(heal_sim, before["worker-4"])
-            first = healer.wait_for("cycle", lambda line: line["reason"] == "event")
-            assert first["outcome"] == "clean"  # within its grace period: reported only
-            line = restored_line(healer, "worker-4", timeout=15)
-            assert line["seen"] == "powered_off" and line["seconds_from_detection"] >= 4
-        finally:
-            assert healer.stop() == 0
-        assert_healed(heal_tf, heal_sim, before, {"worker-4"})
+        healer.wait_for("cycle", lambda line: line["reason"] == "start")
+        power_off(heal_sim, before["worker-4"])
+        first = healer.wait_for("cycle", lambda line: line["reason"] == "event")
+        assert first["outcome"] == "clean"  # within its grace period: reported only
+        line = restored_line(healer, "worker-4", timeout=15)
+        assert line["seen"] == "powered_off" and line["seconds_from_detection"] >= 4
     finally:
-        heal_tf.write(provider_block(heal_sim.hosts) + heal_config())
-        assert heal_tf.apply().code == 0
+        assert healer.stop() == 0
+    assert_healed(heal_tf, heal_sim, before, {"worker-4"})
 
 
 # -- what the healer must not do --------------------------------------------------------

@@ -95,10 +95,10 @@ class HealerProcess:
         return code
 
 
-def heal_config(workers: int = 4, grace: str = "0s", max_unhealthy: str = "100%") -> str:
+def heal_config(workers: int = 4, grace: str = "4s", max_unhealthy: str = "100%") -> str:
     """Tenant and a cluster for healing tests: one external etcd member and one master (so
     the master can be restored: its cluster state lives in etcd), and a health policy that
-    restores at once."""
+    restores lost nodes at once and powered-off ones after a short grace period."""
     health = f"""  health {{
     grace_period  = "{grace}"
     max_unhealthy = "{max_unhealthy}"
