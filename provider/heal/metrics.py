@@ -7,9 +7,13 @@ not whatever else a library registers globally.
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = ["Metrics", "loopback_address"]
 
@@ -72,6 +76,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def serve(self, address: str) -> None:
+    def serve(self, address: str) -> WSGIServer:
+        """Serve the metrics on a loopback address, in a daemon thread; the server is
+        returned so that whoever started it can shut it down."""
         host, port = loopback_address(address)
-        start_http_server(port, addr=host, registry=self.registry)
+        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        return server

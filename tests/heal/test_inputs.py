@@ -12,7 +12,7 @@ import pytest
 from provider.esxi.watch import VmChange, VmState
 from provider.heal.cli import parse_seconds
 from provider.heal.hosts import BadInput, endpoints_from_environment, read_watch_file
-from provider.heal.metrics import loopback_address
+from provider.heal.metrics import Metrics, loopback_address
 from provider.heal.watcher import classify
 
 
@@ -118,3 +118,26 @@ def test_an_incomplete_environment_is_one_line(env: dict, message: str) -> None:
     with pytest.raises(BadInput) as raised:
         endpoints_from_environment(env)
     assert str(raised.value) == message
+
+
+def test_metrics_are_served_on_loopback_in_prometheus_text() -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe_socket:  # a free port on loopback
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    metrics = Metrics()
+    metrics.cycles.labels("restored").inc()
+    metrics.restored.labels("worker", "replace").inc()
+    metrics.detection_to_restore.observe(7.5)
+    server = metrics.serve(f"127.0.0.1:{port}")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'photon_heal_cycles_total{outcome="restored"} 1.0' in text
+    assert 'photon_heal_nodes_restored_total{action="replace",role="worker"} 1.0' in text
+    assert 'photon_heal_detection_to_restore_seconds_bucket{le="10.0"} 1.0' in text
