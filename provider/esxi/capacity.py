@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pyVmomi import vim
 
 from .faults import translated
-from .inventory import retrieve
+from .inventory import DATASTORE_PROPERTIES, DatastoreInfo, datastore_info, retrieve
 from .session import HostSession
 
 __all__ = ["DatastoreInfo", "HostCapacity", "read_capacity"]
@@ -19,20 +19,6 @@ _HOST_PROPERTIES = (
     "summary.quickStats.overallCpuUsage",
     "summary.quickStats.overallMemoryUsage",
 )
-_DATASTORE_PROPERTIES = (
-    "summary.name",
-    "summary.capacity",
-    "summary.freeSpace",
-    "summary.accessible",
-)
-
-
-@dataclass(frozen=True)
-class DatastoreInfo:
-    name: str
-    capacity_bytes: int
-    free_bytes: int
-    accessible: bool
 
 
 @dataclass(frozen=True)
@@ -49,22 +35,15 @@ def read_capacity(session: HostSession) -> HostCapacity:
     with translated(session.name):
         objects = retrieve(
             session,
-            {vim.HostSystem: _HOST_PROPERTIES, vim.Datastore: _DATASTORE_PROPERTIES},
+            {vim.HostSystem: _HOST_PROPERTIES, vim.Datastore: DATASTORE_PROPERTIES},
         )
     host: dict[str, object] = {}
     datastores = []
-    for kind, props in objects.values():
+    for moid, (kind, props) in objects.items():
         if issubclass(kind, vim.HostSystem):
             host = props
         else:
-            datastores.append(
-                DatastoreInfo(
-                    name=str(props.get("summary.name", "")),
-                    capacity_bytes=int(props.get("summary.capacity") or 0),  # type: ignore[call-overload]
-                    free_bytes=int(props.get("summary.freeSpace") or 0),  # type: ignore[call-overload]
-                    accessible=bool(props.get("summary.accessible")),
-                )
-            )
+            datastores.append(datastore_info(moid, props))
 
     def number(key: str) -> int:
         return int(host.get(key) or 0)  # type: ignore[call-overload]

@@ -1,13 +1,15 @@
 """One read of a host's inventory: a container view and one PropertyCollector retrieve.
 
-Everything the domain needs to decide (which pools exist, which VMs they hold) comes from
-one snapshot per host per RPC, indexed by managed object id; never from per-object calls.
+Everything the domain needs to decide (which pools exist, which VMs they hold, what each VM's
+NICs and disks are attached to, which port groups and datastores the host has, whether it is
+in maintenance mode) comes from one snapshot per host per RPC, indexed by managed object id;
+never from per-object calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyVmomi import vim, vmodl
 
@@ -15,7 +17,19 @@ from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
 
-__all__ = ["Inventory", "PoolInfo", "VmInfo", "read_inventory", "read_vm_options", "retrieve"]
+__all__ = [
+    "DATASTORE_PROPERTIES",
+    "DatastoreInfo",
+    "DiskInfo",
+    "Inventory",
+    "NicInfo",
+    "PoolInfo",
+    "VmInfo",
+    "datastore_info",
+    "read_inventory",
+    "read_vm_options",
+    "retrieve",
+]
 
 _POOL_PROPERTIES = ("name", "parent", "vm", "config.memoryAllocation.limit")
 _VM_PROPERTIES = (
@@ -28,6 +42,14 @@ _VM_PROPERTIES = (
     "runtime.powerState",
     "runtime.connectionState",
 )
+DATASTORE_PROPERTIES = (
+    "summary.name",
+    "summary.capacity",
+    "summary.freeSpace",
+    "summary.accessible",
+)
+_HOST_PROPERTIES = ("runtime.inMaintenanceMode",)
+_NETWORK_PROPERTIES = ("name",)
 MARK_PREFIX = "photon."
 
 
@@ -41,6 +63,32 @@ class PoolInfo:
 
 
 @dataclass(frozen=True)
+class NicInfo:
+    key: int
+    mac: str
+    network: str  # the port group's name; "" for a backing that is not a port group
+    connected: bool  # now; meaningful while the VM runs
+    start_connected: bool  # at power-on
+
+
+@dataclass(frozen=True)
+class DiskInfo:
+    key: int
+    file: str  # ``[datastore] folder/name.vmdk``
+    datastore: str | None  # moid
+    capacity_kb: int
+
+
+@dataclass(frozen=True)
+class DatastoreInfo:
+    moid: str
+    name: str
+    capacity_bytes: int
+    free_bytes: int
+    accessible: bool
+
+
+@dataclass(frozen=True)
 class VmInfo:
     moid: str
     name: str
@@ -51,6 +99,8 @@ class VmInfo:
     disk_kb: int
     power_state: str
     connection_state: str = "connected"  # orphaned, inaccessible, invalid: the VM is unusable
+    nics: tuple[NicInfo, ...] = ()
+    disks: tuple[DiskInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +109,9 @@ class Inventory:
     pools: Mapping[str, PoolInfo]
     root_pool: str
     vms: Mapping[str, VmInfo]
+    networks: Mapping[str, str] = field(default_factory=dict)  # port group name -> moid
+    datastores: Mapping[str, DatastoreInfo] = field(default_factory=dict)  # by moid
+    maintenance: bool = False  # in maintenance mode (or entering it)
 
     def children(self, parent: str | None = None) -> Iterator[PoolInfo]:
         """Pools directly under ``parent`` (default: the host's root pool)."""
@@ -118,7 +171,8 @@ def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
         if key.startswith(MARK_PREFIX):
             marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))  # first one counts
     devices = props.get("config.hardware.device") or ()
-    disk_kb = sum(d.capacityInKB or 0 for d in devices if isinstance(d, vim.vm.device.VirtualDisk))  # type: ignore[attr-defined]
+    disks = tuple(_disk(d) for d in devices if isinstance(d, vim.vm.device.VirtualDisk))  # type: ignore[attr-defined]
+    nics = tuple(_nic(d) for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard))  # type: ignore[attr-defined]
     pool = props.get("resourcePool")
     return VmInfo(
         moid=moid,
@@ -127,41 +181,100 @@ def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
         marks=marks,
         vcpu=int(props.get("config.hardware.numCPU") or 0),  # type: ignore[call-overload]
         memory_mb=int(props.get("config.hardware.memoryMB") or 0),  # type: ignore[call-overload]
-        disk_kb=disk_kb,
+        disk_kb=sum(d.capacity_kb for d in disks),
         power_state=str(props.get("runtime.powerState", "")),
         connection_state=str(props.get("runtime.connectionState", "connected")),
+        nics=nics,
+        disks=disks,
     )
+
+
+def _nic(device: vim.vm.device.VirtualEthernetCard) -> NicInfo:
+    backing = device.backing
+    network = backing.deviceName if isinstance(backing, _NETWORK_BACKING) else ""
+    connectable = device.connectable
+    return NicInfo(
+        key=int(device.key),
+        mac=str(device.macAddress or ""),
+        network=str(network or ""),
+        connected=bool(connectable and connectable.connected),
+        start_connected=bool(connectable and connectable.startConnected),
+    )
+
+
+def _disk(device: vim.vm.device.VirtualDisk) -> DiskInfo:
+    backing = device.backing
+    datastore = getattr(backing, "datastore", None)
+    return DiskInfo(
+        key=int(device.key),
+        file=str(getattr(backing, "fileName", "") or ""),
+        datastore=datastore._moId if datastore is not None else None,
+        capacity_kb=int(device.capacityInKB or 0),
+    )
+
+
+_NETWORK_BACKING = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo
 
 
 def read_inventory(session: HostSession) -> Inventory:
     with translated(session.name):
         objects = retrieve(
-            session, {vim.ResourcePool: _POOL_PROPERTIES, vim.VirtualMachine: _VM_PROPERTIES}
+            session,
+            {
+                vim.ResourcePool: _POOL_PROPERTIES,
+                vim.VirtualMachine: _VM_PROPERTIES,
+                vim.Network: _NETWORK_PROPERTIES,
+                vim.Datastore: DATASTORE_PROPERTIES,
+                vim.HostSystem: _HOST_PROPERTIES,
+            },
         )
     pools: dict[str, PoolInfo] = {}
     vms: dict[str, VmInfo] = {}
+    networks: dict[str, str] = {}
+    datastores: dict[str, DatastoreInfo] = {}
+    maintenance = False
     root = None
     for moid, (kind, props) in objects.items():
         if issubclass(kind, vim.VirtualMachine):
             vms[moid] = _vm_info(moid, props)
-            continue
-        parent = props.get("parent")
-        if isinstance(parent, vim.ResourcePool):
-            parent_id = parent._moId
-        else:  # the root pool's parent is the host's compute resource
-            parent_id, root = None, moid
-        members = props.get("vm") or []
-        limit = props.get("config.memoryAllocation.limit")
-        pools[moid] = PoolInfo(
-            moid,
-            str(props.get("name", "")),
-            parent_id,
-            tuple(v._moId for v in members),
-            -1 if limit is None else int(limit),  # type: ignore[call-overload]
-        )
+        elif issubclass(kind, vim.Network):
+            networks[str(props.get("name", ""))] = moid
+        elif issubclass(kind, vim.Datastore):
+            datastores[moid] = datastore_info(moid, props)
+        elif issubclass(kind, vim.HostSystem):
+            maintenance = bool(props.get("runtime.inMaintenanceMode"))
+        else:
+            pool = _pool_info(moid, props)
+            pools[moid] = pool
+            root = moid if pool.parent is None else root
     if root is None:
         raise EsxiError(session.name, "the host has no root resource pool; is it an ESXi host?")
-    return Inventory(session.name, pools, root, vms)
+    return Inventory(session.name, pools, root, vms, networks, datastores, maintenance)
+
+
+def _pool_info(moid: str, props: Mapping[str, object]) -> PoolInfo:
+    parent = props.get("parent")
+    # the root pool's parent is the host's compute resource
+    parent_id = parent._moId if isinstance(parent, vim.ResourcePool) else None
+    members = props.get("vm") or []
+    limit = props.get("config.memoryAllocation.limit")
+    return PoolInfo(
+        moid,
+        str(props.get("name", "")),
+        parent_id,
+        tuple(v._moId for v in members),  # type: ignore[attr-defined]
+        -1 if limit is None else int(limit),  # type: ignore[call-overload]
+    )
+
+
+def datastore_info(moid: str, props: Mapping[str, object]) -> DatastoreInfo:
+    return DatastoreInfo(
+        moid=moid,
+        name=str(props.get("summary.name", "")),
+        capacity_bytes=int(props.get("summary.capacity") or 0),  # type: ignore[call-overload]
+        free_bytes=int(props.get("summary.freeSpace") or 0),  # type: ignore[call-overload]
+        accessible=bool(props.get("summary.accessible")),
+    )
 
 
 def read_vm_options(session: HostSession, moid: str) -> dict[str, str]:

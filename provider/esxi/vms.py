@@ -64,8 +64,10 @@ def _config(spec: VmSpec) -> vim.vm.ConfigSpec:
     nic = vim.vm.device.VirtualVmxnet3(
         key=-102,
         backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=spec.network),
+        # ``connected`` is the NIC's state while the VM runs; ESXi sets it at power-on
+        # from startConnected, and says it here so that a host that does not is told.
         connectable=vim.vm.device.VirtualDevice.ConnectInfo(
-            startConnected=True, allowGuestControl=True
+            startConnected=True, connected=True, allowGuestControl=True
         ),
     )
     return vim.vm.ConfigSpec(

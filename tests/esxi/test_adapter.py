@@ -113,6 +113,23 @@ def test_inventory_reads_vm_marks_and_sizes(host: SimHost, session: HostSession)
     assert info.marks == {"tenant": "a"} and info.pool == pool._moId
 
 
+def test_inventory_reads_nics_disks_port_groups_datastores_and_mode(
+    host: SimHost, session: HostSession
+) -> None:
+    with probe(host) as p:
+        vm = p.create_vm(p.create_pool("devices"), "vm-3", disk_gb=1, network="VM Network")
+    inventory = read_inventory(session)
+    info = inventory.vms[vm._moId]
+    (disk,) = info.disks
+    assert disk.file.endswith("vm-3.vmdk") and disk.capacity_kb == 1024 * 1024
+    assert inventory.datastores[disk.datastore].accessible  # type: ignore[index]
+    assert "VM Network" in inventory.networks and inventory.maintenance is False
+    assert [(n.network, n.connected, n.start_connected) for n in info.nics] == [
+        ("VM Network", True, True)
+    ]
+    assert info.nics[0].mac.count(":") == 5
+
+
 def test_make_directory_with_parents_accepts_an_existing_folder() -> None:
     """Real ESXi raises FileAlreadyExists even with createParentDirectories (the simulator
     does not), so this one case uses a stand-in file manager."""

@@ -56,8 +56,10 @@ class Probe:
         memory_mb: int = 128,
         disk_gb: int = 0,
         marks: dict[str, str] | None = None,
+        network: str | None = None,
     ) -> vim.VirtualMachine:
-        """A VM, optionally with a disk and with ``photon.*`` ownership marks."""
+        """A VM, optionally with a disk, a NIC on port group ``network`` and ``photon.*``
+        ownership marks."""
         devices = []
         if disk_gb:
             controller = vim.vm.device.ParaVirtualSCSIController(
@@ -81,6 +83,19 @@ class Probe:
                     device=disk,
                 ),
             ]
+        if network:
+            nic = vim.vm.device.VirtualVmxnet3(
+                key=-102,
+                backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network),
+                connectable=vim.vm.device.VirtualDevice.ConnectInfo(
+                    startConnected=True, connected=True
+                ),
+            )
+            devices.append(
+                vim.vm.device.VirtualDeviceSpec(
+                    operation=vim.vm.device.VirtualDeviceSpec.Operation.add, device=nic
+                )
+            )
         spec = vim.vm.ConfigSpec(
             name=name,
             numCPUs=cpus,
