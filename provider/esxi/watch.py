@@ -21,7 +21,13 @@ from .session import HostSession
 
 __all__ = ["VmChange", "VmState", "VmWatch"]
 
-_PROPERTIES = ("name", "runtime.powerState", "runtime.connectionState", "config.extraConfig")
+_PROPERTIES = (
+    "name",
+    "runtime.powerState",
+    "runtime.connectionState",
+    "config.extraConfig",
+    "config.hardware.device",
+)
 _PC = vmodl.query.PropertyCollector
 
 
@@ -34,6 +40,7 @@ class VmState:
     power_state: str = ""
     connection_state: str = "connected"
     marks: Mapping[str, str] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()  # its disks' files and NICs' port groups and connection
 
 
 @dataclass(frozen=True)
@@ -127,4 +134,22 @@ def _changed(state: VmState, name: str, value: object) -> VmState:
             if key.startswith(MARK_PREFIX):
                 marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))  # first one counts
         return replace(state, marks=marks)
+    if name == "config.hardware.device":
+        return replace(state, devices=_attachments(value or ()))  # type: ignore[arg-type]
     return state
+
+
+def _attachments(devices: list[vim.vm.device.VirtualDevice]) -> tuple[str, ...]:
+    """What a node's health depends on among its devices, as comparable text."""
+    found = []
+    for device in devices:
+        if isinstance(device, vim.vm.device.VirtualDisk):
+            found.append(f"disk {getattr(device.backing, 'fileName', '')}")
+        elif isinstance(device, vim.vm.device.VirtualEthernetCard):
+            connect = device.connectable
+            found.append(
+                f"nic {getattr(device.backing, 'deviceName', '')} "
+                f"connected={bool(connect and connect.connected)} "
+                f"at-power-on={bool(connect and connect.startConnected)}"
+            )
+    return tuple(found)

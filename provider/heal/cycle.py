@@ -34,6 +34,7 @@ class CycleResult:
     error: str | None = None
     grace: dict[tuple[str, str], float] = field(default_factory=dict)  # (tenant, cluster)
     seconds: float = 0.0
+    unhealthy: frozenset[tuple[str, str, str]] | None = None  # nodes not ready; None: unread
 
 
 def run_cycle(
@@ -69,13 +70,15 @@ def _cycle(
         plan = None
     if plan is None:
         return CycleResult(ERROR, error=f"terraform show -json: {shown.last_error()}")
-    grace = cluster_grace_periods(plan)
+    grace, unhealthy = cluster_grace_periods(plan), unhealthy_nodes(plan)
     if planned.code == 0:
-        return CycleResult(CLEAN, grace=grace)
+        return CycleResult(CLEAN, grace=grace, unhealthy=unhealthy)
     verdict = judge(plan)
     if not verdict.accepted:
         refusals = verdict.refusals or ["the plan changes nothing the healer knows"]
-        return CycleResult(REFUSED, verdict.restorations, refusals, grace=grace)
+        return CycleResult(
+            REFUSED, verdict.restorations, refusals, grace=grace, unhealthy=unhealthy
+        )
     if on_apply is not None:
         on_apply(verdict.restorations)
     applied = tf.apply(planfile)
@@ -105,6 +108,19 @@ def cluster_grace_periods(plan: Mapping[str, Any]) -> dict[tuple[str, str], floa
             seconds = default
         periods[(str(values.get("tenant")), str(values.get("name")))] = seconds
     return periods
+
+
+def unhealthy_nodes(plan: Mapping[str, Any]) -> frozenset[tuple[str, str, str]]:
+    """(tenant, cluster, node) of every node not ready in the plan's prior (refreshed) state."""
+    root = ((plan.get("prior_state") or {}).get("values") or {}).get("root_module") or {}
+    return frozenset(
+        (str(values.get("tenant")), str(values.get("name")), name)
+        for resource in _resources(root)
+        if resource.get("type") == CLUSTER_TYPE
+        for values in [resource.get("values") or {}]
+        for name, node in (values.get("nodes") or {}).items()
+        if (node or {}).get("status") != "ready"
+    )
 
 
 def _resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

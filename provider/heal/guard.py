@@ -2,11 +2,11 @@
 
 The healer applies without a person, so it must apply only what the health policy decided:
 every change an in-place update of a ``photon_k8s_cluster`` whose only differences are inside
-``nodes``, each a node that was not ready coming back as ``ready`` either with a new VM (host and
-vm_id unknown: replaced) or with the same VM (powered on). Anything else — a config change
-nobody applied, a create, a delete, a replace, a move, an import, a tenant or quota change, a
-healthy node touched — refuses the whole plan, and the refusal names the address and the
-attribute, never a value (values may be secrets).
+``nodes``, each a node that was not ready coming back as ``ready`` either with a new VM (host,
+vm_id and mac unknown: replaced) or with the same VM (powered on, or its NIC repaired).
+Anything else — a config change nobody applied, a create, a delete, a replace, a move, an
+import, a tenant or quota change, a healthy node touched — refuses the whole plan, and the
+refusal names the address and the attribute, never a value (values may be secrets).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ __all__ = ["CLUSTER_TYPE", "Restoration", "Verdict", "judge"]
 CLUSTER_TYPE = "photon_k8s_cluster"
 _READY = "ready"
 _NODE_KEEPS = ("role", "ip")  # a restored node is the same node: same name, role and address
+_VM_KEYS = ("host", "vm_id", "mac")  # unknown together when the node gets a new VM
+_IN_PLACE = {"powered_off": "power_on", "network_lost": "repair"}  # same VM, put right
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,8 @@ class Restoration:
     node: str
     role: str
     host: str  # where the node was
-    seen: str  # its status before: lost or powered_off
-    action: str  # "replace" (new VM) or "power_on" (same VM)
+    seen: str  # its status before: lost, powered_off, network_lost, ...
+    action: str  # "replace" (new VM), "power_on" or "repair" (same VM)
 
 
 @dataclass
@@ -123,16 +125,16 @@ def _judge_node(
             return f"{path}.{key} would change"
     if before.get("status") == _READY or after.get("status") != _READY or "status" in unknown_keys:
         return f"{path}: a ready node would change"
-    if unknown_keys == {"host", "vm_id"}:
+    moved = unknown_keys | {k for k in _VM_KEYS if before.get(k) != after.get(k)}
+    seen = str(before.get("status") or "")
+    if {"host", "vm_id"} <= unknown_keys <= set(_VM_KEYS):
         action = "replace"
-    elif (
-        not unknown_keys
-        and before.get("status") == "powered_off"
-        and all(before.get(k) == after.get(k) for k in ("host", "vm_id"))
-    ):
-        action = "power_on"
+    elif moved:
+        return f"{path}: {', '.join(sorted(moved))} would change"
+    elif seen in _IN_PLACE:
+        action = _IN_PLACE[seen]
     else:
-        return f"{path}: {', '.join(sorted(unknown_keys)) or 'host, vm_id'} would change"
+        return f"{path}: a {seen} node cannot be put right on the same VM"
     return Restoration(
         address=address,
         tenant=str(cluster.get("tenant") or ""),
@@ -140,7 +142,7 @@ def _judge_node(
         node=node,
         role=str(before.get("role") or ""),
         host=str(before.get("host") or ""),
-        seen=str(before.get("status") or ""),
+        seen=seen,
         action=action,
     )
 

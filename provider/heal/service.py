@@ -27,7 +27,11 @@ from .watcher import Event
 
 __all__ = ["Healer", "Timing"]
 
-_TRIGGERS = {"vm_destroyed", "vm_powered_off", "vm_disconnected", "host_unreachable", "host_back"}
+_TRIGGERS = {
+    "vm_destroyed", "vm_powered_off", "vm_disconnected", "vm_devices_changed",
+    "host_unreachable", "host_back",
+}  # fmt: skip
+_GRACED = {"vm_powered_off", "vm_devices_changed"}  # may be put right only after a grace period
 _TICK = 1.0  # the loop looks at the stop flag at least this often (signals only set it)
 _DUE_MARGIN = 3.0  # the provider starts a node's grace period at its first plan, a bit later
 NodeKey = tuple[str, str, str]  # tenant, cluster, node
@@ -47,7 +51,7 @@ class Healer:
         self.events: queue.Queue[Event] = queue.Queue()
         self.stop = threading.Event()
         self._detected: dict[NodeKey | str, float] = {}  # node or host -> first seen lost
-        self._off_since: dict[NodeKey, float] = {}  # powered-off nodes, for their grace
+        self._off_since: dict[NodeKey, float] = {}  # nodes waiting out their grace
         self._pending: dict[NodeKey | str, float] = {}  # what a coming cycle is for
         self._due: float | None = None  # next event-driven cycle
         self._recheck: float | None = None  # next grace-period check
@@ -106,7 +110,7 @@ class Healer:
         )  # fmt: skip
         self.metrics.events.labels(event.kind).inc()
         if isinstance(key, tuple):
-            if event.kind == "vm_powered_off":
+            if event.kind in _GRACED:
                 self._off_since.setdefault(key, event.at)
             else:
                 self._off_since.pop(key, None)
@@ -152,7 +156,11 @@ class Healer:
             self._due = max(self._pending.values()) + self.timing.debounce
 
     def _schedule_grace(self, result: CycleResult) -> None:
-        """Come back when a powered-off node's grace period should be over."""
+        """Come back when a powered-off node's (or a lost NIC's) grace period should be
+        over; a node the plan found ready again needs no visit."""
+        if result.unhealthy is not None:
+            for key in [k for k in self._off_since if k not in result.unhealthy]:
+                del self._off_since[key]
         now = time.monotonic()
         times = []
         for key, since in self._off_since.items():

@@ -27,7 +27,7 @@ _BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # vm_destroyed, vm_powered_off, vm_powered_on, vm_disconnected, host_*
+    kind: str  # vm_destroyed, vm_powered_off/on, vm_disconnected, vm_devices_changed, host_*
     host: str
     at: float  # time.monotonic() when the healer saw it
     vm: VmState | None = None
@@ -51,6 +51,8 @@ def classify(host: str, change: VmChange, at: float, initial: bool = False) -> E
     ):
         return Event("vm_disconnected", host, at, vm, vm.connection_state)
     if before is not None and before.power_state == vm.power_state:
+        if before.devices != vm.devices:  # (ESXi also flips a NIC's connected at power on/off)
+            return Event("vm_devices_changed", host, at, vm, "; ".join(vm.devices))
         return None
     if vm.power_state in ("poweredOff", "suspended"):
         return Event("vm_powered_off", host, at, vm, vm.power_state)

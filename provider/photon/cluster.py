@@ -15,7 +15,7 @@ import datetime
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..bridge.api import (
@@ -52,7 +52,14 @@ from .cluster_values import (
     rolls,
     worker_batches,
 )
-from .health import HealthPlan, HealthPolicy, judge_control_plane, parse_max_unhealthy, plan_health
+from .health import (
+    NETWORK_LOST,
+    HealthPlan,
+    HealthPolicy,
+    judge_control_plane,
+    parse_max_unhealthy,
+    plan_health,
+)
 from .kubernetes.spec import Node
 from .names import is_name
 from .placement import NodeDemand, PlacementError, place
@@ -61,11 +68,15 @@ from .quota import admitted, check, quota_exceeded
 from .records import CLUSTERS
 
 if TYPE_CHECKING:
+    from ..esxi.inventory import Inventory
+    from ..esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
 
 __all__ = ["ClusterResource"]
 
 log = logging.getLogger("provider.photon")
+
+NEW_VM = {"host": UNKNOWN, "vm_id": UNKNOWN, "mac": UNKNOWN}  # a node planned on a new VM
 
 # Terraform plans the configuration before `terraform destroy` (a normal plan), so every
 # refusal at plan would also stop the destroy of the very cluster it is about.
@@ -197,12 +208,9 @@ class ClusterResource(Resource):
         if not request.creating and rolls(request.prior_state, planned):
             for node in nodes.values():  # each worker is replaced, one at a time
                 if node["role"] == "worker":
-                    node.update(host=UNKNOWN, vm_id=UNKNOWN)
+                    node.update(NEW_VM)
         for node in change.add:
-            nodes[node.name] = {
-                "role": node.role, "host": UNKNOWN, "vm_id": UNKNOWN, "ip": node.ip,
-                "status": READY,
-            }  # fmt: skip
+            nodes[node.name] = {"role": node.role, "ip": node.ip, "status": READY, **NEW_VM}
         if not request.creating:
             self._plan_health(planned, request.prior_private, nodes, response.diagnostics)
         # On create the map stays "known after apply": a cluster created with a worker
@@ -245,8 +253,8 @@ class ClusterResource(Resource):
         if verdict.rebuild:
             diagnostics.warning("All cluster state will be lost", verdict.rebuild)
         for name in health.restore:
-            nodes[name].update(host=UNKNOWN, vm_id=UNKNOWN, status=READY)
-        for name in health.power_on:
+            nodes[name].update(status=READY, **NEW_VM)
+        for name in health.power_on + health.repair:
             nodes[name]["status"] = READY
         if health.restore:
             self._check_room(planned, health.restore, nodes, diagnostics)
@@ -270,6 +278,13 @@ class ClusterResource(Resource):
             )
         for name in health.waiting:
             off = int((now - since.get(name, now)).total_seconds())
+            if statuses[name] == NETWORK_LOST:
+                diagnostics.warning(
+                    f"Node {name} has lost its network",
+                    f"It has been seen so for {off}s; its NIC is put back in place once "
+                    f"that has lasted {policy.grace_text} (health.grace_period).",
+                )
+                continue
             diagnostics.warning(
                 f"Node {name} is powered off",
                 f"It has been seen off for {off}s; it is replaced once it has been off for "
@@ -309,15 +324,19 @@ class ClusterResource(Resource):
     ) -> None:
         """Say at plan time when the surviving hosts cannot take the nodes to restore."""
         flavors = flavors_of(planned)
-        rooms, _ = self.hosts.rooms(
-            planned["tenant"].to_python(), self.platform.read_hosts().inventories
-        )
         placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
         demands = [
             NodeDemand(n, nodes[n]["role"], flavors[nodes[n]["role"]].memory_gb) for n in names
         ]
         try:
+            rooms, _ = self.hosts.rooms(
+                planned["tenant"].to_python(),
+                self.platform.read_hosts().inventories,
+                planned["network"].to_python(),
+            )
             place(demands, rooms, placed)
+        except DiagnosticError as exc:
+            diagnostics.add(exc.diagnostic)
         except PlacementError as exc:
             diagnostics.error(
                 "No room to restore the cluster's nodes",
@@ -443,42 +462,36 @@ class ClusterResource(Resource):
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
-        """Carry out the plan's restorations: power on what the plan powers on; replace what
-        it restores with a new VM (etcd members and masters one at a time, so quorum holds),
-        and only then destroy the remnant of the lost one."""
+        """Carry out the plan's restorations: power on what the plan powers on and put back
+        the NICs it repairs (same VM); replace what it restores with a new VM (etcd members
+        and masters one at a time, so quorum holds), and only then destroy the remnant."""
+        from ..esxi.devices import NicRepair, repair_nics
         from ..esxi.vms import power_on_vms
 
         planned = request.planned_state
         prior = request.prior_state["nodes"].to_python() or {}
-        planned_nodes = planned["nodes"].payload or {}
-        restore, power_on = [], []
-        for name, node in planned_nodes.items():
+        restore, in_place = [], []
+        for name, node in (planned["nodes"].payload or {}).items():
             was = prior.get(name)
             if was is None or was["status"] == READY:
                 continue
-            if not node["vm_id"].is_known:
-                restore.append(name)
-            elif node["status"].to_python() == READY:
-                power_on.append(name)
-        by_host: dict[str, list[str]] = {}
-        for name in power_on:
-            by_host.setdefault(nodes[name]["host"], []).append(nodes[name]["vm_id"])
-        results = self.platform.on_hosts(
-            by_host, lambda session: power_on_vms(session, by_host[session.name], stop)
-        )
-        for name in power_on:
-            outcome = results[nodes[name]["host"]]
-            error = (
-                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
-            )
-            if error is None:
-                nodes[name]["status"] = READY
-            else:
-                response.diagnostics.add(
-                    error.diagnostic
-                    if isinstance(error, DiagnosticError)
-                    else host_error(error).diagnostic
-                )
+            (restore if not node["vm_id"].is_known else in_place).append(name)
+        network = planned["network"].to_python()
+        repairs = {
+            n: NicRepair(network, nodes[n].get("mac"))
+            for n in in_place
+            if prior[n]["status"] == NETWORK_LOST
+        }
+        self._on_node_vms(
+            [n for n in in_place if n not in repairs], nodes, response,
+            lambda session, names: power_on_vms(session, [nodes[n]["vm_id"] for n in names], stop),
+        )  # fmt: skip
+        self._on_node_vms(
+            list(repairs), nodes, response,
+            lambda session, names: repair_nics(
+                session, {nodes[n]["vm_id"]: repairs[n] for n in names}, stop
+            ),
+        )  # fmt: skip
         order = {"etcd": 0, "master": 1, "worker": 2}
         control = sorted(
             (n for n in restore if nodes[n]["role"] != "worker"),
@@ -491,6 +504,33 @@ class ClusterResource(Resource):
         ]:
             if not self._restore(planned, pki, group, nodes, stop, response):
                 return
+
+    def _on_node_vms(
+        self,
+        names: list[str],
+        nodes: dict[str, dict[str, Any]],
+        response: ApplyResponse,
+        work: Callable[[HostSession, list[str]], Mapping[str, EsxiError | None]],
+    ) -> None:
+        """Run ``work`` on the named nodes' VMs, per host (VM moid -> error); a node it
+        succeeds for is ready, a failure is reported."""
+        by_host: dict[str, list[str]] = {}
+        for name in names:
+            by_host.setdefault(nodes[name]["host"], []).append(name)
+        results = self.platform.on_hosts(
+            by_host, lambda session: work(session, by_host[session.name])
+        )
+        for name in names:
+            outcome = results[nodes[name]["host"]]
+            error = (
+                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
+            )
+            if error is None:
+                nodes[name]["status"] = READY
+            elif isinstance(error, DiagnosticError):
+                response.diagnostics.add(error.diagnostic)
+            else:
+                response.diagnostics.add(host_error(error).diagnostic)
 
     def _restore(
         self,
@@ -583,8 +623,19 @@ class ClusterResource(Resource):
         nodes = state["nodes"].to_python() or {}
         tenant, cluster = state["tenant"].to_python(), state["name"].to_python()
         inventories = self.platform.inventories(self.platform.host_names)
+        network = state["network"].to_python()
+        missing = self._missing_disks(inventories, nodes, response.diagnostics)
         for name, node in nodes.items():
-            node["status"] = node_status(inventories.get(node["host"]), node, tenant, cluster, name)
+            found = node_status(
+                inventories.get(node["host"]), node, tenant, cluster, name, network, missing
+            )
+            node["status"], node["mac"] = found.status, found.mac or node.get("mac")
+            if found.why:
+                response.diagnostics.warning(
+                    f"Node {name} of cluster {tenant}/{cluster}: {found.status}",
+                    f"On {node['host']}, {found.why}. The plan shows what is done about it "
+                    "(see the drift guide for each status).",
+                )
         # VM ids are per host (each standalone host counts its own vm-N): match both.
         known = {(node["host"], node["vm_id"]) for node in nodes.values()}
         for host, inventory in inventories.items():
@@ -607,6 +658,33 @@ class ClusterResource(Resource):
                     )
         self._remember_unhealthy(tenant, cluster, nodes, response.diagnostics)
         response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+
+    def _missing_disks(
+        self,
+        inventories: Mapping[str, Inventory | DiagnosticError],
+        nodes: Mapping[str, dict[str, Any]],
+        diagnostics: Diagnostics,
+    ) -> set[str]:
+        """The disk files of powered-off nodes that are gone. Only a VM that is off can lose
+        its disk file (a running one locks it), so a healthy cluster costs no search."""
+        from ..esxi.devices import missing_files
+
+        files: dict[str, list[str]] = {}
+        for node in nodes.values():
+            inventory = inventories.get(node["host"])
+            if inventory is None or isinstance(inventory, DiagnosticError):
+                continue
+            vm = inventory.vms.get(node["vm_id"])
+            if vm is not None and vm.power_state != "poweredOn":
+                files.setdefault(node["host"], []).extend(d.file for d in vm.disks)
+        found = self.platform.on_hosts(files, lambda s: missing_files(s, files[s.name]))
+        missing: set[str] = set()
+        for host, result in found.items():
+            if isinstance(result, DiagnosticError):
+                diagnostics.warning(f"Disk files on {host} not checked", result.diagnostic.detail)
+            else:
+                missing |= result
+        return missing
 
     def _remember_unhealthy(
         self,
@@ -688,7 +766,7 @@ class ClusterResource(Resource):
                 "team-a/prod`.",
             )
             return
-        nodes = {n: {**v, "status": READY} for n, v in record["nodes"].items()}
+        nodes = {n: {"mac": None, **v, "status": READY} for n, v in record["nodes"].items()}
         pki = self._recorded_pki(import_id, record)
         spec = record["spec"]
         state = {
@@ -789,7 +867,8 @@ class ClusterResource(Resource):
             )
         }  # fmt: skip
         record_nodes = {
-            n: {k: v[k] for k in ("role", "host", "vm_id", "ip")} for n, v in nodes.items()
+            n: {k: v.get(k) for k in ("role", "host", "vm_id", "ip", "mac")}
+            for n, v in nodes.items()
         }
         self.platform.records().put(
             CLUSTERS, f"{tenant}.{name}", {"tenant": tenant, "cluster": name, "spec": spec,

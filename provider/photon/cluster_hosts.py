@@ -54,7 +54,8 @@ class ClusterHosts:
         from .kubernetes.cloudinit import metadata, userdata
 
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
-        rooms, datastores = self.rooms(spec.tenant, inventories)
+        network = planned["network"].to_python()
+        rooms, datastores = self.rooms(spec.tenant, inventories, network)
         placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
         demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
         try:
@@ -94,7 +95,7 @@ class ClusterHosts:
                     vcpu=flavor.vcpu,
                     memory_mb=int(flavor.memory_gb * 1024),
                     disk_gb=flavor.disk_gb,
-                    network=planned["network"].to_python(),
+                    network=network,
                     extra_config=extra,
                     annotation=f"Photon {node.role} {node.name} of cluster "
                     f"{spec.tenant}/{spec.name}",
@@ -115,6 +116,7 @@ class ClusterHosts:
                 if created.moid is not None:  # it exists, even if a later step failed
                     made[node.name] = {
                         "role": node.role, "host": host, "vm_id": created.moid, "ip": node.ip,
+                        "mac": created.mac,
                         "status": READY if created.error is None else POWERED_OFF,
                     }  # fmt: skip
                 if created.error is not None:
@@ -128,9 +130,10 @@ class ClusterHosts:
         return made, errors
 
     def rooms(
-        self, tenant: str, inventories: Mapping[str, Inventory]
+        self, tenant: str, inventories: Mapping[str, Inventory], network: str
     ) -> tuple[list[HostRoom], dict[str, str]]:
-        """Free memory of each reachable host of the tenant, and its datastore for VMs."""
+        """Free memory of each reachable host of the tenant that has the cluster's port
+        group (a node anywhere else would have no network), and its datastore for VMs."""
         from ..esxi.capacity import read_capacity
 
         tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
@@ -140,6 +143,15 @@ class ClusterHosts:
                 f"Tenant {tenant!r} has no resource pool on any reachable host; create it "
                 "first, or bring its hosts back.",
                 Path.root().attr("tenant"),
+            )
+        tenant_hosts = [h for h in tenant_hosts if network in inventories[h].networks]
+        if not tenant_hosts:
+            raise DiagnosticError(
+                "Port group missing",
+                f"No reachable host of tenant {tenant!r} has port group {network!r}. Create "
+                "it on the hosts (a standard vSwitch port group), or set network to one "
+                "they have.",
+                Path.root().attr("network"),
             )
         rooms, datastores = [], {}
         for host, capacity in self.platform.on_hosts(tenant_hosts, read_capacity).items():

@@ -79,7 +79,20 @@ _NODE = NestedAttributes(
         Attribute("host", STRING, "The host the node's VM runs on.", computed=True),
         Attribute("vm_id", STRING, "The VM's managed object id on its host.", computed=True),
         Attribute("ip", STRING, "Static address; null with DHCP.", computed=True),
-        Attribute("status", STRING, "`ready`, `powered_off` or `lost`.", computed=True),
+        Attribute(
+            "mac",
+            STRING,
+            "MAC address of the node's NIC (kept when a removed NIC is put back).",
+            computed=True,
+        ),
+        Attribute(
+            "status",
+            STRING,
+            "`ready`, or what is wrong: `powered_off`, "
+            "`network_lost`, `port_group_lost`, `disk_lost` or `lost` (see the drift "
+            "guide).",
+            computed=True,
+        ),
     ),
     Nesting.MAP,
 )

@@ -6,25 +6,35 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..bridge.cty import UNKNOWN, Value
 from ..bridge.diagnostics import DiagnosticError
 from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS
-from .health import LOST, POWERED_OFF, READY, HealthPolicy
+from .health import (
+    DISK_LOST,
+    LOST,
+    NETWORK_LOST,
+    PORT_GROUP_LOST,
+    POWERED_OFF,
+    READY,
+    HealthPolicy,
+)
 from .kubernetes.spec import ClusterSpec, Node
 from .quota_policy import Amounts
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory
+    from ..esxi.inventory import Inventory, NicInfo
     from .kubernetes.pki import ClusterPki
 
 __all__ = [
     "LOST",
     "POWERED_OFF",
     "READY",
+    "NodeFound",
     "b64",
     "cluster_spec",
     "config_value",
@@ -98,28 +108,71 @@ def node_vm_name(tenant: str, cluster: str, node: str) -> str:
     return f"{tenant}-{cluster}-{node}"
 
 
+@dataclass(frozen=True)
+class NodeFound:
+    """A node's status as refresh reads it, what was wrong (for the warning that explains a
+    network or disk status), and its NIC's MAC address when it has a NIC."""
+
+    status: str
+    why: str = ""
+    mac: str | None = None
+
+
 def node_status(
     inventory: Inventory | DiagnosticError | None,
     node: Mapping[str, Any],
     tenant: str,
     cluster: str,
     name: str,
-) -> str:
-    """ready, powered_off, or lost: host unreachable, VM gone, no longer ours (marks or name
-    changed), or unusable (orphaned, inaccessible, invalid)."""
+    network: str,
+    missing_files: Collection[str] = (),
+) -> NodeFound:
+    """ready, or what is wrong, worst first: lost (host unreachable, VM gone, no longer ours
+    — marks or name changed —, or unusable: orphaned, inaccessible, invalid); disk_lost (its
+    system disk detached, its file deleted — ``missing_files`` — or its datastore
+    inaccessible); port_group_lost (its host lacks the cluster's port group, so no repair in
+    place can work); powered_off; network_lost (its NIC removed, on another port group, or
+    disconnected now or at power-on)."""
     if inventory is None or isinstance(inventory, DiagnosticError):
-        return LOST
+        return NodeFound(LOST)
     vm = inventory.vms.get(node["vm_id"])
     if vm is None:
-        return LOST
+        return NodeFound(LOST)
+    vm_name = node_vm_name(tenant, cluster, name)
     marks = (vm.marks.get("tenant"), vm.marks.get("cluster"), vm.marks.get("node"))
-    if marks != (tenant, cluster, name) or not vm.name.startswith(
-        node_vm_name(tenant, cluster, name)
-    ):
-        return LOST
+    if marks != (tenant, cluster, name) or not vm.name.startswith(vm_name):
+        return NodeFound(LOST)
     if vm.connection_state != "connected":
-        return LOST
-    return READY if vm.power_state == "poweredOn" else POWERED_OFF
+        return NodeFound(LOST)
+    mac = vm.nics[0].mac if vm.nics else None
+    disk = next((d for d in vm.disks if d.file.rsplit("/", 1)[-1].startswith(vm_name)), None)
+    if disk is None:
+        return NodeFound(DISK_LOST, "its system disk is detached from the VM", mac)
+    store = inventory.datastores.get(disk.datastore or "")
+    if store is not None and not store.accessible:
+        return NodeFound(DISK_LOST, f"datastore {store.name} holding its disk is inaccessible", mac)
+    if disk.file in missing_files:
+        return NodeFound(DISK_LOST, f"its disk file {disk.file} is deleted", mac)
+    if network not in inventory.networks:
+        return NodeFound(
+            PORT_GROUP_LOST, f"host {inventory.host} has no port group {network!r}", mac
+        )
+    if vm.power_state != "poweredOn":
+        return NodeFound(POWERED_OFF, mac=mac)
+    return _network_found(vm.nics, network, mac)
+
+
+def _network_found(nics: Sequence[NicInfo], network: str, mac: str | None) -> NodeFound:
+    if not nics:
+        return NodeFound(NETWORK_LOST, "its NIC is removed")
+    nic = nics[0]
+    if nic.network != network:
+        return NodeFound(NETWORK_LOST, f"its NIC is on port group {nic.network!r}", mac)
+    if not nic.connected:
+        return NodeFound(NETWORK_LOST, "its NIC is disconnected", mac)
+    if not nic.start_connected:
+        return NodeFound(NETWORK_LOST, "its NIC is set not to connect at power-on", mac)
+    return NodeFound(READY, mac=mac)
 
 
 def has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:

@@ -1,10 +1,14 @@
 """Which unhealthy nodes a plan restores: pure, from the refreshed statuses and the policy.
 
-- A lost node (VM gone, not ours any more, unusable, or its host unreachable) is restored at
-  once.
+- A lost node (VM gone, not ours any more, unusable, or its host unreachable), a node whose
+  system disk is lost (its state is gone with it), and a node whose host no longer has the
+  cluster's port group are restored at once: a new VM, on a host that can take it.
 - A powered-off node is only reported until it has been seen so for ``grace_period`` (a node
   that is rebooting must not be replaced); after that it is restored. With ``power_on`` it is
   powered on while within the grace period.
+- A node whose NIC is disconnected, removed or on another port group is reported for
+  ``grace_period`` too (a NIC may be reconnecting), then repaired in place: same VM, its NIC
+  back on the cluster's port group, connected, with its MAC address.
 - When more nodes are unhealthy than ``max_unhealthy`` allows, nothing is restored: mass loss
   usually means a partition or a host outage, not dead nodes, and replacing half a cluster
   would make things worse. The plan says so in a warning.
@@ -22,6 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DISK_LOST",
+    "LOST",
+    "NETWORK_LOST",
+    "PORT_GROUP_LOST",
+    "POWERED_OFF",
+    "READY",
     "ControlPlaneVerdict",
     "HealthPlan",
     "HealthPolicy",
@@ -31,6 +41,8 @@ __all__ = [
 ]
 
 READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
+NETWORK_LOST, PORT_GROUP_LOST, DISK_LOST = "network_lost", "port_group_lost", "disk_lost"
+REPLACED_AT_ONCE = frozenset({LOST, DISK_LOST, PORT_GROUP_LOST})  # no grace: nothing to wait for
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,8 @@ class HealthPolicy:
 class HealthPlan:
     restore: list[str] = field(default_factory=list)  # new VM, same name and role
     power_on: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)  # powered off, within the grace period
+    repair: list[str] = field(default_factory=list)  # same VM, its NIC put right
+    waiting: list[str] = field(default_factory=list)  # within the grace period
     held_back: str | None = None  # why nothing is restored, for a warning
 
 
@@ -86,9 +99,13 @@ def plan_health(
         )
         return plan
     for node in unhealthy:
-        if statuses[node] == LOST or now - unhealthy_since.get(node, now) >= policy.grace_period:
+        status = statuses[node]
+        graced = now - unhealthy_since.get(node, now) >= policy.grace_period
+        if status in REPLACED_AT_ONCE or (status == POWERED_OFF and graced):
             plan.restore.append(node)
-        elif policy.power_on:
+        elif status == NETWORK_LOST and graced:
+            plan.repair.append(node)
+        elif status == POWERED_OFF and policy.power_on:
             plan.power_on.append(node)
         else:
             plan.waiting.append(node)
@@ -111,7 +128,8 @@ def judge_control_plane(
 
     The quorum group is the etcd members (external etcd) or else the masters (stacked etcd).
     A restored member joins through ``member add``, which needs a quorum of the members that
-    are there now; members being powered on come back with their data and count."""
+    are there now; members being powered on or repaired in place come back with their data
+    and count."""
     role = "etcd" if "etcd" in roles.values() else "master"
     group = sorted(n for n, r in roles.items() if r == role)
     restored = [n for n in group if n in plan.restore]
@@ -130,7 +148,8 @@ def judge_control_plane(
             "etcd quorum is lost'), or set health { rebuild_lone_control_plane = true } to "
             "rebuild it empty."
         )
-    standing = [n for n in group if statuses[n] == READY or n in plan.power_on]
+    back = set(plan.power_on) | set(plan.repair)
+    standing = [n for n in group if statuses[n] == READY or n in back]
     quorum = len(group) // 2 + 1
     if len(standing) >= quorum:
         return ControlPlaneVerdict()

@@ -78,6 +78,26 @@ ACCEPTED = {
         ),
         [("w1", "replace", "lost")],
     ),
+    "a disk-lost node replaced, its new MAC unknown": (
+        plan(
+            cluster_change(
+                {"w1": node("disk_lost", mac="00:0c:29:aa:bb:cc")},
+                {"w1": REPLACED},
+                {"w1": {"host": True, "vm_id": True, "mac": True}},
+            )
+        ),
+        [("w1", "replace", "disk_lost")],
+    ),
+    "a node's NIC repaired in place": (
+        plan(
+            cluster_change(
+                {"w1": node("network_lost", mac="00:0c:29:aa:bb:cc")},
+                {"w1": node("ready", mac="00:0c:29:aa:bb:cc")},
+                {"w1": {}},
+            )
+        ),
+        [("w1", "repair", "network_lost")],
+    ),
     "an output unknown after the restoration": (
         plan(LOST_REPLACED, output_changes={"ids": {"actions": ["update"], "after_unknown": True}}),
         [("w1", "replace", "lost")],
@@ -147,7 +167,21 @@ REFUSED = {
     ),
     "a lost node moved to another known VM": (
         plan(cluster_change({"w1": node("lost")}, {"w1": node(vm_id="vm-9")}, {"w1": {}})),
-        ['photon_k8s_cluster.c: nodes["w1"]: host, vm_id would change'],
+        ['photon_k8s_cluster.c: nodes["w1"]: vm_id would change'],
+    ),
+    "a repaired node's MAC changed": (
+        plan(
+            cluster_change(
+                {"w1": node("network_lost", mac="00:0c:29:aa:bb:cc")},
+                {"w1": node("ready", mac="00:50:56:00:00:01")},
+                {"w1": {}},
+            )
+        ),
+        ['photon_k8s_cluster.c: nodes["w1"]: mac would change'],
+    ),
+    "a disk-lost node ready on the same VM": (
+        plan(cluster_change({"w1": node("disk_lost")}, {"w1": node()}, {"w1": {}})),
+        ['photon_k8s_cluster.c: nodes["w1"]: a disk_lost node cannot be put right on the same VM'],
     ),
     "the nodes map unknown": (
         plan(with_change(LOST_REPLACED, lambda c: c["change"]["after_unknown"].update(nodes=True))),

@@ -91,6 +91,9 @@ ON = VmState("vm-1", "n", "poweredOn", "connected", NODE)
          None),  # a VM being made by a restoration
         (VmChange("modify", ON, VmState("vm-1", "m", "poweredOn", "connected", NODE)), False, None),
         (VmChange("leave", None, VmState("vm-2")), False, None),  # not a node
+        (VmChange("modify", ON, VmState("vm-1", "n", "poweredOn", "connected", NODE,
+                                        ("nic VM Network connected=False",))), False,
+         "vm_devices_changed"),
     ],
 )  # fmt: skip
 def test_which_changes_trigger(change: VmChange, initial: bool, kind: str | None) -> None:

@@ -32,6 +32,29 @@ def test_a_powered_off_node_waits_for_its_grace_period() -> None:
     assert powered.power_on == ["worker-1"] and powered.restore == ["worker-2"]
 
 
+@pytest.mark.parametrize(
+    ("status", "first_seen", "outcome"),
+    [
+        ("disk_lost", AGO[1], "restore"),  # a node's disk is its state: nothing to wait for
+        ("port_group_lost", AGO[1], "restore"),  # no repair in place can work on that host
+        ("network_lost", AGO[1], "waiting"),  # a NIC may be reconnecting
+        ("network_lost", AGO[10], "repair"),  # then put right on the same VM
+    ],
+)
+def test_network_and_disk_losses(status: str, first_seen: datetime.datetime, outcome: str) -> None:
+    for policy in (HealthPolicy(), HealthPolicy(power_on=True)):  # power_on is about power
+        plan = plan_health({**HEALTHY, "worker-1": status}, {"worker-1": first_seen}, NOW, policy)
+        lists = {"restore": plan.restore, "repair": plan.repair, "waiting": plan.waiting}
+        assert {k: v for k, v in lists.items() if v} == {outcome: ["worker-1"]}
+        assert plan.power_on == []
+
+
+def test_network_and_disk_losses_count_toward_max_unhealthy() -> None:
+    statuses = {**HEALTHY, "worker-1": "disk_lost", "worker-2": "network_lost", "worker-3": "lost"}
+    plan = plan_health(statuses, {}, NOW, HealthPolicy(max_unhealthy="2"))
+    assert plan.restore == plan.repair == [] and "3 of 8 nodes" in (plan.held_back or "")
+
+
 def test_too_many_unhealthy_holds_everything_back() -> None:
     statuses = {**HEALTHY, **{f"worker-{i}": "lost" for i in range(1, 6)}}
     plan = plan_health(statuses, {}, NOW, HealthPolicy(max_unhealthy="50%"))
@@ -84,6 +107,15 @@ def test_a_restore_needs_a_quorum_of_the_members(roles: dict, down: dict, refuse
     assert (result.refusal is not None) == refused
     if refused:
         assert result.refusal.startswith("etcd has lost quorum")
+
+
+def test_members_repaired_in_place_count_toward_quorum() -> None:
+    down = {"etcd-1": "disk_lost", "etcd-2": "network_lost"}
+    past_grace = HealthPolicy(max_unhealthy="100%", grace_period=datetime.timedelta(0))
+    assert verdict(ETCD3, down, past_grace).refusal is None
+    # within its grace period etcd-2 is only waited for: one member runs
+    within = verdict(ETCD3, down, HealthPolicy(max_unhealthy="100%"))
+    assert "2 of 3 etcd nodes are down" in (within.refusal or "")
 
 
 def test_members_being_powered_on_count_toward_quorum() -> None:
