@@ -13,7 +13,6 @@ with ``ethernetN.checkMACAddress = false``: it refuses to power on the VM otherw
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,26 +32,22 @@ _GENERATED_OUI = "00:0c:29"
 
 
 def missing_files(
-    session: HostSession, paths: Collection[str], stop: threading.Event | None = None
+    session: HostSession,
+    files: Mapping[str, Collection[str]],
+    stop: threading.Event | None = None,
 ) -> set[str]:
-    """Which of ``paths`` (``[datastore] folder/file``) do not exist: one search task per
-    datastore, whatever the number of files."""
-    by_store: dict[str, set[str]] = defaultdict(set)
-    for path in paths:
-        store, _, rest = path.partition("] ")
-        by_store[store.lstrip("[")].add(rest)
+    """Which of the files (datastore moid -> paths ``[datastore] folder/file``) do not
+    exist: one search task per datastore, whatever the number of files."""
+    tasks = {}
     with translated(session.name):
-        datastores = {d.name: d for d in session.content.rootFolder.childEntity[0].datastore}
-        tasks = {
-            name: datastores[name].browser.SearchDatastoreSubFolders_Task(
-                datastorePath=f"[{name}]",
-                searchSpec=vim.host.DatastoreBrowser.SearchSpec(
-                    matchPattern=sorted({f.rsplit("/", 1)[-1] for f in files})
-                ),
+        for moid, paths in files.items():
+            datastore = vim.Datastore(moid, session.si._stub)
+            spec = vim.host.DatastoreBrowser.SearchSpec(
+                matchPattern=sorted({p.rsplit("/", 1)[-1] for p in paths})
             )
-            for name, files in by_store.items()
-            if name in datastores
-        }
+            tasks[moid] = datastore.browser.SearchDatastoreSubFolders_Task(
+                datastorePath=f"[{datastore.name}]", searchSpec=spec
+            )
     outcomes = wait_for_tasks(session, list(tasks.values()), stop)
     found: set[str] = set()
     for task in tasks.values():
@@ -60,10 +55,16 @@ def missing_files(
         if outcome.error is not None:
             raise as_error(session, outcome.error)
         for folder in outcome.result or ():
-            base = folder.folderPath.rstrip("/")
-            found |= {f"{base}/{f.path}" if not base.endswith("]") else f"{base} {f.path}"
-                      for f in folder.file or ()}  # fmt: skip
-    return {p for p in paths if p.split("] ", 1)[0].lstrip("[") in tasks and p not in found}
+            found |= {_joined(folder.folderPath, f.path) for f in folder.file or ()}
+    return {p for paths in files.values() for p in paths if p not in found}
+
+
+def _joined(folder: str, name: str) -> str:
+    """``[ds] a/b`` + ``c`` -> ``[ds] a/b/c``; ESXi writes folders as ``[ds] a/b/``, the
+    simulator as ``[ds]/a/b``."""
+    store, _, rest = folder.partition("]")
+    rest = rest.strip(" /")
+    return f"{store}] {rest}/{name}" if rest else f"{store}] {name}"
 
 
 @dataclass(frozen=True)

@@ -669,14 +669,16 @@ class ClusterResource(Resource):
         its disk file (a running one locks it), so a healthy cluster costs no search."""
         from ..esxi.devices import missing_files
 
-        files: dict[str, list[str]] = {}
+        files: dict[str, dict[str, list[str]]] = {}  # host -> datastore -> disk files
         for node in nodes.values():
             inventory = inventories.get(node["host"])
             if inventory is None or isinstance(inventory, DiagnosticError):
                 continue
             vm = inventory.vms.get(node["vm_id"])
-            if vm is not None and vm.power_state != "poweredOn":
-                files.setdefault(node["host"], []).extend(d.file for d in vm.disks)
+            for disk in vm.disks if vm is not None and vm.power_state != "poweredOn" else ():
+                if disk.datastore:
+                    stores = files.setdefault(node["host"], {})
+                    stores.setdefault(disk.datastore, []).append(disk.file)
         found = self.platform.on_hosts(files, lambda s: missing_files(s, files[s.name]))
         missing: set[str] = set()
         for host, result in found.items():

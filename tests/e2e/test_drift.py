@@ -40,7 +40,7 @@ def test_a_deleted_node_is_planned_back_and_restored(
     assert plan.code == 2, plan.output
     assert "1 to change, 0 to destroy" in plan.stdout and "must be replaced" not in plan.stdout
     vm_id = before[lost]["vm_id"]
-    assert plan.stdout.count("-> (known after apply)") == 2  # host and vm_id of that node only
+    assert plan.stdout.count("-> (known after apply)") == 3  # host, vm_id and mac of that node
     assert f'~ vm_id  = "{vm_id}" -> (known after apply)' in plan.stdout
     assert f'~ "{lost}" = {{' in plan.stdout and "# (4 unchanged elements hidden)" in plan.stdout
     assert '~ status = "lost" -> "ready"' in plan.stdout

@@ -211,6 +211,57 @@ class Probe:
         self.power_off(moid)
         self.wait(self.vm(moid).Destroy_Task())
 
+    # Devices, as an admin breaking a node VM's network or disk would change them.
+
+    def nic(self, moid: str) -> vim.vm.device.VirtualEthernetCard | None:
+        devices = self.vm(moid).config.hardware.device
+        return next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
+
+    def _change_device(
+        self, moid: str, operation: str, device: vim.vm.device.VirtualDevice
+    ) -> None:
+        change = vim.vm.device.VirtualDeviceSpec(operation=operation, device=device)
+        self.wait(self.vm(moid).ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[change])))
+
+    def disconnect_nic(self, moid: str) -> None:
+        nic = self.nic(moid)
+        nic.connectable.connected = False
+        self._change_device(moid, "edit", nic)
+
+    def move_nic(self, moid: str, network: str) -> None:
+        nic = self.nic(moid)
+        nic.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network)
+        self._change_device(moid, "edit", nic)
+
+    def remove_nic(self, moid: str) -> None:
+        self._change_device(moid, "remove", self.nic(moid))
+
+    def detach_disk(self, moid: str) -> str:
+        """Removes the VM's disk from it, leaving the file; returns the file's path."""
+        devices = self.vm(moid).config.hardware.device
+        disk = next(d for d in devices if isinstance(d, vim.vm.device.VirtualDisk))
+        self._change_device(moid, "remove", disk)
+        return str(disk.backing.fileName)
+
+    def disk_file(self, moid: str) -> str:
+        """The VM's disk, as a path on the datastore (without ``[datastore] ``)."""
+        devices = self.vm(moid).config.hardware.device
+        disk = next(d for d in devices if isinstance(d, vim.vm.device.VirtualDisk))
+        return str(disk.backing.fileName).split("] ", 1)[1]
+
+    def add_port_group(self, name: str) -> None:
+        spec = vim.host.PortGroup.Specification(
+            name=name, vlanId=0, vswitchName="vSwitch0", policy=vim.host.NetworkPolicy()
+        )
+        self._network_system().AddPortGroup(portgrp=spec)
+
+    def remove_port_group(self, name: str) -> None:
+        self._network_system().RemovePortGroup(pgName=name)
+
+    def _network_system(self) -> vim.host.NetworkSystem:
+        compute = self.datacenter.hostFolder.childEntity[0]
+        return compute.host[0].configManager.networkSystem
+
     def extra_config(self, vm: vim.VirtualMachine) -> dict[str, str]:
         return {o.key: o.value for o in vm.config.extraConfig}
 

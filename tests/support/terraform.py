@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .simulator import TOP, SimHost
 
@@ -91,6 +93,14 @@ class Terraform:
     def plan(self, *args: str) -> Result:
         """``plan -detailed-exitcode``: 0 no changes, 1 error, 2 changes."""
         return self.run("plan", "-detailed-exitcode", "-no-color", *args)
+
+    def saved_plan(self, *args: str) -> tuple[Result, dict[str, Any] | None]:
+        """``plan -out`` and the plan as ``show -json`` gives it (stdout only), for asserting
+        on values rather than on rendered text; None when the plan failed."""
+        planned = self.plan("-out=saved.tfplan", *args)
+        if planned.code not in (0, 2):
+            return planned, None
+        return planned, json.loads(self.ok("show", "-json", "saved.tfplan").stdout)
 
     def elsewhere(self, workdir: Path) -> Terraform:
         """The same configuration in another folder, initialised, with no state: a
