@@ -109,8 +109,8 @@ _HEALTH = Block(
             "grace_period",
             STRING,
             "How long a powered-off node is only reported "
-            "before it is replaced, e.g. `5m` (default). A deleted VM is replaced at "
-            "once.",
+            "before it is replaced, and a node with a lost NIC before its NIC is put back, "
+            "e.g. `5m` (default). A deleted VM or lost disk is replaced at once.",
             optional=True,
         ),
         Attribute(
