@@ -475,7 +475,10 @@ class ClusterResource(Resource):
             was = prior.get(name)
             if was is None or was["status"] == READY:
                 continue
-            (restore if not node["vm_id"].is_known else in_place).append(name)
+            if not node["vm_id"].is_known:
+                restore.append(name)
+            elif node["status"].to_python() == READY:  # (not: a node the plan leaves as is)
+                in_place.append(name)
         network = planned["network"].to_python()
         repairs = {
             n: NicRepair(network, nodes[n].get("mac"))
