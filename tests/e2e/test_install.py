@@ -84,7 +84,9 @@ def test_installed_wheel_serves_terraform_from_the_implicit_mirror(
     home = tmp_path / "home"
     older = home / MIRROR / "0.0.9/linux_amd64/terraform-provider-photon_v0.0.9"
     older.parent.mkdir(parents=True)
-    older.symlink_to(TOP / "scripts" / "setup")  # a link left by an older install
+    old_script = tmp_path / "checkout-launcher"
+    old_script.write_text("#!/bin/sh\n")
+    older.symlink_to(old_script)  # a link into a checkout, as older installs left
     env = user_env(home)
     cli = str(installed / "bin/terraform-provider-photon")
     done = subprocess.run([cli, "install"], cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -92,7 +94,7 @@ def test_installed_wheel_serves_terraform_from_the_implicit_mirror(
     launcher = home / MIRROR / "0.1.0/linux_amd64/terraform-provider-photon_v0.1.0"
     assert f"Installed photon-platform/photon 0.1.0 for linux_amd64: {launcher}" in done.stdout
     assert "Removed 0.0.9. Configurations whose .terraform.lock.hcl selects 0.0.9" in done.stdout
-    assert not (home / MIRROR / "0.0.9").exists() and (TOP / "scripts" / "setup").exists()
+    assert not (home / MIRROR / "0.0.9").exists() and old_script.read_text() == "#!/bin/sh\n"
 
     # Nothing of the checkout: the launcher runs the fresh environment's interpreter in
     # isolated mode, and that environment finds the package in its own site-packages.
