@@ -61,7 +61,7 @@ def package_hash(package: Path) -> str:
     return "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Entry:
     """One installed version of the provider in a mirror, for one platform."""
 

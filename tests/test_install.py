@@ -48,8 +48,11 @@ def test_a_link_left_by_the_old_script_is_replaced_not_written_through(tmp_path:
 def test_uninstall_removes_every_version_and_the_folders_it_empties(tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()  # the mirror's other content stays
     install(tmp_path, version="0.1.0", python="/p", os_arch="linux_amd64")
+    launcher(tmp_path, "0.0.9").parent.mkdir(parents=True)
+    launcher(tmp_path, "0.0.9").symlink_to(tmp_path / "other")  # as an older install left it
     assert uninstall(tmp_path, os_arch="linux_amd64") == [
-        f"Removed photon-platform/photon 0.1.0: {launcher(tmp_path, '0.1.0')}"
+        f"Removed photon-platform/photon 0.0.9: {launcher(tmp_path, '0.0.9')}",
+        f"Removed photon-platform/photon 0.1.0: {launcher(tmp_path, '0.1.0')}",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]
     assert uninstall(tmp_path, os_arch="linux_amd64") == [

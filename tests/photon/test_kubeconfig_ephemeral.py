@@ -7,9 +7,15 @@ import datetime
 import pytest
 from cryptography.x509.oid import NameOID
 
-from provider.bridge.cty import Path
+from provider.bridge.api import (
+    OpenEphemeralRequest,
+    OpenEphemeralResponse,
+    RenewEphemeralRequest,
+    RenewEphemeralResponse,
+)
+from provider.bridge.cty import Path, Value
 from provider.bridge.diagnostics import DiagnosticError
-from provider.photon.kubeconfig_ephemeral import parse_ttl
+from provider.photon.kubeconfig_ephemeral import KubeconfigEphemeral, parse_ttl
 from provider.photon.kubernetes.pki import issue, make_cluster_pki
 
 
@@ -51,3 +57,47 @@ def test_a_minted_certificate_names_user_and_groups_and_ends_after_its_ttl() -> 
     assert [a.value for a in organizations] == ["deployers", "viewers"]
     lifetime = cert.not_valid_after_utc - now  # certificates count whole seconds
     assert abs(lifetime - datetime.timedelta(minutes=30)) < datetime.timedelta(seconds=1)
+
+
+class _Records:
+    """The one call the ephemeral resource makes on the platform's records."""
+
+    def __init__(self, record: dict[str, object]) -> None:
+        self.record = record
+
+    def get(self, kind: str, name: str) -> dict[str, object] | None:
+        return self.record if (kind, name) == ("clusters", "team-a.prod") else None
+
+
+class _Platform:
+    def __init__(self, record: dict[str, object]) -> None:
+        self._records = _Records(record)
+
+    def records(self) -> _Records:
+        return self._records
+
+
+def test_open_asks_for_renewal_before_expiry_and_renewal_warns() -> None:
+    pki = make_cluster_pki("prod")
+    record = {"cluster": "prod", "spec": {"master_ips": ["10.0.0.21"]}, "pki": pki.to_json()}
+    resource = KubeconfigEphemeral(_Platform(record))  # type: ignore[arg-type]
+    config = Value.from_python(
+        KubeconfigEphemeral.schema.value_type(),
+        {n: None for n in KubeconfigEphemeral.schema.value_type().attrs}
+        | {"cluster": "team-a/prod"},
+    )
+    response = OpenEphemeralResponse(config)
+    resource.open(OpenEphemeralRequest(config), response)
+    result = response.result.to_python()
+    assert (result["ttl"], result["user"], result["groups"]) == (
+        "1h",
+        "terraform",
+        ["system:masters"],
+    )
+    expires = datetime.datetime.fromisoformat(result["expires_at"])
+    assert response.renew_at == expires - datetime.timedelta(minutes=6)
+    renewed = RenewEphemeralResponse(response.private)
+    resource.renew(RenewEphemeralRequest(response.private), renewed)
+    (warning,) = renewed.diagnostics
+    assert warning.summary == "Kubeconfig about to expire" and renewed.renew_at is None
+    assert expires.isoformat() in warning.detail
