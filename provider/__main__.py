@@ -1,4 +1,5 @@
-"""Entry point Terraform starts: ``terraform-provider-photon [--debug]``."""
+"""Entry point Terraform starts: ``terraform-provider-photon [--debug]``; and for people,
+``terraform-provider-photon install | uninstall [--mirror DIR]``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,23 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="start once and print TF_REATTACH_PROVIDERS for Terraform to attach to",
     )
+    commands = parser.add_subparsers(dest="command", metavar="{install,uninstall}")
+    for name, what in (
+        ("install", "put this environment's provider into a Terraform plugin mirror"),
+        ("uninstall", "remove the provider from a Terraform plugin mirror"),
+    ):
+        command = commands.add_parser(name, help=what, description=what)
+        command.add_argument(
+            "--mirror",
+            metavar="DIR",
+            help="a filesystem_mirror folder (default: ~/.terraform.d/plugins, which "
+            "terraform init searches by itself)",
+        )
     args = parser.parse_args(argv)
+    if args.command is not None:
+        from .install import run
+
+        sys.exit(run(args.command, args.mirror))
 
     from .bridge.plugin_server import serve
 

@@ -60,6 +60,21 @@ def test_data_source_page_documents_every_attribute_and_embeds_its_example(
     assert example.read_text().strip() in text
 
 
+EPHEMERAL = sorted(PhotonProvider.ephemeral_resources.items())
+
+
+@pytest.mark.parametrize(("type_name", "resource"), EPHEMERAL)
+def test_ephemeral_resource_page_documents_every_attribute_and_embeds_its_example(
+    type_name: str, resource: type
+) -> None:
+    text = page("ephemeral-resources", type_name)
+    assert text.startswith(f'---\npage_title: "{type_name} Ephemeral Resource - photon"')
+    missing = [n for n in attribute_names(resource.schema.block) if f"- `{n}` (" not in text]
+    assert not missing, f"undocumented attributes of {type_name}: {missing}"
+    example = TOP / "examples" / "ephemeral-resources" / type_name / "ephemeral-resource.tf"
+    assert example.read_text().strip() in text
+
+
 def test_provider_page_documents_every_setting() -> None:
     text = (DOCS / "index.md").read_text()
     missing = [n for n in attribute_names(PhotonProvider.schema.block) if f"- `{n}` (" not in text]
@@ -75,6 +90,8 @@ def test_every_doc_page_belongs_to_something_served() -> None:
     assert {p.stem for p in (DOCS / "resources").glob("*.md")} == served
     data = {n.removeprefix("photon_") for n in PhotonProvider.data_sources}
     assert {p.stem for p in (DOCS / "data-sources").glob("*.md")} == data
+    ephemeral = {n.removeprefix("photon_") for n in PhotonProvider.ephemeral_resources}
+    assert {p.stem for p in (DOCS / "ephemeral-resources").glob("*.md")} == ephemeral
 
 
 @pytest.mark.parametrize("module", ["tenant", "k8s-cluster"])

@@ -5,10 +5,15 @@ obvious default (apply's new state starts as the planned state for a create and 
 state for an update or delete, so a failure before any change reports nothing changed; read's
 as the prior state; plan's private data as the prior private data), so a resource only states
 what differs.
+
+Ephemeral resources (Terraform 1.10+) are opened, maybe renewed, and closed within one
+Terraform run; their result is never written to a plan or state. ``private`` is what the
+provider needs to renew or close what it opened: it travels through Terraform, not the state.
 """
 
 from __future__ import annotations
 
+import datetime
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,14 +26,20 @@ from .schema import Schema
 __all__ = [
     "ApplyRequest",
     "ApplyResponse",
+    "CloseEphemeralRequest",
     "DataSource",
+    "EphemeralResource",
     "ImportResponse",
+    "OpenEphemeralRequest",
+    "OpenEphemeralResponse",
     "PlanRequest",
     "PlanResponse",
     "Provider",
     "ReadDataRequest",
     "ReadRequest",
     "ReadResponse",
+    "RenewEphemeralRequest",
+    "RenewEphemeralResponse",
     "Resource",
 ]
 
@@ -103,6 +114,41 @@ class ReadDataRequest:
     config: Value
 
 
+@dataclass
+class OpenEphemeralRequest:
+    config: Value
+
+
+@dataclass
+class OpenEphemeralResponse:
+    """``result`` starts as the configuration (computed attributes null); ``renew_at`` asks
+    Terraform to call ``renew`` around that time while it still needs the result."""
+
+    result: Value
+    private: bytes = b""
+    renew_at: datetime.datetime | None = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class RenewEphemeralRequest:
+    private: bytes
+
+
+@dataclass
+class RenewEphemeralResponse:
+    """Renewal extends what was opened (a lease); it cannot change the result."""
+
+    private: bytes
+    renew_at: datetime.datetime | None = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class CloseEphemeralRequest:
+    private: bytes
+
+
 class Resource(ABC):
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
@@ -143,6 +189,24 @@ class DataSource(ABC):
     def read(self, request: ReadDataRequest, diagnostics: Diagnostics) -> Value: ...
 
 
+class EphemeralResource(ABC):
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+
+    @classmethod
+    def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
+        """Cross-attribute checks before the provider is configured."""
+
+    @abstractmethod
+    def open(self, request: OpenEphemeralRequest, response: OpenEphemeralResponse) -> None: ...
+
+    def renew(self, request: RenewEphemeralRequest, response: RenewEphemeralResponse) -> None:
+        """Only called when ``open`` or a previous renew set ``renew_at``."""
+
+    def close(self, request: CloseEphemeralRequest, diagnostics: Diagnostics) -> None:
+        """Release what ``open`` holds outside Terraform; nothing by default."""
+
+
 class Provider(ABC):
     """The provider as the bridge sees it. Schema and validation must stay cheap to import:
     Terraform starts the provider process for them alone."""
@@ -150,6 +214,7 @@ class Provider(ABC):
     schema: ClassVar[Schema]
     resources: ClassVar[Mapping[str, type[Resource]]]
     data_sources: ClassVar[Mapping[str, type[DataSource]]]
+    ephemeral_resources: ClassVar[Mapping[str, type[EphemeralResource]]] = {}
 
     def validate_config(self, config: Value, diagnostics: Diagnostics) -> None:
         """Cross-attribute checks of the provider block."""
@@ -162,6 +227,10 @@ class Provider(ABC):
 
     @abstractmethod
     def new_data_source(self, type_name: str) -> DataSource: ...
+
+    def new_ephemeral_resource(self, type_name: str) -> EphemeralResource:
+        """An instance of a type of ``ephemeral_resources``, bound to the configured provider."""
+        raise NotImplementedError(type_name)
 
     def stop(self) -> None:
         """Terraform asks in-flight work to end soon (Ctrl-C); state must still be returned."""

@@ -26,13 +26,19 @@ from ._generated import tfplugin6_pb2_grpc as pb_grpc
 from .api import (
     ApplyRequest,
     ApplyResponse,
+    CloseEphemeralRequest,
     DataSource,
+    EphemeralResource,
     ImportResponse,
+    OpenEphemeralRequest,
+    OpenEphemeralResponse,
     PlanRequest,
     Provider,
     ReadDataRequest,
     ReadRequest,
     ReadResponse,
+    RenewEphemeralRequest,
+    RenewEphemeralResponse,
     Resource,
 )
 from .convert import (
@@ -154,6 +160,16 @@ class ProviderService(pb_grpc.ProviderServicer):
             raise _unknown_type("data source", type_name)
         return cls.schema
 
+    def _ephemeral_class(self, type_name: str) -> type[EphemeralResource]:
+        cls = self._provider.ephemeral_resources.get(type_name)
+        if cls is None:
+            raise _unknown_type("ephemeral resource", type_name)
+        return cls
+
+    def _ephemeral_resource(self, type_name: str) -> EphemeralResource:
+        self._ephemeral_class(type_name)
+        return self._provider.new_ephemeral_resource(type_name)
+
     def _resource(self, type_name: str) -> Resource:
         self._resource_schema(type_name)
         return self._provider.new_resource(type_name)
@@ -173,6 +189,10 @@ class ProviderService(pb_grpc.ProviderServicer):
                     pb.GetMetadata.DataSourceMetadata(type_name=n)
                     for n in self._provider.data_sources
                 ],
+                ephemeral_resources=[
+                    pb.GetMetadata.EphemeralMetadata(type_name=n)
+                    for n in self._provider.ephemeral_resources
+                ],
             )
         return pb.GetMetadata.Response(diagnostics=call.proto_diagnostics)
 
@@ -184,6 +204,9 @@ class ProviderService(pb_grpc.ProviderServicer):
                 resource_schemas={n: schema_to_proto(c.schema) for n, c in p.resources.items()},
                 data_source_schemas={
                     n: schema_to_proto(c.schema) for n, c in p.data_sources.items()
+                },
+                ephemeral_resource_schemas={
+                    n: schema_to_proto(c.schema) for n, c in p.ephemeral_resources.items()
                 },
                 server_capabilities=_CAPABILITIES,
             )
@@ -351,23 +374,44 @@ class ProviderService(pb_grpc.ProviderServicer):
         return response_type(diagnostics=call.proto_diagnostics)
 
     def ValidateEphemeralResourceConfig(self, request: Any, context: Any) -> Any:
-        return self._ephemeral("ValidateEphemeralResourceConfig", request, context)
+        with _Call("ValidateEphemeralResourceConfig", request.type_name) as call:
+            cls = self._ephemeral_class(request.type_name)
+            _validate(cls.schema, request.config, cls.validate_config, call.diagnostics)
+        return pb.ValidateEphemeralResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
-        return self._ephemeral("OpenEphemeralResource", request, context)
+        with _Call("OpenEphemeralResource", request.type_name) as call:
+            resource = self._ephemeral_resource(request.type_name)
+            config = decode_dynamic(request.config, resource.schema.value_type())
+            response = OpenEphemeralResponse(config, diagnostics=call.diagnostics)
+            resource.open(OpenEphemeralRequest(config), response)
+            if call.diagnostics.has_errors:
+                return pb.OpenEphemeralResource.Response(diagnostics=call.proto_diagnostics)
+            return pb.OpenEphemeralResource.Response(
+                result=encode_dynamic(response.result),
+                private=response.private,
+                renew_at=response.renew_at,
+                diagnostics=call.proto_diagnostics,
+            )
+        return pb.OpenEphemeralResource.Response(diagnostics=call.proto_diagnostics)
 
     def RenewEphemeralResource(self, request: Any, context: Any) -> Any:
-        return self._ephemeral("RenewEphemeralResource", request, context)
+        with _Call("RenewEphemeralResource", request.type_name) as call:
+            resource = self._ephemeral_resource(request.type_name)
+            response = RenewEphemeralResponse(request.private, diagnostics=call.diagnostics)
+            resource.renew(RenewEphemeralRequest(request.private), response)
+            return pb.RenewEphemeralResource.Response(
+                private=response.private,
+                renew_at=response.renew_at,
+                diagnostics=call.proto_diagnostics,
+            )
+        return pb.RenewEphemeralResource.Response(diagnostics=call.proto_diagnostics)
 
     def CloseEphemeralResource(self, request: Any, context: Any) -> Any:
-        return self._ephemeral("CloseEphemeralResource", request, context)
-
-    def _ephemeral(self, rpc: str, request: Any, context: Any) -> Any:
-        return self._not_served(
-            rpc,
-            getattr(pb, rpc).Response,
-            f"The photon provider has no ephemeral resources ({request.type_name!r} asked).",
-        )
+        with _Call("CloseEphemeralResource", request.type_name) as call:
+            resource = self._ephemeral_resource(request.type_name)
+            resource.close(CloseEphemeralRequest(request.private), call.diagnostics)
+        return pb.CloseEphemeralResource.Response(diagnostics=call.proto_diagnostics)
 
     def GetFunctions(self, request: Any, context: Any) -> Any:
         return pb.GetFunctions.Response()

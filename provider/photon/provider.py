@@ -6,13 +6,14 @@ import os
 from collections.abc import Mapping
 from typing import ClassVar
 
-from ..bridge.api import DataSource, Provider, Resource
+from ..bridge.api import DataSource, EphemeralResource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from .cluster import ClusterResource
 from .config import ENVIRONMENT, endpoints_from_config, lock_timeout, validate_hosts
 from .data_sources import HostsDataSource, TenantDataSource
+from .kubeconfig_ephemeral import KubeconfigEphemeral
 from .platform import Platform
 from .quota import QuotaResource
 from .tenant import TenantResource
@@ -94,6 +95,9 @@ class PhotonProvider(Provider):
         TenantDataSource.type_name: TenantDataSource,
         HostsDataSource.type_name: HostsDataSource,
     }
+    ephemeral_resources: ClassVar[Mapping[str, type[EphemeralResource]]] = {
+        KubeconfigEphemeral.type_name: KubeconfigEphemeral,
+    }
 
     def __init__(self) -> None:
         self._platform: Platform | None = None
@@ -151,3 +155,6 @@ class PhotonProvider(Provider):
 
     def new_data_source(self, type_name: str) -> DataSource:
         return self.data_sources[type_name](self.platform)  # type: ignore[call-arg]
+
+    def new_ephemeral_resource(self, type_name: str) -> EphemeralResource:
+        return self.ephemeral_resources[type_name](self.platform)  # type: ignore[call-arg]

@@ -146,7 +146,7 @@ def test_unserved_rpcs_answer_with_a_diagnostic(
         opened = stub.OpenEphemeralResource(
             pb.OpenEphemeralResource.Request(type_name="photon_secret"), timeout=5
         )
-        assert opened.diagnostics[0].summary == "OpenEphemeralResource is not supported"
+        assert opened.diagnostics[0].summary == "Unknown ephemeral resource type 'photon_secret'"
         read = stub.ReadResource(pb.ReadResource.Request(type_name="photon_nothing"), timeout=5)
         assert read.diagnostics[0].summary == "Unknown resource type 'photon_nothing'"
 

@@ -41,13 +41,15 @@ def quickstart(sim: Simulator, tf: Terraform) -> None:
     assert pools(sim) == {"esx-1": [], "esx-2": []}
 
 
-def test_resource_and_data_source_examples_validate(tf: Terraform) -> None:
+def test_resource_data_source_and_ephemeral_examples_validate(tf: Terraform) -> None:
     examples = TOP / "examples"
     shutil.copy(examples / "provider" / "provider.tf", tf.workdir)
     for folder in sorted((examples / "resources").iterdir()):
         shutil.copy(folder / "resource.tf", tf.workdir / f"{folder.name}.tf")
     for folder in sorted((examples / "data-sources").iterdir()):
         shutil.copy(folder / "data-source.tf", tf.workdir / f"data.{folder.name}.tf")
+    for folder in sorted((examples / "ephemeral-resources").iterdir()):
+        shutil.copy(folder / "ephemeral-resource.tf", tf.workdir / f"ephemeral.{folder.name}.tf")
     tf.write(
         'terraform {\n  required_providers {\n    photon = { source = "photon-platform/photon" }'
         "\n  }\n}\n",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .simulator import TOP, SimHost
+from .simulator import SimHost
 
 _CLI_CONFIG = """
 provider_installation {{
@@ -29,7 +30,9 @@ def terraform_environment(folder: Path) -> dict[str, str]:
     """Install this checkout's provider into a private mirror; return the env that uses it."""
     mirror = folder / "mirror"
     subprocess.run(
-        [str(TOP / "scripts" / "install-provider"), str(mirror)], check=True, capture_output=True
+        [sys.executable, "-m", "provider", "install", "--mirror", str(mirror)],
+        check=True,
+        capture_output=True,
     )
     config = folder / "terraform.rc"
     config.write_text(_CLI_CONFIG.format(mirror=mirror))

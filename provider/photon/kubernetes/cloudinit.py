@@ -301,7 +301,7 @@ def recover_pki(master_userdata: str, cluster: str) -> ClusterPki:
         front_proxy_ca=pair(f"{_PKI}/front-proxy-ca"),
         service_account_key_pem=files[f"{_PKI}/sa.key"],
         service_account_public_pem=files[f"{_PKI}/sa.pub"],
-        admin=issue(ca, "kubernetes-admin", organization="system:masters", client=True, now=now),
+        admin=issue(ca, "kubernetes-admin", organizations=["system:masters"], client=True, now=now),
         apiserver_etcd_client=(
             pair(f"{_PKI}/apiserver-etcd-client") if external else CertKey("", "")
         ),

@@ -18,7 +18,7 @@ import hashlib
 import ipaddress
 import secrets
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -49,11 +49,10 @@ class CertKey:
         return key
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
-    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        parts.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(parts)
+def _name(common_name: str, organizations: Sequence[str] = ()) -> x509.Name:
+    """Kubernetes reads a client certificate's CN as the user and each O as a group."""
+    parts = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    return x509.Name([*parts, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> str:
@@ -96,24 +95,26 @@ def issue(
     ca: CertKey,
     common_name: str,
     *,
-    organization: str | None = None,
+    organizations: Sequence[str] = (),
     server: bool = False,
     client: bool = False,
     dns_names: Iterable[str] = (),
     ip_addresses: Iterable[str] = (),
     now: datetime.datetime,
+    lifetime: datetime.timedelta = LEAF_LIFETIME,
 ) -> CertKey:
-    """A leaf certificate signed by ``ca``, for TLS servers and/or clients."""
+    """A leaf certificate signed by ``ca``, for TLS servers and/or clients, valid from a few
+    minutes before ``now`` (clock skew) for ``lifetime``."""
     key = ec.generate_private_key(ec.SECP256R1())
     usages = [ExtendedKeyUsageOID.SERVER_AUTH] * server + [ExtendedKeyUsageOID.CLIENT_AUTH] * client
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name, organization))
+        .subject_name(_name(common_name, organizations))
         .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + LEAF_LIFETIME)
+        .not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
@@ -212,7 +213,7 @@ def make_cluster_pki(cluster: str, now: datetime.datetime | None = None) -> Clus
         service_account_public_pem=sa_key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode(),
-        admin=issue(ca, "kubernetes-admin", organization="system:masters", client=True, now=now),
+        admin=issue(ca, "kubernetes-admin", organizations=["system:masters"], client=True, now=now),
         apiserver_etcd_client=issue(etcd_ca, "kube-apiserver-etcd-client", client=True, now=now),
         bootstrap_token=bootstrap_token(),
     )
