@@ -3,9 +3,9 @@ the build), installed into a fresh environment outside the checkout, put into Te
 implicit mirror of a temporary HOME by `terraform-provider-photon install`, and used by
 `terraform init` + `apply` without anything of the checkout.
 
-Dependencies come from a wheelhouse kept in .venv (filled from the package index on first use),
-so the fresh environment gets them with --no-index: pip resolves them from the wheel's own
-metadata, which proves that metadata complete too.
+Dependencies come from the wheelhouse that scripts/setup fills in .venv, with --no-index (tests
+talk to loopback only): pip resolves them from the wheel's own metadata, which proves that
+metadata complete too.
 """
 
 from __future__ import annotations
@@ -57,11 +57,7 @@ def install_into_fresh_env(wheel: Path, env: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     offline = ("--no-index", "--find-links", str(WHEELHOUSE), "--no-compile", str(wheel))
     installed = pip("--python", str(env / "bin/python"), "install", *offline)
-    if installed.returncode != 0:  # first use, or dependencies changed: fill the wheelhouse
-        downloaded = pip("download", "-d", str(WHEELHOUSE), str(wheel))
-        assert downloaded.returncode == 0, downloaded.stderr
-        installed = pip("--python", str(env / "bin/python"), "install", *offline)
-    assert installed.returncode == 0, installed.stderr
+    assert installed.returncode == 0, f"{installed.stderr}\n(scripts/setup fills {WHEELHOUSE})"
 
 
 @pytest.fixture(scope="module")
