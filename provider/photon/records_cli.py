@@ -2,9 +2,10 @@
 stores (the datastore and PostgreSQL), or keep a copy of them as a JSON file.
 
 The store is chosen as the provider chooses it: ``PHOTON_RECORDS_URL`` for PostgreSQL (an
-environment variable, so the password stays off command lines), else the datastore of the host that ``PHOTON_HOST``, ``PHOTON_PASSWORD`` and
-``PHOTON_THUMBPRINT`` (or ``PHOTON_INSECURE``) describe. Both commands hold the platform lock,
-so no run changes the records meanwhile; ``import`` reads every record back and compares.
+environment variable, so the password stays off command lines), else the datastore of the
+host that ``PHOTON_HOST``, ``PHOTON_PASSWORD`` and ``PHOTON_THUMBPRINT`` (or
+``PHOTON_INSECURE``) describe. Both commands hold the platform lock, so no run changes the
+records meanwhile; ``import`` reads every record back and compares.
 """
 
 from __future__ import annotations
