@@ -9,9 +9,10 @@ import pytest
 from tests.support.postgres import Postgres
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """One server per module; each test takes its own database (``records_url``)."""
+    """One server per test process (starting one costs seconds); each test takes its own
+    database (``records_url``). A test that kills it starts it again."""
     server = Postgres()
     try:
         yield server

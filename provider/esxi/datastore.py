@@ -106,8 +106,9 @@ class DatastoreFiles:
         no such folder."""
         with translated(self.session.name):
             host = self._datacenter.hostFolder.childEntity[0].host[0]
+            datastore = next(d for d in host.datastore if d.name == self.datastore)
             spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=[pattern])
-            task = host.datastoreBrowser.SearchDatastore_Task(
+            task = datastore.browser.SearchDatastore_Task(
                 datastorePath=self._ds_path(folder), searchSpec=spec
             )
             outcome = wait_for_tasks(self.session, [task])[task._moId]

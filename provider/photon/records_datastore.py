@@ -324,7 +324,7 @@ class DatastoreRecords:
 
 
 def _describe(owner: dict[str, Any] | None) -> str:
-    if not owner:
+    if not owner or "owner" not in owner:
         return "an unknown run"
     who, why, since = (owner.get(k, "?") for k in ("owner", "purpose", "acquired"))
     return f"{who} ({why}, since {since})"
