@@ -48,6 +48,7 @@ _MIGRATIONS = {
 KEY = 0x70686F74  # "phot": this provider's class of advisory locks
 PLATFORM_LOCK, _MIGRATION_LOCK = 1, 2
 LOCK_WAIT = 120.0  # seconds a run waits for another's lock; PHOTON_LOCK_TIMEOUT overrides
+_WAIT_SLICE = 0.2  # seconds of one wait for the lock: a stop is noticed this soon
 _CONNECT_TIMEOUT = "10"  # seconds, unless the URL says connect_timeout
 _ANY = object()  # a write not conditional on a version
 _UPSERT = """INSERT INTO photon_records (kind, name, body, updated) VALUES (%s, %s, %s, %s)
@@ -301,27 +302,32 @@ class PostgresRecords:
             self._process_lock.release()
 
     def _acquire(self, purpose: str) -> None:
+        """Wait for the lock in short slices (woken at once when it is let go), so that a
+        stop or the deadline is noticed between them."""
         deadline = time.monotonic() + self.lock_wait
-        delay = 0.05
         me = f"photon {socket.gethostname()}:{os.getpid()} {purpose}"
         while True:
             holder = None
             with self._mutex:
                 try:
-                    row = self._conn.execute(
-                        "SELECT pg_try_advisory_xact_lock(%s, %s)", (KEY, PLATFORM_LOCK)
-                    ).fetchone()
-                    if row and row[0]:
-                        self._conn.execute(
-                            "SELECT set_config('application_name', %s, true)", (me[:63],)
-                        )
-                        self._held = True
-                        self._seen.clear()
-                        log.debug("Took the platform lock", **log_context(purpose=purpose))
-                        return
-                    if time.monotonic() > deadline:
+                    slice_ms = int(1000 * min(_WAIT_SLICE, max(deadline - time.monotonic(), 0)))
+                    self._conn.execute(
+                        "SELECT set_config('lock_timeout', %s, true)", (f"{max(slice_ms, 1)}ms",)
+                    )
+                    self._conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s), set_config('application_name', "
+                        "%s, true), set_config('lock_timeout', '0', true)",
+                        (KEY, PLATFORM_LOCK, me[:63]),
+                    )
+                    self._held = True
+                    self._seen.clear()
+                    log.debug("Took the platform lock", **log_context(purpose=purpose))
+                    return
+                except psycopg.errors.LockNotAvailable:
+                    self._conn.rollback()  # nothing held between slices
+                    if time.monotonic() >= deadline:
                         holder = self._holder()
-                    self._conn.rollback()  # wait outside any transaction
+                        self._conn.rollback()
                 except psycopg.OperationalError as exc:
                     raise self._lost(exc) from exc
             if holder is not None:
@@ -330,9 +336,7 @@ class PostgresRecords:
                     f"Another run holds the platform lock in {self.where}: {holder}. Retry "
                     "when it has finished; the lock of a killed run goes with its connection.",
                 )
-            if self.stop.wait(delay):
-                self._check_stop()
-            delay = min(delay * 2, 1.0)
+            self._check_stop()
 
     def _holder(self) -> str:
         row = self._conn.execute(
