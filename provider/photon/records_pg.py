@@ -110,7 +110,8 @@ class PostgresRecords:
             "application_name": f"terraform-provider-photon {socket.gethostname()}:{os.getpid()}",
         }
         try:
-            return psycopg.connect(url, **{k: v for k, v in extra.items() if k not in given})
+            options = {k: v for k, v in extra.items() if k not in given}
+            return psycopg.connect(url, autocommit=True, **options)  # one round trip a read
         except psycopg.OperationalError as exc:
             raise self._connect_error(exc) from exc
 
@@ -149,24 +150,23 @@ class PostgresRecords:
         missing migrations in one transaction under the migration lock."""
         with self._mutex:
             try:
-                version = self._schema_version()
-                self._conn.commit()
-                if version == SCHEMA_VERSION:
+                if self._schema_version() == SCHEMA_VERSION:
                     return
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY, _MIGRATION_LOCK))
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS photon_schema (version integer PRIMARY KEY, "
-                    "applied timestamptz NOT NULL DEFAULT now())"
-                )
-                version = self._schema_version()  # again: another run may have migrated
-                if version > SCHEMA_VERSION:
-                    self._conn.rollback()
-                    raise self._newer(version)
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    self._conn.execute(_MIGRATIONS[step])
-                    self._conn.execute("INSERT INTO photon_schema (version) VALUES (%s)", (step,))
-                    log.info("Records schema migrated", **log_context(version=step))
-                self._conn.commit()
+                with self._conn.transaction():
+                    self._conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s)", (KEY, _MIGRATION_LOCK)
+                    )
+                    self._conn.execute(
+                        "CREATE TABLE IF NOT EXISTS photon_schema (version integer PRIMARY KEY, "
+                        "applied timestamptz NOT NULL DEFAULT now())"
+                    )
+                    version = self._schema_version()  # again: another run may have migrated
+                    for step in range(version + 1, SCHEMA_VERSION + 1):
+                        self._conn.execute(_MIGRATIONS[step])
+                        self._conn.execute(
+                            "INSERT INTO photon_schema (version) VALUES (%s)", (step,)
+                        )
+                        log.info("Records schema migrated", **log_context(version=step))
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise DiagnosticError(
                     "PostgreSQL permission denied",
@@ -182,9 +182,8 @@ class PostgresRecords:
 
     def _schema_version(self) -> int:
         try:
-            with self._conn.transaction():  # a savepoint: a missing table leaves no error
-                row = self._conn.execute("SELECT max(version) FROM photon_schema").fetchone()
-        except psycopg.errors.UndefinedTable:
+            row = self._conn.execute("SELECT max(version) FROM photon_schema").fetchone()
+        except psycopg.errors.UndefinedTable:  # outside a transaction: nothing to undo
             return 0
         version = int(row[0] or 0) if row else 0
         if version > SCHEMA_VERSION:
@@ -216,13 +215,11 @@ class PostgresRecords:
         )
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """One statement: inside the lock's transaction while it is held, else committed."""
+        """One statement: inside the lock's transaction while it is held, else on its own."""
         with self._mutex:
             try:
                 cursor = self._conn.execute(sql, params)
                 rows = cursor.fetchall() if cursor.description else []
-                if not self._held:
-                    self._conn.commit()
             except psycopg.OperationalError as exc:
                 raise self._lost(exc) from exc
         return rows
@@ -311,6 +308,7 @@ class PostgresRecords:
             with self._mutex:
                 try:
                     slice_ms = int(1000 * min(_WAIT_SLICE, max(deadline - time.monotonic(), 0)))
+                    self._conn.execute("BEGIN")
                     self._conn.execute(
                         "SELECT set_config('lock_timeout', %s, true)", (f"{max(slice_ms, 1)}ms",)
                     )
@@ -324,10 +322,9 @@ class PostgresRecords:
                     log.debug("Took the platform lock", **log_context(purpose=purpose))
                     return
                 except psycopg.errors.LockNotAvailable:
-                    self._conn.rollback()  # nothing held between slices
+                    self._conn.execute("ROLLBACK")  # nothing held between slices
                     if time.monotonic() >= deadline:
                         holder = self._holder()
-                        self._conn.rollback()
                 except psycopg.OperationalError as exc:
                     raise self._lost(exc) from exc
             if holder is not None:
@@ -356,7 +353,7 @@ class PostgresRecords:
         with self._mutex:
             self._held = False
             try:
-                self._conn.commit()  # also lets go of the lock
+                self._conn.execute("COMMIT")  # also lets go of the lock
             except psycopg.OperationalError as exc:
                 if not quietly:
                     raise self._lost(exc, unsaved=True) from exc
