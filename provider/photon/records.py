@@ -3,7 +3,8 @@
 Terraform state belongs to one configuration; the platform's limits must be visible to every
 configuration that plans against the same hosts. So each record is also kept in a store that
 all of them share: a folder on a datastore of one host (``records_datastore``, the default)
-or PostgreSQL (``records_postgres``). The rest of the domain sees only ``RecordStore``.
+or PostgreSQL (``records_pg``, chosen by the provider's ``records`` block). The rest of the
+domain sees only ``RecordStore``.
 
 A record is a JSON object with ``format``, ``kind``, ``name`` and ``updated`` beside its body;
 both stores hand back the same shape, so records move between them unchanged.

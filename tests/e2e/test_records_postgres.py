@@ -83,17 +83,18 @@ def test_bad_connections_are_diagnostics_on_records_postgres_and_change_nothing(
 def test_a_database_killed_mid_apply_keeps_partial_state_and_the_next_apply_converges(
     sim2: Simulator, tf: Terraform, postgres: Postgres
 ) -> None:
-    """The quota's record write is held up (the test has the same row inserted in an open
-    transaction) until the database is killed: the tenant made before it stays in the state,
-    the quota is not recorded anywhere, and the next apply makes it."""
+    """The second tenant's record write is held up (the test has the same row inserted in an
+    open transaction) until the database is killed: the first tenant stays in the state, the
+    second's pools are taken back, and the next apply makes it."""
     url = postgres.new_database()
     records = Records(sim2["esx-1"], url)
     PostgresRecords(url).close()  # the tables, as a first run leaves them
-    hcl = tenant("killed") + quota("{ vcpu = 4 }")
-    tf.write(provider_block(sim2.hosts, records.hcl) + hcl)
+    second = tenant("second", depends_on="[photon_tenant.first]")
+    hcl = provider_block(sim2.hosts, records.hcl) + tenant("first") + second
+    tf.write(hcl.replace('"t"', '"first"', 1).replace('"t"', '"second"', 1))
     tf.init()
     blocker = psycopg.connect(url)
-    blocker.execute("INSERT INTO photon_records VALUES ('quotas', 'killed', '{}', now())")
+    blocker.execute("INSERT INTO photon_records VALUES ('tenants', 'second', '{}', now())")
     outcome: list[Result] = []
     apply = threading.Thread(target=lambda: outcome.append(tf.apply()))
     apply.start()
@@ -106,14 +107,17 @@ def test_a_database_killed_mid_apply_keeps_partial_state_and_the_next_apply_conv
     applied = outcome[0]
     assert applied.code == 1, applied.output
     assert "Error: PostgreSQL connection lost" in applied.flat, applied.output
-    assert state(tf, "photon_tenant.t")["hosts"] == ["esx-1", "esx-2"]  # kept
-    assert records.get("tenants", "killed") is not None
-    assert records.get("quotas", "killed") is None
+    assert state(tf, "photon_tenant.first")["hosts"] == ["esx-1", "esx-2"]  # kept
+    shown = json.loads(tf.ok("show", "-json").stdout)["values"]["root_module"]["resources"]
+    assert [r["address"] for r in shown] == ["photon_tenant.first"]
+    with probe(sim2["esx-2"]) as p:
+        assert "photon-tenant-second" not in p.pool_names()  # taken back: no record
     again = tf.apply()
     assert again.code == 0, again.output
     assert tf.plan().code == 0
-    assert (records.get("quotas", "killed") or {})["limits"]["vcpu"] == 4
-    assert state(tf)["limits"]["vcpu"] == 4
+    assert (records.get("tenants", "second") or {})["hosts"] == ["esx-1", "esx-2"]
+    with probe(sim2["esx-2"]) as p:
+        assert {"photon-tenant-first", "photon-tenant-second"} <= set(p.pool_names())
 
 
 def wait_for_a_blocked_write(url: str) -> None:
