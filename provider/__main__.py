@@ -17,9 +17,15 @@ def _photon_provider():
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["records"]:  # not started by Terraform: move or copy the records
+        from .photon.records_cli import main as records_main
+
+        sys.exit(records_main(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="terraform-provider-photon",
-        description="Terraform provider for Photon-style Kubernetes on ESXi hosts.",
+        description="Terraform provider for Photon-style Kubernetes on ESXi hosts. "
+        "`records export|import` moves the platform records (see --help there).",
     )
     parser.add_argument(
         "--debug",

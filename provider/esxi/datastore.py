@@ -84,6 +84,39 @@ class DatastoreFiles:
             error = wait_for_tasks(self.session, [task])[task._moId].error
         raise_task_error(self.session.name, error)  # NotFound, AlreadyExists, ...
 
+    def copy(self, source: str, destination: str) -> bool:
+        """Copy a file over ``destination``; False if ``source`` was not there."""
+        manager = self.session.content.fileManager
+        with translated(self.session.name):
+            task = manager.CopyDatastoreFile_Task(
+                sourceName=self._ds_path(source),
+                sourceDatacenter=self._datacenter,
+                destinationName=self._ds_path(destination),
+                destinationDatacenter=self._datacenter,
+                force=True,
+            )
+            error = wait_for_tasks(self.session, [task])[task._moId].error
+        if isinstance(error, vim.fault.FileNotFound):
+            return False
+        raise_task_error(self.session.name, error)
+        return True
+
+    def list(self, folder: str, pattern: str) -> list[str]:
+        """Names of the files in ``folder`` matching ``pattern`` (a glob); none if there is
+        no such folder."""
+        with translated(self.session.name):
+            host = self._datacenter.hostFolder.childEntity[0].host[0]
+            datastore = next(d for d in host.datastore if d.name == self.datastore)
+            spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=[pattern])
+            task = datastore.browser.SearchDatastore_Task(
+                datastorePath=self._ds_path(folder), searchSpec=spec
+            )
+            outcome = wait_for_tasks(self.session, [task])[task._moId]
+        if isinstance(outcome.error, vim.fault.FileNotFound):
+            return []
+        raise_task_error(self.session.name, outcome.error)
+        return sorted(f.path for f in outcome.result.file or [])
+
     def read(self, path: str) -> bytes | None:
         """A file's content, or None if there is no such file."""
         status, body = self._request("GET", path)

@@ -19,6 +19,7 @@ __all__ = [
     "endpoints_from_blocks",
     "endpoints_from_config",
     "lock_timeout",
+    "records_url",
     "validate_hosts",
 ]
 
@@ -30,9 +31,11 @@ ENVIRONMENT = {
     "PHOTON_THUMBPRINT": "SHA-256 thumbprint of the only host's certificate",
     "PHOTON_INSECURE": "`true` to skip certificate checks for hosts that do not set it",
     "PHOTON_LOCK_TIMEOUT": "seconds to wait for the platform lock another run holds (default 120)",
+    "PHOTON_RECORDS_URL": "PostgreSQL URL for the platform records, when records.postgres is unset",
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HOST_PATH = Path.root().attr("host")
+RECORDS_PATH = Path.root().attr("records").attr("postgres")
 
 
 def _known(value: Value) -> object:
@@ -52,6 +55,7 @@ def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
             f"records_host {records_host!r} is not the name of a host block.",
             Path.root().attr("records_host"),
         )
+    _validate_records(config, diagnostics)
     seen: dict[str, int] = {}
     for index, block in enumerate(blocks.payload):
         path = _HOST_PATH.index(index)
@@ -80,6 +84,45 @@ def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
                 "Set either thumbprint (verify the host) or insecure = true (do not), not both.",
                 path.attr("insecure"),
             )
+
+
+def _configured_url(config: Value) -> object:
+    records = config["records"]
+    return None if not records.is_known or records.is_null else _known(records["postgres"])
+
+
+def _validate_records(config: Value, diagnostics: Diagnostics) -> None:
+    if _configured_url(config) is None:
+        return
+    for name in ("records_host", "records_datastore"):
+        if _known(config[name]) is not None:
+            diagnostics.error(
+                "Conflicting records settings",
+                f"{name} places the platform records on a datastore, records.postgres in "
+                "PostgreSQL: set one of them (and the same in every configuration).",
+                Path.root().attr(name),
+            )
+
+
+def records_url(
+    config: Value, environ: Mapping[str, str], diagnostics: Diagnostics
+) -> tuple[str | None, Path | None]:
+    """The PostgreSQL URL of the records (records.postgres, else ``PHOTON_RECORDS_URL``) and
+    where it was set; no URL: the records stay on the datastore."""
+    configured = _configured_url(config)
+    if isinstance(configured, str):
+        return configured, RECORDS_PATH
+    url = environ.get("PHOTON_RECORDS_URL") or None
+    if url is not None:
+        for name in ("records_host", "records_datastore"):
+            if _known(config[name]) is not None:
+                diagnostics.error(
+                    "Conflicting records settings",
+                    f"{name} places the platform records on a datastore, PHOTON_RECORDS_URL "
+                    "in PostgreSQL: unset one of them.",
+                    Path.root().attr(name),
+                )
+    return url, None
 
 
 def _env_bool(environ: Mapping[str, str], key: str) -> bool:

@@ -18,14 +18,8 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..bridge.logs import log_context
 from ..esxi.endpoint import Endpoint
-from ..esxi.errors import (
-    AuthenticationFailed,
-    CertificateMismatch,
-    EsxiError,
-    HostUnreachable,
-    NameTaken,
-    ResourceInUse,
-)
+from ..esxi.errors import EsxiError
+from .errors import host_error
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -36,40 +30,6 @@ __all__ = ["HostsRead", "Platform", "host_error"]
 
 log = logging.getLogger("provider.photon")
 T = TypeVar("T")
-
-
-def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
-    """The user-facing form of an adapter error."""
-    if isinstance(exc, HostUnreachable):
-        summary, todo = (
-            "ESXi host unreachable",
-            ("Check that the host is running and that its address and port are right."),
-        )
-    elif isinstance(exc, AuthenticationFailed):
-        summary, todo = "ESXi login failed", "Check the user and password for this host."
-    elif isinstance(exc, CertificateMismatch):
-        summary, todo = (
-            "ESXi host certificate not trusted",
-            (
-                "If you trust this certificate, set the host's thumbprint to the value shown; "
-                "for a lab host you may set insecure = true instead."
-            ),
-        )
-    elif isinstance(exc, NameTaken):
-        summary, todo = (
-            "Name already taken on ESXi host",
-            (
-                "Pick another name, or bring the existing object under Terraform with "
-                "`terraform import`."
-            ),
-        )
-    elif isinstance(exc, ResourceInUse):
-        summary, todo = "ESXi object in use", "Remove what it holds first, then try again."
-    else:
-        summary, todo = "ESXi operation failed", "See the host's message above."
-    return DiagnosticError(
-        f"{summary}: {exc.host}", f"Host {exc.host}: {exc.message}. {todo}", path
-    )
 
 
 @dataclass(frozen=True)
@@ -100,16 +60,20 @@ class Platform:
         records_host: str | None = None,
         records_datastore: str | None = None,
         lock_wait: float | None = None,
+        records: RecordStore | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``records``: a store opened already (PostgreSQL), which waits end on ``stop``;
+        without it, the records live on the records host's datastore, opened on first use."""
         self.endpoints = {e.name: e for e in endpoints}
         self.records_host = records_host or next(iter(self.endpoints))
         self._records_datastore = records_datastore
-        self._records: RecordStore | None = None
+        self._records = records
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
-        self.stop_requested = threading.Event()
+        self.stop_requested = stop or threading.Event()
         self._linked: set[threading.Event] = set()
 
     @property
@@ -206,11 +170,12 @@ class Platform:
             event.set()
 
     def records(self) -> RecordStore:
-        """The platform's records, on the records host (its first datastore by default)."""
+        """The platform's records: the configured store, or the records host's datastore
+        (its first by name by default)."""
         if self._records is None:
             from ..esxi.capacity import read_capacity
             from ..esxi.datastore import DatastoreFiles
-            from .records import RecordStore
+            from .records_datastore import DatastoreRecords
 
             session = self.session(self.records_host)
             datastore = self._records_datastore
@@ -227,12 +192,14 @@ class Platform:
                         "set records_host/records_datastore (for every configuration alike).",
                     )
                 files = DatastoreFiles(session, datastore)
-                self._records = RecordStore(files, self._lock_wait, self.stop_requested)
+                self._records = DatastoreRecords(files, self._lock_wait, self.stop_requested)
             except EsxiError as exc:
                 raise host_error(exc) from exc
         return self._records
 
     def close(self) -> None:
+        if self._records is not None:
+            self._records.close()
         sessions, self._sessions = list(self._sessions.values()), {}
         if sessions:
             with ThreadPoolExecutor(max_workers=len(sessions)) as pool:

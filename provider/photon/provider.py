@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -11,11 +12,18 @@ from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from .cluster import ClusterResource
-from .config import ENVIRONMENT, endpoints_from_config, lock_timeout, validate_hosts
+from .config import (
+    ENVIRONMENT,
+    endpoints_from_config,
+    lock_timeout,
+    records_url,
+    validate_hosts,
+)
 from .data_sources import HostsDataSource, TenantDataSource
 from .kubeconfig_ephemeral import KubeconfigEphemeral
 from .platform import Platform
 from .quota import QuotaResource
+from .records import RecordStore
 from .tenant import TenantResource
 
 __all__ = ["PhotonProvider"]
@@ -58,6 +66,24 @@ _HOST_BLOCK = Block(
     ),
 )
 
+_RECORDS_BLOCK = Block(
+    description="Where the platform's records (tenants, quotas, clusters) and its lock live. "
+    "Without this block and without `PHOTON_RECORDS_URL`: on a datastore of the records host. "
+    "See the records guide for when to choose which.",
+    attributes=(
+        Attribute(
+            "postgres",
+            STRING,
+            "libpq connection URL of a PostgreSQL database, e.g. "
+            "`postgres://photon:secret@db.example:5432/photon?sslmode=verify-full&sslrootcert="
+            "/etc/ssl/db-ca.pem`. TLS and other options as for any libpq client. The provider "
+            "creates and migrates its tables. Default: `PHOTON_RECORDS_URL`.",
+            optional=True,
+            sensitive=True,
+        ),
+    ),
+)
+
 
 class PhotonProvider(Provider):
     schema: ClassVar[Schema] = Schema(
@@ -83,7 +109,10 @@ class PhotonProvider(Provider):
                     optional=True,
                 ),
             ),
-            blocks=(NestedBlock("host", _HOST_BLOCK, Nesting.LIST),),
+            blocks=(
+                NestedBlock("host", _HOST_BLOCK, Nesting.LIST),
+                NestedBlock("records", _RECORDS_BLOCK, Nesting.SINGLE),
+            ),
         )
     )
     resources: ClassVar[Mapping[str, type[Resource]]] = {
@@ -123,15 +152,29 @@ class PhotonProvider(Provider):
                 f"records_host {records_host!r} is not one of the configured hosts.",
                 Path.root().attr("records_host"),
             )
-        if not diagnostics.has_errors:
-            if self._platform is not None:  # reattach mode: a new configuration replaces the old
-                self._platform.close()
-            self._platform = Platform(
-                endpoints,
-                records_host=records_host,
-                lock_wait=lock_wait,
-                records_datastore=config["records_datastore"].to_python(),
-            )
+        url, url_path = records_url(config, os.environ, diagnostics)
+        if diagnostics.has_errors:
+            return
+        stop = threading.Event()
+        records: RecordStore | None = None
+        if url is not None:  # opened now: a bad URL is the configuration's error
+            from .records_pg import PostgresRecords
+
+            try:
+                records = PostgresRecords(url, lock_wait, stop, url_path)
+            except DiagnosticError as exc:
+                diagnostics.add(exc.diagnostic)
+                return
+        if self._platform is not None:  # reattach mode: a new configuration replaces the old
+            self._platform.close()
+        self._platform = Platform(
+            endpoints,
+            records_host=records_host,
+            lock_wait=lock_wait,
+            records_datastore=config["records_datastore"].to_python(),
+            records=records,
+            stop=stop,
+        )
 
     @property
     def platform(self) -> Platform:

@@ -125,10 +125,12 @@ def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
 def admitted(platform: Platform, tenant: str, request: Amounts, purpose: str) -> Iterator[None]:
     """Hold the platform lock while the request is checked and carried out, so two runs
     cannot both pass the check and together exceed the quota."""
-    with platform.records().locked(purpose):
+    records = platform.records()
+    with records.locked(purpose):
         decision = check(platform, tenant, request)
         if not decision.allowed:
             raise quota_exceeded(tenant, decision)
+        records.confirm_lock()  # still ours after counting: only then are VMs made
         yield
 
 

@@ -141,7 +141,21 @@ class TenantResource(Resource):
             response.new_state = planned.with_attributes(
                 {"hosts": _host_set(created), "id": planned["name"]}
             )
-            self._write_record(records, response.new_state)
+            try:
+                self._write_record(records, response.new_state)
+            except DiagnosticError:
+                self._undo_pools(tenant, created, response)
+                raise
+
+    def _undo_pools(self, tenant: str, created: list[str], response: ApplyResponse) -> None:
+        """The record could not be written: remove the pools just made, so the next apply
+        creates the tenant afresh (a tenant kept without its record would be tainted, and
+        its replacement refused for the very pools it left)."""
+        left = set(created) - set(self._remove_pools(tenant, created, response.diagnostics))
+        state = response.new_state
+        response.new_state = (
+            state.with_attributes({"hosts": _host_set(left)}) if left else Value.null(state.type)
+        )
 
     def read(self, request: ReadRequest, response: ReadResponse) -> None:
         state = request.state

@@ -1,4 +1,6 @@
-"""photon_quota through terraform: records on ESXi, live usage, limits, the platform lock."""
+"""photon_quota through terraform: records, live usage, limits, the platform lock. The tests
+whose outcome rests on the record store (records written and removed, one quota per tenant,
+runs racing) run on both stores: a datastore of the first host, and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,13 +9,23 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_tenant import tenant
+from tests.support.postgres import Postgres
 from tests.support.probe import probe
+from tests.support.records import Records
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
 POOL = "photon-tenant-team-a"
 RECORD = "photon-platform/quotas/team-a.json"
+
+
+@pytest.fixture(params=["datastore", "postgres"])
+def records(request: pytest.FixtureRequest, sim: Simulator, postgres: Postgres) -> Records:
+    url = postgres.new_database() if request.param == "postgres" else None
+    return Records(sim["esx-1"], url)
 
 
 def quota(limits: str, name: str = "q", tenant_ref: str = "photon_tenant.t.id") -> str:
@@ -40,41 +52,40 @@ def add_vm(sim: Simulator, host: str, name: str, tenant_name: str = "team-a") ->
         )
 
 
-def test_lifecycle_records_pool_limits_and_usage(sim: Simulator, tf: Terraform) -> None:
-    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8, memory_gb = 16 }"))
+def test_lifecycle_records_pool_limits_and_usage(
+    sim: Simulator, tf: Terraform, records: Records
+) -> None:
+    head = provider_block(sim.hosts, records.hcl)
+    tf.write(head + tenant() + quota("{ vcpu = 8, memory_gb = 16 }"))
     tf.init()
     applied = tf.apply()
     assert applied.code == 0, applied.output
     values = state(tf)
     assert values["limits"] == {"vm_count": None, "vcpu": 8, "memory_gb": 16, "disk_gb": None}
     assert values["usage"] == {"vm_count": 0, "vcpu": 0, "memory_gb": 0, "disk_gb": 0}
-    with probe(sim["esx-1"]) as p:  # records live on the first host's datastore
-        record = json.loads(p.read_file(RECORD) or b"{}")
-        assert record["format"] == 1 and record["kind"] == "quota"
-        assert record["limits"]["vcpu"] == 8
-        assert json.loads(p.read_file("photon-platform/tenants/team-a.json") or b"{}")["hosts"] == [
-            "esx-1",
-            "esx-2",
-        ]
+    assert (records.get("quotas", "team-a") or {})["limits"]["vcpu"] == 8
+    assert (records.get("tenants", "team-a") or {})["hosts"] == ["esx-1", "esx-2"]
     for host in sim.hosts:
         with probe(host) as p:
             assert p.memory_limit(POOL) == 16 * 1024  # ESXi enforces memory itself
     assert tf.plan().code == 0
 
-    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8, memory_gb = 4 }"))
+    tf.write(head + tenant() + quota("{ vcpu = 8, memory_gb = 4 }"))
     assert tf.apply().code == 0
     with probe(sim["esx-2"]) as p:
         assert p.memory_limit(POOL) == 4 * 1024
 
-    tf.write(provider_block(sim.hosts) + tenant())
+    tf.write(head + tenant())
     assert tf.apply().code == 0
+    assert records.get("quotas", "team-a") is None
     with probe(sim["esx-1"]) as p:
-        assert p.read_file(RECORD) is None
         assert p.memory_limit(POOL) == -1
 
 
 def test_usage_follows_vms_owned_by_the_tenant_on_any_host(sim: Simulator, tf: Terraform) -> None:
-    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8 }"))
+    records = Records(sim["esx-1"])  # usage is counted on the hosts, whatever the store
+    head = provider_block(sim.hosts)
+    tf.write(head + tenant() + quota("{ vcpu = 8 }"))
     tf.init()
     assert tf.apply().code == 0
     add_vm(sim, "esx-2", "w1")
@@ -84,18 +95,17 @@ def test_usage_follows_vms_owned_by_the_tenant_on_any_host(sim: Simulator, tf: T
     assert tf.apply("-refresh-only").code == 0
     assert state(tf)["usage"] == {"vm_count": 2, "vcpu": 4, "memory_gb": 2, "disk_gb": 2}
 
-    tf.write(provider_block(sim.hosts) + tenant() + quota("{ vcpu = 3 }"))
+    tf.write(head + tenant() + quota("{ vcpu = 3 }"))
     plan = tf.plan()
     assert plan.code == 1
     assert "Error: Quota limit below current usage" in plan.flat
     assert "Tenant team-a: vcpu (vm.cpu): limit 3, in use 4, requested 3." in plan.flat
     assert "limits = { vcpu = 3 }" in plan.flat  # the attribute is pointed at
-    with probe(sim["esx-1"]) as p:
-        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 8  # unchanged
+    assert (records.get("quotas", "team-a") or {})["limits"]["vcpu"] == 8  # unchanged
 
 
-def test_one_quota_per_tenant(sim: Simulator, tf: Terraform) -> None:
-    hcl = provider_block(sim.hosts) + tenant() + quota("{ vcpu = 8 }")
+def test_one_quota_per_tenant(sim: Simulator, tf: Terraform, records: Records) -> None:
+    hcl = provider_block(sim.hosts, records.hcl) + tenant() + quota("{ vcpu = 8 }")
     tf.write(hcl + quota("{ vcpu = 4 }", name="second", tenant_ref='"team-a"'))
     tf.init()
     assert tf.apply("-target=photon_quota.q").code == 0
@@ -103,23 +113,24 @@ def test_one_quota_per_tenant(sim: Simulator, tf: Terraform) -> None:
     assert applied.code == 1
     assert "Error: Tenant already has a quota" in applied.flat
     assert "terraform import <address> team-a" in applied.flat
-    with probe(sim["esx-1"]) as p:
-        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 8
+    assert (records.get("quotas", "team-a") or {})["limits"]["vcpu"] == 8
 
 
 def test_parallel_applies_on_separate_state_cannot_both_create_a_quota(
-    sim: Simulator, tf: Terraform, tmp_path: Path
+    sim: Simulator, tf: Terraform, tmp_path: Path, records: Records
 ) -> None:
-    tf.write(provider_block(sim.hosts) + tenant())
+    """Three runs race through terraform: exactly one creates the quota."""
+    tf.write(provider_block(sim.hosts, records.hcl) + tenant())
     tf.init()
     assert tf.apply().code == 0
     runs = []
-    for index in range(2):
+    for index in range(3):
         folder = tmp_path / f"run{index}"
         folder.mkdir()
         other = Terraform(folder, tf.env)
         other.write(
-            provider_block(sim.hosts) + quota(f"{{ vcpu = {4 + index} }}", tenant_ref='"team-a"')
+            provider_block(sim.hosts, records.hcl)
+            + quota(f"{{ vcpu = {4 + index} }}", tenant_ref='"team-a"')
         )
         other.init()
         runs.append(
@@ -129,13 +140,12 @@ def test_parallel_applies_on_separate_state_cannot_both_create_a_quota(
             )
         )  # fmt: skip
     outputs = [(run.wait(timeout=120), run.stdout.read()) for run in runs]  # type: ignore[union-attr]
-    assert sorted(code for code, _ in outputs) == [0, 1], outputs
-    loser = next(out for code, out in outputs if code == 1)
-    assert "Tenant already has a quota" in " ".join(loser.split())
+    assert sorted(code for code, _ in outputs) == [0, 1, 1], outputs
+    for loser in (out for code, out in outputs if code == 1):
+        assert "Tenant already has a quota" in " ".join(loser.split())
     winner = outputs.index(next(o for o in outputs if o[0] == 0))
-    with probe(sim["esx-1"]) as p:
-        assert json.loads(p.read_file(RECORD) or b"{}")["limits"]["vcpu"] == 4 + winner
-        assert p.read_file("photon-platform/lock/owner.json") is None  # released
+    assert (records.get("quotas", "team-a") or {})["limits"]["vcpu"] == 4 + winner
+    assert records.lock_free()  # released
 
 
 def lock_owner(expires: datetime.datetime) -> bytes:
@@ -190,6 +200,7 @@ def test_a_corrupt_record_is_a_clear_error_and_is_left_alone(sim: Simulator, tf:
     assert (
         "[LocalDS_0] photon-platform/quotas/team-a.json on host esx-1 cannot be read" in plan.flat
     )
+    assert "there is no readable previous copy" in plan.flat  # written once: no .json.1 yet
     with probe(sim["esx-1"]) as p:
         assert p.read_file(RECORD) == b"{not json"
 
@@ -210,12 +221,13 @@ def test_invalid_limits_are_refused_at_validate(tf: Terraform) -> None:
 
 
 def test_import_by_tenant_name(sim: Simulator, tf: Terraform, tmp_path: Path) -> None:
-    tf.write(provider_block(sim.hosts) + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
+    head = provider_block(sim.hosts)
+    tf.write(head + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
     tf.init()
     assert tf.apply().code == 0
     other = Terraform(tmp_path / "again", tf.env)
     other.workdir.mkdir()
-    other.write(provider_block(sim.hosts) + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
+    other.write(head + tenant(description='"Team A"') + quota("{ vcpu = 8 }"))
     other.init()
     assert other.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
     assert other.run("import", "-no-color", "photon_quota.q", "team-a").code == 0

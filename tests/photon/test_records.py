@@ -1,4 +1,4 @@
-"""Platform records and the lock, against a simulated host's datastore."""
+"""Platform records and the lock, against a simulated host's datastore (the default store)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
-from provider.photon.records import RecordStore
+from provider.photon.records_datastore import DatastoreRecords
 from tests.support.probe import probe
 from tests.support.simulator import SimHost, Simulator
 
@@ -22,11 +22,13 @@ def host() -> Iterator[SimHost]:
 
 
 @pytest.fixture
-def store(host: SimHost) -> Iterator[RecordStore]:
+def store(host: SimHost) -> Iterator[DatastoreRecords]:
     platform = Platform(
         [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)]
     )
-    yield platform.records()
+    store = platform.records()
+    assert isinstance(store, DatastoreRecords)
+    yield store
     platform.close()
 
 
@@ -43,7 +45,7 @@ def lock_token(host: SimHost) -> str | None:
     return json.loads(data)["token"] if data else None
 
 
-def test_records_round_trip_with_format_and_kind(store: RecordStore) -> None:
+def test_records_round_trip_with_format_and_kind(store: DatastoreRecords) -> None:
     store.put("quotas", "a", {"limits": {"vcpu": 4}})
     record = store.get("quotas", "a")
     assert record is not None
@@ -54,7 +56,7 @@ def test_records_round_trip_with_format_and_kind(store: RecordStore) -> None:
     assert store.get("quotas", "a") is None
 
 
-def test_a_record_of_another_kind_is_refused(host: SimHost, store: RecordStore) -> None:
+def test_a_record_of_another_kind_is_refused(host: SimHost, store: DatastoreRecords) -> None:
     store.put("tenants", "a", {})
     with probe(host) as p:
         p.write_file("photon-platform/quotas/a.json", p.read_file("photon-platform/tenants/a.json"))  # type: ignore[arg-type]
@@ -64,20 +66,22 @@ def test_a_record_of_another_kind_is_refused(host: SimHost, store: RecordStore) 
 
 
 def test_breaking_a_lock_that_was_retaken_meanwhile_gives_it_back(
-    host: SimHost, store: RecordStore
+    host: SimHost, store: DatastoreRecords
 ) -> None:
     put_lock(host, "live")
     store._break({"token": "judged-stale"})  # another run retook it after our judgement
     assert lock_token(host) == "live"
 
 
-def test_release_leaves_a_lock_that_is_no_longer_ours(host: SimHost, store: RecordStore) -> None:
+def test_release_leaves_a_lock_that_is_no_longer_ours(
+    host: SimHost, store: DatastoreRecords
+) -> None:
     put_lock(host, "someone-else")
     store._release("mine")
     assert lock_token(host) == "someone-else"
 
 
-def test_the_lock_is_taken_and_released(host: SimHost, store: RecordStore) -> None:
+def test_the_lock_is_taken_and_released(host: SimHost, store: DatastoreRecords) -> None:
     with store.locked("test"):
         token = lock_token(host)
         assert token is not None
@@ -87,7 +91,7 @@ def test_the_lock_is_taken_and_released(host: SimHost, store: RecordStore) -> No
     assert lock_token(host) is None
 
 
-def test_a_stop_ends_the_wait_for_a_held_lock(host: SimHost, store: RecordStore) -> None:
+def test_a_stop_ends_the_wait_for_a_held_lock(host: SimHost, store: DatastoreRecords) -> None:
     put_lock(host, "live")
     store.stop.set()
     with pytest.raises(DiagnosticError) as failure, store.locked("test"):
@@ -95,7 +99,7 @@ def test_a_stop_ends_the_wait_for_a_held_lock(host: SimHost, store: RecordStore)
     assert failure.value.diagnostic.summary == "Stopped while waiting for the platform lock"
 
 
-def test_a_record_being_rewritten_is_never_read_in_part(store: RecordStore) -> None:
+def test_a_record_being_rewritten_is_never_read_in_part(store: DatastoreRecords) -> None:
     """An HTTP PUT fills a datastore file as the bytes arrive: a run reading a record that
     another run is writing must see the old record or the new one, never a torn one."""
     import threading
@@ -121,3 +125,54 @@ def test_a_record_being_rewritten_is_never_read_in_part(store: RecordStore) -> N
         done.set()
         reader.join(timeout=30)
     assert torn == []
+
+
+def test_a_run_whose_lock_was_taken_over_stops_before_writing(
+    host: SimHost, store: DatastoreRecords
+) -> None:
+    """Fencing: the two-holder gap (three runs breaking one stale lock at once) leaves the
+    run that lost the lock unable to write or to admit anything."""
+    with store.locked("test"):
+        put_lock(host, "taken-over")  # what the third run of the gap leaves behind
+        with pytest.raises(DiagnosticError) as failure:
+            store.put("quotas", "a", {"limits": {"vcpu": 1}})
+        with pytest.raises(DiagnosticError):
+            store.confirm_lock()
+    assert failure.value.diagnostic.summary == "Platform lock lost"
+    assert "taken over by an unknown run while this run held it" in failure.value.diagnostic.detail
+    assert store.get("quotas", "a") is None  # nothing written
+    assert lock_token(host) == "taken-over"  # and the other run's lock left alone
+
+
+def test_a_corrupt_record_names_its_readable_previous_copy(
+    host: SimHost, store: DatastoreRecords
+) -> None:
+    store.put("quotas", "a", {"limits": {"vcpu": 1}})
+    store.put("quotas", "a", {"limits": {"vcpu": 2}})
+    previous = store.files.read("photon-platform/quotas/a.json.1")
+    assert previous is not None and json.loads(previous)["limits"] == {"vcpu": 1}
+    with probe(host) as p:
+        p.write_file("photon-platform/quotas/a.json", b"{torn")
+    with pytest.raises(DiagnosticError) as failure:
+        store.get("quotas", "a")
+    written = json.loads(previous)["updated"]
+    assert failure.value.diagnostic.detail == (
+        "[LocalDS_0] photon-platform/quotas/a.json on host esx-1 cannot be read: Expecting "
+        "property name enclosed in double quotes: line 1 column 2 (char 1). It was not changed. "
+        f"Its previous version photon-platform/quotas/a.json.1 (written {written}) can be read: "
+        "to recover, copy a.json.1 over a.json in the datastore browser of the host (changes "
+        "made after that time are then lost), or repair or remove the file by hand. Then run "
+        "Terraform again."
+    )
+
+
+def test_a_removed_record_leaves_its_last_version_and_names_lists_the_rest(
+    store: DatastoreRecords,
+) -> None:
+    for name in ("b", "a"):
+        store.put("tenants", name, {"hosts": []})
+    store.remove("tenants", "b")
+    assert store.get("tenants", "b") is None
+    assert store.files.read("photon-platform/tenants/b.json.1") is not None
+    assert store.names("tenants") == ["a"]
+    assert store.names("clusters") == []  # no folder yet
