@@ -533,7 +533,7 @@ class ClusterResource(Resource):
             elif isinstance(error, DiagnosticError):
                 response.diagnostics.add(error.diagnostic)
             else:
-                response.diagnostics.add(host_error(error).diagnostic)
+                response.diagnostics.add(self.platform.explain(error).diagnostic)
 
     def _restore(
         self,

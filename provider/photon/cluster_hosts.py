@@ -14,7 +14,7 @@ from .cluster_nodes import Flavor
 from .kubernetes.spec import ClusterSpec, Node
 from .names import pool_name
 from .placement import HostRoom, NodeDemand, PlacementError, place
-from .platform import Platform, host_error
+from .platform import Platform
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -120,7 +120,7 @@ class ClusterHosts:
                         "status": READY if created.error is None else POWERED_OFF,
                     }  # fmt: skip
                 if created.error is not None:
-                    cause = host_error(created.error).diagnostic
+                    cause = self.platform.explain(created.error).diagnostic
                     errors.append(
                         DiagnosticError(
                             f"Node {node.name} of cluster {spec.name}: {cause.summary}",
@@ -210,5 +210,5 @@ class ClusterHosts:
                 if isinstance(outcome, DiagnosticError):
                     result[name] = outcome
                 elif (error := outcome[nodes[name]["vm_id"]]) is not None:
-                    result[name] = host_error(error)
+                    result[name] = self.platform.explain(error)
         return result

@@ -25,10 +25,13 @@ from ..esxi.errors import (
     HostUnreachable,
     NameTaken,
     ResourceInUse,
+    WritesForbidden,
 )
+from .host_conditions import writes_forbidden
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
+    from ..esxi.license import LicenseInfo
     from ..esxi.session import HostSession
     from .records import RecordStore
 
@@ -40,6 +43,8 @@ T = TypeVar("T")
 
 def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
     """The user-facing form of an adapter error."""
+    if isinstance(exc, WritesForbidden):
+        return writes_forbidden(exc.host, None, path)
     if isinstance(exc, HostUnreachable):
         summary, todo = (
             "ESXi host unreachable",
@@ -107,6 +112,7 @@ class Platform:
         self._records: RecordStore | None = None
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
+        self._licenses: dict[str, LicenseInfo] = {}  # read once per process
         self._locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = threading.Event()
@@ -152,7 +158,7 @@ class Platform:
             except DiagnosticError as exc:
                 return exc
             except EsxiError as exc:
-                return host_error(exc)
+                return self.explain(exc)
             except Exception as exc:  # one host's bug must not lose the others' results
                 log.debug("Unexpected error on %s", host, exc_info=True)
                 return DiagnosticError(
@@ -182,6 +188,33 @@ class Platform:
             else:
                 inventories[host] = inventory
         return HostsRead(inventories, down)
+
+    def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
+        """The hosts among ``hosts`` whose license forbids API writes. Each host's license is
+        read once per process; a host that does not answer is left to the checks that need
+        it (it is not known to be read-only)."""
+        from ..esxi.license import read_license
+
+        hosts = [h for h in dict.fromkeys(hosts) if h in self.endpoints]
+        unread = [h for h in hosts if h not in self._licenses]
+        for host, license in self.on_hosts(unread, read_license).items():
+            if not isinstance(license, DiagnosticError):
+                self._licenses[host] = license
+        return {
+            h: lic for h in hosts if (lic := self._licenses.get(h)) and not lic.api_writable
+        }
+
+    def explain(self, exc: EsxiError) -> DiagnosticError:
+        """``host_error``, with the host's license named when a write was refused for it."""
+        if isinstance(exc, WritesForbidden):
+            from ..esxi.license import read_license
+
+            try:
+                license = self._licenses.get(exc.host) or read_license(self.session(exc.host))
+            except (EsxiError, DiagnosticError):
+                license = None
+            return writes_forbidden(exc.host, license)
+        return host_error(exc)
 
     def esxi_calls(self) -> int:
         """API calls made so far through this process's sessions."""
