@@ -33,8 +33,8 @@ var freeLicense = types.LicenseManagerLicenseInfo{
 }
 
 // readMethods are the SOAP methods a free host still answers: logging in, reading
-// properties, views and filters (session objects, not the inventory). Every other
-// method is a write and fails with RestrictedVersion, as on a free host.
+// properties, views and filters (session objects, not the inventory), browsing a
+// datastore. Every other method is a write and fails with RestrictedVersion.
 var readMethods = map[string]bool{
 	"RetrieveServiceContent": true, "Login": true, "Logout": true, "SessionIsActive": true,
 	"CurrentTime": true, "RetrieveProperties": true, "RetrievePropertiesEx": true,
@@ -43,6 +43,7 @@ var readMethods = map[string]bool{
 	"CreateFilter": true, "DestroyPropertyFilter": true, "WaitForUpdates": true,
 	"WaitForUpdatesEx": true, "CheckForUpdates": true, "CancelWaitForUpdates": true,
 	"CreatePropertyCollector": true, "DestroyPropertyCollector": true, "Fetch": true,
+	"SearchDatastore_Task": true, "SearchDatastoreSubFolders_Task": true,
 }
 
 const restrictedFault = `<?xml version="1.0" encoding="UTF-8"?>

@@ -13,9 +13,10 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 
 if TYPE_CHECKING:
+    from ..esxi.inventory import DatastoreInfo, Inventory
     from ..esxi.license import LicenseInfo
 
-__all__ = ["refuse_writes", "writes_forbidden"]
+__all__ = ["host_skip", "refuse_writes", "skipped_warning", "vm_datastore", "writes_forbidden"]
 
 
 def writes_forbidden(
@@ -51,3 +52,32 @@ def refuse_writes(
     for host in refused:
         diagnostics.add(writes_forbidden(host, read_only[host], path).diagnostic)
     return bool(refused)
+
+
+def vm_datastore(inventory: Inventory) -> DatastoreInfo | None:
+    """The datastore a host's new VMs go to: its first accessible one by name."""
+    stores = [d for d in inventory.datastores.values() if d.accessible]
+    return min(stores, key=lambda d: d.name, default=None)
+
+
+def host_skip(inventory: Inventory, read_only: LicenseInfo | None) -> str | None:
+    """Why no new node may go to this host, or None. A host in maintenance mode powers on
+    no VM; a read-only one makes none."""
+    if inventory.maintenance:
+        return "in maintenance mode"
+    if read_only is not None:
+        return f"read-only: its {read_only.name or 'current'} license forbids API writes"
+    if vm_datastore(inventory) is None:
+        return "no accessible datastore"
+    return None
+
+
+def skipped_warning(skipped: Mapping[str, str], diagnostics: Diagnostics) -> None:
+    """Say in the plan which of the tenant's hosts take none of the new nodes, and why."""
+    if skipped:
+        diagnostics.warning(
+            f"Hosts skipped for new nodes: {', '.join(sorted(skipped))}",
+            "No new node is placed on "
+            + "; ".join(f"{host} ({why})" for host, why in sorted(skipped.items()))
+            + ". They are used again once that changes.",
+        )

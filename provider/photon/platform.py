@@ -189,10 +189,8 @@ class Platform:
                 inventories[host] = inventory
         return HostsRead(inventories, down)
 
-    def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
-        """The hosts among ``hosts`` whose license forbids API writes. Each host's license is
-        read once per process; a host that does not answer is left to the checks that need
-        it (it is not known to be read-only)."""
+    def licenses(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
+        """The license of each of ``hosts`` that answers, read once per host per process."""
         from ..esxi.license import read_license
 
         hosts = [h for h in dict.fromkeys(hosts) if h in self.endpoints]
@@ -200,9 +198,12 @@ class Platform:
         for host, license in self.on_hosts(unread, read_license).items():
             if not isinstance(license, DiagnosticError):
                 self._licenses[host] = license
-        return {
-            h: lic for h in hosts if (lic := self._licenses.get(h)) and not lic.api_writable
-        }
+        return {h: self._licenses[h] for h in hosts if h in self._licenses}
+
+    def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
+        """The hosts among ``hosts`` whose license forbids API writes. A host that does not
+        answer is left to the checks that need it (it is not known to be read-only)."""
+        return {h: lic for h, lic in self.licenses(hosts).items() if not lic.api_writable}
 
     def explain(self, exc: EsxiError) -> DiagnosticError:
         """``host_error``, with the host's license named when a write was refused for it."""
