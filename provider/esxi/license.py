@@ -47,17 +47,21 @@ def read_license(session: HostSession) -> LicenseInfo:
 
 
 def license_of(licenses: list[vim.LicenseManager.LicenseInfo]) -> LicenseInfo:
-    """Writable unless the licence is a free edition without the API feature."""
-    features = {
-        str(p.value.key)
-        for lic in licenses
-        for p in lic.properties or ()
-        if p.key == "feature" and isinstance(p.value, vim.KeyValue)
-    }
+    """Writable unless the license is a free edition and none lists the API feature. The one
+    shown is the license that decides."""
+
+    def features(lic: vim.LicenseManager.LicenseInfo) -> set[str]:
+        return {
+            str(p.value.key)
+            for p in lic.properties or ()
+            if p.key == "feature" and isinstance(p.value, vim.KeyValue)
+        }
+
+    api = [lic for lic in licenses if _API_FEATURE in features(lic)]
     free = [lic for lic in licenses if lic.editionKey in _FREE_EDITIONS]
-    shown = free[0] if free else (licenses[0] if licenses else None)
+    shown = (api or free or licenses or [None])[0]
     return LicenseInfo(
         edition_key=str(shown.editionKey) if shown else "",
         name=str(shown.name) if shown else "",
-        api_writable=not free or _API_FEATURE in features,
+        api_writable=bool(api) or not free,
     )
