@@ -120,7 +120,7 @@ class TenantResource(Resource):
         records = self.platform.records_host
         read_only = self.platform.read_only([*pools, records])
         refuse_writes(read_only, pools, diagnostics, _HOSTS)
-        refuse_writes(read_only, [records], diagnostics)
+        refuse_writes(read_only, {records} - pools, diagnostics)  # once, if both
 
     def _check_host_names(self, hosts: list[str], diagnostics: Diagnostics) -> None:
         for host in sorted(set(hosts) - set(self.platform.host_names)):
