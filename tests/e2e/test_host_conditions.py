@@ -4,7 +4,6 @@ datastore too small. One simulator for the module: esx-2 has the free license, e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from provider.esxi.endpoint import Endpoint
 from provider.esxi.inventory import read_inventory
 from provider.esxi.pools import create_pool
 from provider.photon.platform import Platform
+from tests.e2e.test_tenant import tenant
 from tests.support.cluster import SMALL, cluster, marked_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
@@ -31,20 +31,11 @@ def hosts_sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def tenant(name: str, hosts: str | None = None) -> str:
-    listed = f"\n  hosts = {hosts}" if hosts else ""
-    return f'resource "photon_tenant" "t" {{\n  name = "{name}"{listed}\n}}\n'
-
-
 HOSTS_OUTPUT = (
     'data "photon_hosts" "all" {}\n'
     'output "hosts" {\n  value = { for h in data.photon_hosts.all.hosts : h.name => '
     "[h.api_writable, h.license, h.maintenance] }\n}\n"
 )
-
-
-def outputs(tf: Terraform) -> dict:
-    return {k: v["value"] for k, v in json.loads(tf.ok("output", "-json").stdout).items()}
 
 
 def test_a_free_host_fails_the_plan_and_nothing_is_written(
@@ -62,11 +53,11 @@ def test_a_free_host_fails_the_plan_and_nothing_is_written(
             assert "photon-tenant-team-a" not in p.pool_names()
             assert not any("team-a" in f for f in p.files())
     # Leaving the free host out works; reads of it go on.
-    tf.write(provider_block(hosts_sim.hosts) + tenant("team-a", '["esx-1", "esx-3"]')
+    tf.write(provider_block(hosts_sim.hosts) + tenant("team-a", hosts='["esx-1", "esx-3"]')
              + HOSTS_OUTPUT)  # fmt: skip
     applied = tf.apply()
     assert applied.code == 0, applied.output
-    assert outputs(tf)["hosts"] == {
+    assert tf.outputs()["hosts"] == {
         "esx-1": [True, "Evaluation Mode", False],
         "esx-2": [False, FREE, False],
         "esx-3": [True, "Evaluation Mode", False],
@@ -100,7 +91,11 @@ def test_maintenance_mode_and_datastore_space_are_found_at_plan(
         f"worker_flavor      = {SMALL}",
         "worker_flavor = { vcpu = 1, memory_gb = 0.5, disk_gb = 40 }",
     )
-    base = provider_block(hosts_sim.hosts) + tenant("team-b", '["esx-1", "esx-3"]') + HOSTS_OUTPUT
+    base = (
+        provider_block(hosts_sim.hosts)
+        + tenant("team-b", hosts='["esx-1", "esx-3"]')
+        + HOSTS_OUTPUT
+    )
     with probe(hosts_sim["esx-1"]) as p:
         p.maintenance(True)
     try:
@@ -136,7 +131,7 @@ def test_maintenance_mode_and_datastore_space_are_found_at_plan(
         refreshed = tf.apply("-refresh-only")
         assert refreshed.code == 0, refreshed.output
         assert nodes(tf)["master-1"]["status"] == "host_maintenance"
-        assert outputs(tf)["hosts"]["esx-3"] == [True, "Evaluation Mode", True]
+        assert tf.outputs()["hosts"]["esx-3"] == [True, "Evaluation Mode", True]
         plan = tf.plan()
         assert plan.code == 0, plan.output  # within the grace period: waits
         assert "Warning: Node master-1 is on a host in maintenance mode" in plan.flat
