@@ -1,5 +1,6 @@
 // esxi-sim-server: serves govmomi's vSphere API simulator as ONE standalone
 // ESXi host (no VMs) over HTTPS on a loopback address, for provider tests.
+// Optionally it plays conditions of real hosts (conditions.go).
 //
 // It prints one JSON line (url, address, user, password, SHA-256 thumbprint)
 // to stdout, then serves until stdin reaches EOF or SIGINT/SIGTERM arrives.
@@ -86,6 +87,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "host:port to listen on (port 0 = random)")
 	latency := flag.Int("latency-ms", 0, "delay in ms added to every SOAP call")
 	image := flag.String("image", "", "make a 1 GB base disk at this datastore path (e.g. images/k8s.vmdk)")
+	free := flag.Bool("free-license", false, "play the free vSphere Hypervisor licence: writes fail with RestrictedVersion")
+	capacity := flag.String("datastore-capacity", "", "datastore size, all free (e.g. 40G); default: its file system's")
 	delays := methodDelays{}
 	flag.Var(delays, "method-delay", "Method=MS extra delay for one method (repeatable)")
 	flag.Parse()
@@ -119,6 +122,14 @@ func main() {
 
 	if *image != "" {
 		check(makeBaseDisk(server.URL, *image))
+	}
+	if *capacity != "" {
+		size, err := parseSize(*capacity)
+		check(err)
+		setDatastoreCapacity(size)
+	}
+	if *free { // after the base disk: an admin uploads it through the host's file service
+		playFreeLicense(server)
 	}
 
 	sum := sha256.Sum256(server.Certificate().Raw)

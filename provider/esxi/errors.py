@@ -11,6 +11,7 @@ __all__ = [
     "NameTaken",
     "NotFound",
     "ResourceInUse",
+    "WritesForbidden",
 ]
 
 
@@ -47,3 +48,7 @@ class NotFound(EsxiError):
 
 class ResourceInUse(EsxiError):
     """The object still holds something (VMs in a pool) and cannot be removed."""
+
+
+class WritesForbidden(EsxiError):
+    """The host's license makes its API read-only (the free vSphere Hypervisor)."""

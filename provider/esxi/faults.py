@@ -9,7 +9,15 @@ from collections.abc import Iterator
 
 from pyVmomi import vim, vmodl
 
-from .errors import AlreadyExists, EsxiError, HostUnreachable, NameTaken, NotFound, ResourceInUse
+from .errors import (
+    AlreadyExists,
+    EsxiError,
+    HostUnreachable,
+    NameTaken,
+    NotFound,
+    ResourceInUse,
+    WritesForbidden,
+)
 
 __all__ = ["raise_task_error", "translated"]
 
@@ -29,6 +37,8 @@ def translated(host: str) -> Iterator[None]:
         raise NotFound(host, "the object no longer exists") from exc
     except vim.fault.ResourceInUse as exc:
         raise ResourceInUse(host, exc.msg or "the object is in use") from exc
+    except vim.fault.RestrictedVersion as exc:
+        raise WritesForbidden(host, exc.msg or "the license forbids this operation") from exc
     except vim.fault.NotAuthenticated as exc:
         raise HostUnreachable(host, "the session ended (the host restarted?)") from exc
     except (vmodl.MethodFault, vim.fault.VimFault) as exc:

@@ -47,12 +47,14 @@ from .cluster_values import (
     health_policy,
     known_in,
     load_pki,
+    node_demand,
     node_status,
     nodes_plannable,
     rolls,
     worker_batches,
 )
 from .health import (
+    HOST_MAINTENANCE,
     NETWORK_LOST,
     HealthPlan,
     HealthPolicy,
@@ -60,9 +62,10 @@ from .health import (
     parse_max_unhealthy,
     plan_health,
 )
+from .host_conditions import refuse_writes, skipped_warning
 from .kubernetes.spec import Node
 from .names import is_name
-from .placement import NodeDemand, PlacementError, place
+from .placement import PlacementError, place, skipped
 from .platform import Platform, host_error
 from .quota import admitted, check, quota_exceeded
 from .records import CLUSTERS
@@ -220,6 +223,11 @@ class ClusterResource(Resource):
         response.planned_state = planned
         if change.add and planned["tenant"].is_known:
             self._check_quota(planned, change.add, response.diagnostics)
+            if not response.diagnostics.has_errors:
+                added = [n.name for n in change.add]
+                self._check_room(planned, added, nodes, response.diagnostics, restoring=False)
+        if nodes != prior_nodes or request.creating:
+            self._check_writable(prior_nodes, nodes, response.diagnostics)
 
     def _plan_health(
         self,
@@ -285,10 +293,20 @@ class ClusterResource(Resource):
                     f"that has lasted {policy.grace_text} (health.grace_period).",
                 )
                 continue
+            replaced = (
+                f"it is replaced once it has been off for {policy.grace_text} (health.grace_period)"
+            )
+            if statuses[name] == HOST_MAINTENANCE:
+                diagnostics.warning(
+                    f"Node {name} is on a host in maintenance mode",
+                    f"Its VM has been seen off for {off}s on a host being serviced; {replaced}, "
+                    "on another host. Take the host out of maintenance mode and power the VM "
+                    "on before then to keep it.",
+                )
+                continue
             diagnostics.warning(
                 f"Node {name} is powered off",
-                f"It has been seen off for {off}s; it is replaced once it has been off for "
-                f"{policy.grace_text} (health.grace_period); set health.power_on = true to "
+                f"It has been seen off for {off}s; {replaced}; set health.power_on = true to "
                 "power it on instead.",
             )
 
@@ -321,29 +339,52 @@ class ClusterResource(Resource):
         names: list[str],
         nodes: Mapping[str, dict[str, Any]],
         diagnostics: Diagnostics,
+        *,
+        restoring: bool = True,
     ) -> None:
-        """Say at plan time when the surviving hosts cannot take the nodes to restore."""
+        """Say at plan time when the tenant's usable hosts cannot take the new nodes (or
+        those to restore), and which hosts take none."""
         flavors = flavors_of(planned)
-        placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
-        demands = [
-            NodeDemand(n, nodes[n]["role"], flavors[nodes[n]["role"]].memory_gb) for n in names
-        ]
         try:
             rooms, _ = self.hosts.rooms(
                 planned["tenant"].to_python(),
                 self.platform.read_hosts().inventories,
                 planned["network"].to_python(),
             )
-            place(demands, rooms, placed)
         except DiagnosticError as exc:
             diagnostics.add(exc.diagnostic)
+            return
+        skipped_warning(skipped(rooms), diagnostics)
+        placed = {n: (v["role"], v["host"]) for n, v in nodes.items() if v["host"] is not UNKNOWN}
+        demands = [node_demand(n, nodes[n]["role"], flavors) for n in names]
+        try:
+            place(demands, rooms, placed)
         except PlacementError as exc:
+            what = "restore" if restoring else "place"
             diagnostics.error(
-                "No room to restore the cluster's nodes",
-                f"Restoring {', '.join(names)} on the tenant's reachable hosts fails: {exc}. "
-                "Bring the lost hosts back, free memory, or add hosts to the tenant."
-                + DESTROY_ANYWAY,
+                f"No room to {what} the cluster's nodes",
+                f"Placing {', '.join(names)} on the tenant's reachable hosts fails: {exc}. "
+                "Bring lost hosts back, free memory or datastore space, add hosts to the "
+                "tenant, or choose smaller flavors." + DESTROY_ANYWAY,
             )
+
+    def _check_writable(
+        self,
+        prior: Mapping[str, dict[str, Any]],
+        nodes: Mapping[str, dict[str, Any]],
+        diagnostics: Diagnostics,
+    ) -> None:
+        """The hosts this plan changes VMs on (nodes removed, rolled, powered on) and the
+        records host must allow API writes; new nodes avoid read-only hosts by placement.
+        The remnant of a lost node is not counted: leaving it is only a warning."""
+        writes = set(self.platform.record_hosts)
+        for name, old in prior.items():
+            new = nodes.get(name)
+            if new is None or (new["vm_id"] is UNKNOWN and old["status"] == READY):
+                writes.add(old["host"])  # destroyed: removed, or a worker rolled
+            elif new["vm_id"] is not UNKNOWN and new["status"] != old["status"]:
+                writes.add(old["host"])  # powered on
+        refuse_writes(self.platform.read_only(writes), writes, diagnostics)
 
     def _check_quota(self, planned: Value, add: list[Node], diagnostics: Diagnostics) -> None:
         """New nodes must fit the quota, said at plan."""
@@ -533,7 +574,7 @@ class ClusterResource(Resource):
             elif isinstance(error, DiagnosticError):
                 response.diagnostics.add(error.diagnostic)
             else:
-                response.diagnostics.add(host_error(error).diagnostic)
+                response.diagnostics.add(self.platform.explain(error).diagnostic)
 
     def _restore(
         self,

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from ..bridge.cty import Path, Value
 from ..bridge.diagnostics import DiagnosticError
 from .cluster_nodes import Flavor
+from .host_conditions import host_skip, vm_datastore
 from .kubernetes.spec import ClusterSpec, Node
 from .names import pool_name
-from .placement import HostRoom, NodeDemand, PlacementError, place
-from .platform import Platform, host_error
+from .placement import HostRoom, PlacementError, place
+from .platform import Platform
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -25,6 +26,7 @@ from .cluster_values import (
     READY,
     b64,
     has_peers,
+    node_demand,
     node_vm_name,
 )
 
@@ -57,14 +59,15 @@ class ClusterHosts:
         network = planned["network"].to_python()
         rooms, datastores = self.rooms(spec.tenant, inventories, network)
         placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
-        demands = [NodeDemand(n.name, n.role, flavors[n.role].memory_gb) for n in batch]
+        demands = [node_demand(n.name, n.role, flavors) for n in batch]
         try:
             where = place(demands, rooms, placed)
         except PlacementError as exc:
             raise DiagnosticError(
                 "No room for the cluster's nodes",
                 f"Placing the nodes of {spec.tenant}/{spec.name} failed: {exc}. Free memory "
-                "on the tenant's hosts, add hosts to the tenant, or choose smaller flavors.",
+                "or datastore space on the tenant's hosts, add hosts to the tenant, or "
+                "choose smaller flavors.",
             ) from exc
         specs_by_host: dict[str, list[VmSpec]] = {}
         by_vm_name: dict[str, Node] = {}
@@ -120,7 +123,7 @@ class ClusterHosts:
                         "status": READY if created.error is None else POWERED_OFF,
                     }  # fmt: skip
                 if created.error is not None:
-                    cause = host_error(created.error).diagnostic
+                    cause = self.platform.explain(created.error).diagnostic
                     errors.append(
                         DiagnosticError(
                             f"Node {node.name} of cluster {spec.name}: {cause.summary}",
@@ -132,8 +135,10 @@ class ClusterHosts:
     def rooms(
         self, tenant: str, inventories: Mapping[str, Inventory], network: str
     ) -> tuple[list[HostRoom], dict[str, str]]:
-        """Free memory of each reachable host of the tenant that has the cluster's port
-        group (a node anywhere else would have no network), and its datastore for VMs."""
+        """Each reachable host of the tenant that has the cluster's port group (a node
+        anywhere else would have no network): its free memory, the free space of the
+        datastore its VMs go to (the first accessible one by name), and why it may take no
+        new node (``host_skip``); and that datastore's name per host."""
         from ..esxi.capacity import read_capacity
 
         tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
@@ -153,13 +158,24 @@ class ClusterHosts:
                 "they have.",
                 Path.root().attr("network"),
             )
+        read_only = self.platform.read_only(tenant_hosts)
         rooms, datastores = [], {}
         for host, capacity in self.platform.on_hosts(tenant_hosts, read_capacity).items():
-            if isinstance(capacity, DiagnosticError) or not capacity.datastores:
+            if isinstance(capacity, DiagnosticError):
                 continue  # an unreachable host gets no new node
-            promised = sum(vm.memory_mb for vm in inventories[host].vms.values()) / 1024
-            rooms.append(HostRoom(host, capacity.memory_bytes / 1024**3 - promised))
-            datastores[host] = capacity.datastores[0].name
+            inventory = inventories[host]
+            store = vm_datastore(inventory)
+            promised = sum(vm.memory_mb for vm in inventory.vms.values()) / 1024
+            rooms.append(
+                HostRoom(
+                    host,
+                    capacity.memory_bytes / 1024**3 - promised,
+                    store.free_bytes / 1024**3 if store else 0.0,
+                    host_skip(inventory, read_only.get(host)),
+                )
+            )
+            if store is not None:
+                datastores[host] = store.name
         return rooms, datastores
 
     def refuse_leftovers(
@@ -210,5 +226,5 @@ class ClusterHosts:
                 if isinstance(outcome, DiagnosticError):
                     result[name] = outcome
                 elif (error := outcome[nodes[name]["vm_id"]]) is not None:
-                    result[name] = host_error(error)
+                    result[name] = self.platform.explain(error)
         return result

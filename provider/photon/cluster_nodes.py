@@ -28,6 +28,13 @@ class Flavor:
     memory_gb: float
     disk_gb: int
 
+    @property
+    def datastore_gb(self) -> float:
+        """Datastore space a node VM takes: its disk is a copy of the base disk made without
+        a disk spec, which ESXi makes preallocated (thick), grown to ``disk_gb``; at power-on
+        ESXi adds a swap file the size of its memory (the VM reserves none)."""
+        return self.disk_gb + self.memory_gb
+
 
 def desired_nodes(
     etcd_ips: Sequence[str],

@@ -88,7 +88,7 @@ _NODE = NestedAttributes(
         Attribute(
             "status",
             STRING,
-            "`ready`, or what is wrong: `powered_off`, "
+            "`ready`, or what is wrong: `powered_off`, `host_maintenance`, "
             "`network_lost`, `port_group_lost`, `disk_lost` or `lost` (see the drift "
             "guide).",
             computed=True,

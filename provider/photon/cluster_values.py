@@ -16,6 +16,7 @@ from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
 from .cluster_schema import DEFAULT_FLAVORS
 from .health import (
     DISK_LOST,
+    HOST_MAINTENANCE,
     LOST,
     NETWORK_LOST,
     PORT_GROUP_LOST,
@@ -24,6 +25,7 @@ from .health import (
     HealthPolicy,
 )
 from .kubernetes.spec import ClusterSpec, Node
+from .placement import NodeDemand
 from .quota_policy import Amounts
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ __all__ = [
     "known_in",
     "load_pki",
     "load_private",
+    "node_demand",
     "node_status",
     "node_vm_name",
     "nodes_plannable",
@@ -74,6 +77,12 @@ def demand_of(nodes: list[Node], flavors: Mapping[str, Flavor]) -> Amounts:
         memory_gb=sum(flavors[n.role].memory_gb for n in nodes),
         disk_gb=sum(flavors[n.role].disk_gb for n in nodes),
     )
+
+
+def node_demand(name: str, role: str, flavors: Mapping[str, Flavor]) -> NodeDemand:
+    """What placing one node needs from a host."""
+    flavor = flavors[role]
+    return NodeDemand(name, role, flavor.memory_gb, flavor.datastore_gb)
 
 
 def desired_from(planned: Value) -> list[Node]:
@@ -131,8 +140,9 @@ def node_status(
     — marks or name changed —, or unusable: orphaned, inaccessible, invalid); disk_lost (its
     system disk detached, its file deleted — ``missing_files`` — or its datastore
     inaccessible); port_group_lost (its host lacks the cluster's port group, so no repair in
-    place can work); powered_off; network_lost (its NIC removed, on another port group, or
-    disconnected now or at power-on)."""
+    place can work); powered_off, or host_maintenance when its host is in maintenance mode;
+    network_lost (its NIC removed, on another port group, or disconnected now or at
+    power-on)."""
     if inventory is None or isinstance(inventory, DiagnosticError):
         return NodeFound(LOST)
     vm = inventory.vms.get(node["vm_id"])
@@ -158,7 +168,7 @@ def node_status(
             PORT_GROUP_LOST, f"host {inventory.host} has no port group {network!r}", mac
         )
     if vm.power_state != "poweredOn":
-        return NodeFound(POWERED_OFF, mac=mac)
+        return NodeFound(HOST_MAINTENANCE if inventory.maintenance else POWERED_OFF, mac=mac)
     return _network_found(vm.nics, network, mac)
 
 

@@ -104,6 +104,13 @@ _HOST = NestedAttributes(
                   computed=True),
         Attribute("error", STRING, "Why the host is not reachable; null when it is.",
                   computed=True),
+        Attribute("api_writable", BOOL, "Whether the host's license allows changes through "
+                  "the vSphere API. False with the free vSphere Hypervisor license: the "
+                  "provider can read the host but create nothing there.", computed=True),
+        Attribute("license", STRING, "The name of the host's license, as the host shows it.",
+                  computed=True),
+        Attribute("maintenance", BOOL, "Whether the host is in maintenance mode: no new node "
+                  "is placed there.", computed=True),
         Attribute("cpu_cores", NUMBER, "Physical CPU cores.", computed=True),
         Attribute("cpu_mhz", NUMBER, "Speed of one core in MHz.", computed=True),
         Attribute("cpu_used_mhz", NUMBER, "CPU in use, MHz over all cores.", computed=True),
@@ -140,6 +147,8 @@ class HostsDataSource(DataSource):
             return read_capacity(session)
 
         results = self.platform.on_hosts(self.platform.host_names, capacity)
+        inventories = self.platform.read_hosts().inventories
+        licenses = self.platform.licenses(inventories)
         hosts = []
         for name, result in results.items():
             entry: dict[str, object] = {
@@ -150,7 +159,11 @@ class HostsDataSource(DataSource):
             if isinstance(result, DiagnosticError):
                 entry["error"] = result.diagnostic.detail
             else:
+                license, inventory = licenses.get(name), inventories.get(name)
                 entry.update(
+                    api_writable=license.api_writable if license else None,
+                    license=license.name if license else None,
+                    maintenance=inventory.maintenance if inventory else None,
                     cpu_cores=result.cpu_cores,
                     cpu_mhz=result.cpu_mhz,
                     cpu_used_mhz=result.cpu_used_mhz,

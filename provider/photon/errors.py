@@ -13,13 +13,17 @@ from ..esxi.errors import (
     HostUnreachable,
     NameTaken,
     ResourceInUse,
+    WritesForbidden,
 )
+from .host_conditions import writes_forbidden
 
 __all__ = ["host_error"]
 
 
 def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
     """The user-facing form of an adapter error."""
+    if isinstance(exc, WritesForbidden):
+        return writes_forbidden(exc.host, None, path)
     if isinstance(exc, HostUnreachable):
         summary, todo = (
             "ESXi host unreachable",

@@ -9,6 +9,9 @@
 - A node whose NIC is disconnected, removed or on another port group is reported for
   ``grace_period`` too (a NIC may be reconnecting), then repaired in place: same VM, its NIC
   back on the cluster's port group, connected, with its MAC address.
+- A node powered off on a host in maintenance mode (``host_maintenance``: an admin services
+  the host on purpose) waits like a powered-off node and is restored, on another host, once
+  the grace period has passed; it is never powered on there (the host would refuse).
 - When more nodes are unhealthy than ``max_unhealthy`` allows, nothing is restored: mass loss
   usually means a partition or a host outage, not dead nodes, and replacing half a cluster
   would make things worse. The plan says so in a warning.
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DISK_LOST",
+    "HOST_MAINTENANCE",
     "LOST",
     "NETWORK_LOST",
     "PORT_GROUP_LOST",
@@ -43,6 +47,7 @@ __all__ = [
 READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
 NETWORK_LOST, PORT_GROUP_LOST, DISK_LOST = "network_lost", "port_group_lost", "disk_lost"
 REPLACED_AT_ONCE = frozenset({LOST, DISK_LOST, PORT_GROUP_LOST})  # no grace: nothing to wait for
+HOST_MAINTENANCE = "host_maintenance"
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def plan_health(
     for node in unhealthy:
         status = statuses[node]
         graced = now - unhealthy_since.get(node, now) >= policy.grace_period
-        if status in REPLACED_AT_ONCE or (status == POWERED_OFF and graced):
+        if status in REPLACED_AT_ONCE or (status in (POWERED_OFF, HOST_MAINTENANCE) and graced):
             plan.restore.append(node)
         elif status == NETWORK_LOST and graced:
             plan.repair.append(node)

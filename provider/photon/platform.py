@@ -18,11 +18,13 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..bridge.logs import log_context
 from ..esxi.endpoint import Endpoint
-from ..esxi.errors import EsxiError
+from ..esxi.errors import EsxiError, WritesForbidden
 from .errors import host_error
+from .host_conditions import writes_forbidden
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
+    from ..esxi.license import LicenseInfo
     from ..esxi.session import HostSession
     from .records import RecordStore
 
@@ -69,8 +71,10 @@ class Platform:
         self.records_host = records_host or next(iter(self.endpoints))
         self._records_datastore = records_datastore
         self._records = records
+        self.record_hosts = [] if records is not None else [self.records_host]  # written by records
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
+        self._licenses: dict[str, LicenseInfo] = {}  # read once per process
         self._locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = stop or threading.Event()
@@ -116,7 +120,7 @@ class Platform:
             except DiagnosticError as exc:
                 return exc
             except EsxiError as exc:
-                return host_error(exc)
+                return self.explain(exc)
             except Exception as exc:  # one host's bug must not lose the others' results
                 log.debug("Unexpected error on %s", host, exc_info=True)
                 return DiagnosticError(
@@ -146,6 +150,34 @@ class Platform:
             else:
                 inventories[host] = inventory
         return HostsRead(inventories, down)
+
+    def licenses(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
+        """The license of each of ``hosts`` that answers, read once per host per process."""
+        from ..esxi.license import read_license
+
+        hosts = [h for h in dict.fromkeys(hosts) if h in self.endpoints]
+        unread = [h for h in hosts if h not in self._licenses]
+        for host, license in self.on_hosts(unread, read_license).items():
+            if not isinstance(license, DiagnosticError):
+                self._licenses[host] = license
+        return {h: self._licenses[h] for h in hosts if h in self._licenses}
+
+    def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
+        """The hosts among ``hosts`` whose license forbids API writes. A host that does not
+        answer is left to the checks that need it (it is not known to be read-only)."""
+        return {h: lic for h, lic in self.licenses(hosts).items() if not lic.api_writable}
+
+    def explain(self, exc: EsxiError) -> DiagnosticError:
+        """``host_error``, with the host's license named when a write was refused for it."""
+        if isinstance(exc, WritesForbidden):
+            from ..esxi.license import read_license
+
+            try:
+                license = self._licenses.get(exc.host) or read_license(self.session(exc.host))
+            except (EsxiError, DiagnosticError):
+                license = None
+            return writes_forbidden(exc.host, license)
+        return host_error(exc)
 
     def esxi_calls(self) -> int:
         """API calls made so far through this process's sessions."""

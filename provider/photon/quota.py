@@ -30,6 +30,7 @@ from ..bridge.cty import NUMBER, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
 from ..bridge.validators import at_least
+from .host_conditions import refuse_writes
 from .names import is_name, pool_name, tenant_name_validator
 from .platform import HostsRead, Platform
 from .quota_policy import (
@@ -196,6 +197,11 @@ class QuotaResource(Resource):
         hosts.require_all(f"Setting the quota of tenant {name}", Path.root().attr("limits"))
         _refuse_below_usage(name, _amounts(limits), tenant_usage(hosts.inventories, name),
                             response.diagnostics)  # fmt: skip
+        # The records host keeps the quota; the tenant's pools get its memory limit.
+        writes = self.platform.record_hosts + [
+            h for h, i in hosts.inventories.items() if i.child_named(pool_name(name))
+        ]
+        refuse_writes(self.platform.read_only(writes), writes, response.diagnostics)
 
     def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
         self._apply(request.planned_state, response, creating=True)

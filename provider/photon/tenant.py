@@ -19,6 +19,7 @@ from ..bridge.cty import STRING, Path, Set, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, Schema
 from ..bridge.validators import not_empty
+from .host_conditions import refuse_writes
 from .names import is_name, pool_name, tenant_name_validator
 from .platform import Platform
 from .quota_policy import pool_memory_limit_mb
@@ -98,10 +99,28 @@ class TenantResource(Resource):
         # are planned knowing the tenant does not exist yet.
         name = planned["name"]
         response.planned_state = planned
-        if request.creating and name.is_known and planned["hosts"].is_fully_known():
+        if not planned["hosts"].is_fully_known():
+            return
+        self._check_writable(request, planned, response.diagnostics)
+        if request.creating and name.is_known:
             self._check_name_free(
                 name.to_python(), planned["hosts"].to_python(), response.diagnostics
             )
+
+    def _check_writable(
+        self, request: PlanRequest, planned: Value, diagnostics: Diagnostics
+    ) -> None:
+        """The hosts whose pools this plan creates or removes, and the records host, must
+        allow API writes: said now, before a pool is made anywhere."""
+        if not request.creating and planned == request.prior_state:
+            return
+        pools = set(planned["hosts"].to_python())
+        if not request.creating:
+            pools ^= set(request.prior_state["hosts"].to_python() or ())
+        records = set(self.platform.record_hosts)
+        read_only = self.platform.read_only([*pools, *records])
+        refuse_writes(read_only, pools, diagnostics, _HOSTS)
+        refuse_writes(read_only, records - pools, diagnostics)  # once, if both
 
     def _check_host_names(self, hosts: list[str], diagnostics: Diagnostics) -> None:
         for host in sorted(set(hosts) - set(self.platform.host_names)):

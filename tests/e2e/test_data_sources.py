@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 
 from tests.e2e.test_quota import add_vm, quota
 from tests.e2e.test_tenant import tenant
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
-
-
-def outputs(tf: Terraform) -> dict:
-    return {k: v["value"] for k, v in json.loads(tf.ok("output", "-json").stdout).items()}
 
 
 def test_tenant_data_source_shows_quota_and_usage(sim: Simulator, tf: Terraform) -> None:
@@ -27,7 +22,7 @@ def test_tenant_data_source_shows_quota_and_usage(sim: Simulator, tf: Terraform)
     )  # fmt: skip
     applied = tf.apply()
     assert applied.code == 0, applied.output
-    assert outputs(tf)["tenant"] == {
+    assert tf.outputs()["tenant"] == {
         "id": "team-a",
         "name": "team-a",
         "description": "A",
@@ -39,7 +34,7 @@ def test_tenant_data_source_shows_quota_and_usage(sim: Simulator, tf: Terraform)
     applied = tf.apply()
     assert applied.code == 0, applied.output
     assert "Warning: Usage of tenant team-a unknown: esx-2 unreachable" in applied.flat
-    assert outputs(tf)["tenant"]["usage"] is None
+    assert tf.outputs()["tenant"]["usage"] is None
 
 
 def test_tenant_data_source_for_a_missing_tenant(sim: Simulator, tf: Terraform) -> None:
@@ -68,7 +63,7 @@ def test_hosts_data_source_lists_capacity_and_unreachable_hosts(
     tf.init()
     applied = tf.apply()
     assert applied.code == 0, applied.output
-    listed = outputs(tf)["hosts"]
+    listed = tf.outputs()["hosts"]
     assert [h["name"] for h in listed] == ["esx-1", "esx-2", "esx-9"]
     first = listed[0]
     assert first["reachable"] is True and first["error"] is None

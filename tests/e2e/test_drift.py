@@ -141,4 +141,4 @@ def test_no_room_on_the_surviving_hosts_is_said_at_plan(sim3: Simulator, tf: Ter
     plan = tf.plan()
     assert plan.code == 1
     assert "Error: No room to restore the cluster's nodes" in plan.flat
-    assert "(3 GB of memory)" in plan.flat
+    assert "(3 GB of memory, 5 GB of datastore space)" in plan.flat

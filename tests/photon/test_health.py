@@ -55,6 +55,14 @@ def test_network_and_disk_losses_count_toward_max_unhealthy() -> None:
     assert plan.restore == plan.repair == [] and "3 of 8 nodes" in (plan.held_back or "")
 
 
+def test_a_node_on_a_host_in_maintenance_waits_and_is_never_powered_on() -> None:
+    statuses = {**HEALTHY, "worker-1": "host_maintenance", "worker-2": "host_maintenance"}
+    since = {"worker-1": AGO[1], "worker-2": AGO[10]}
+    plan = plan_health(statuses, since, NOW, HealthPolicy(power_on=True))
+    assert plan.waiting == ["worker-1"] and plan.restore == ["worker-2"]
+    assert plan.power_on == []
+
+
 def test_too_many_unhealthy_holds_everything_back() -> None:
     statuses = {**HEALTHY, **{f"worker-{i}": "lost" for i in range(1, 6)}}
     plan = plan_health(statuses, {}, NOW, HealthPolicy(max_unhealthy="50%"))

@@ -265,6 +265,16 @@ class Probe:
     def extra_config(self, vm: vim.VirtualMachine) -> dict[str, str]:
         return {o.key: o.value for o in vm.config.extraConfig}
 
+    def maintenance(self, on: bool) -> None:
+        """Put the host into maintenance mode or take it out, as an admin would."""
+        host = self.datacenter.hostFolder.childEntity[0].host[0]
+        task = (
+            host.EnterMaintenanceMode_Task(timeout=0)
+            if on
+            else host.ExitMaintenanceMode_Task(timeout=0)
+        )
+        self.wait(task)
+
     def make_directory(self, path: str) -> None:
         self.si.content.fileManager.MakeDirectory(
             name=f"[{self.datastore.name}] {path}",

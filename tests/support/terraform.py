@@ -105,6 +105,11 @@ class Terraform:
             return planned, None
         return planned, json.loads(self.ok("show", "-json", "saved.tfplan").stdout)
 
+    def outputs(self) -> dict:
+        """The root module's output values (``output -json``, stdout only)."""
+        shown = json.loads(self.ok("output", "-json").stdout)
+        return {k: v["value"] for k, v in shown.items()}
+
     def elsewhere(self, workdir: Path) -> Terraform:
         """The same configuration in another folder, initialised, with no state: a
         configuration whose state was lost, for imports."""
