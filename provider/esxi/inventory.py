@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pyVmomi import vim, vmodl
 
+from .collector import properties_of
 from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
@@ -280,19 +281,10 @@ def datastore_info(moid: str, props: Mapping[str, object]) -> DatastoreInfo:
 def read_vm_options(session: HostSession, moid: str) -> dict[str, str]:
     """All extraConfig options of one VM (guestinfo included), through the collector."""
     vm = vim.VirtualMachine(moid, session.si._stub)
-    spec = vmodl.query.PropertyCollector.FilterSpec(
-        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm)],
-        propSet=[
-            vmodl.query.PropertyCollector.PropertySpec(
-                type=vim.VirtualMachine, pathSet=["config.extraConfig"]
-            )
-        ],
-    )
     with translated(session.name):
-        found = session.content.propertyCollector.RetrieveContents([spec])
+        found = properties_of(session, [vm], vim.VirtualMachine, ["config.extraConfig"])
     options: dict[str, str] = {}
-    for item in found:
-        for prop in item.propSet:
-            for option in prop.val or ():
-                options.setdefault(str(option.key), str(option.value))
+    for props in found.values():
+        for option in props.get("config.extraConfig") or ():  # type: ignore[attr-defined]
+            options.setdefault(str(option.key), str(option.value))
     return options

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyVmomi import vim, vmodl
+from pyVmomi import vim
 
+from .collector import properties_of
 from .faults import translated
 from .session import HostSession
 
@@ -31,19 +32,10 @@ class LicenseInfo:
 
 def read_license(session: HostSession) -> LicenseInfo:
     """The host's licence, in one PropertyCollector call."""
-    manager = session.content.licenseManager
-    spec = vmodl.query.PropertyCollector.FilterSpec(
-        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=manager)],
-        propSet=[
-            vmodl.query.PropertyCollector.PropertySpec(
-                type=vim.LicenseManager, pathSet=["licenses"]
-            )
-        ],
-    )
     with translated(session.name):
-        found = session.content.propertyCollector.RetrieveContents([spec])
-    licenses = [lic for item in found for prop in item.propSet for lic in prop.val or ()]
-    return license_of(licenses)
+        manager = session.content.licenseManager
+        found = properties_of(session, [manager], vim.LicenseManager, ["licenses"])
+    return license_of([lic for props in found.values() for lic in props.get("licenses") or ()])
 
 
 def license_of(licenses: list[vim.LicenseManager.LicenseInfo]) -> LicenseInfo:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyVmomi import vim, vmodl
+from pyVmomi import vim
 
+from .collector import properties_of
 from .errors import EsxiError
 from .session import HostSession
 
@@ -40,27 +41,18 @@ def wait_for_tasks(
     stop = stop or threading.Event()
     pending = {t._moId: t for t in tasks}
     outcome: dict[str, TaskOutcome] = {}
-    collector = session.content.propertyCollector
     delay = _FIRST_POLL
+    paths = ["info.state", "info.error", "info.result"]
     while pending:
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t) for t in pending.values()],
-            propSet=[
-                vmodl.query.PropertyCollector.PropertySpec(
-                    type=vim.Task, pathSet=["info.state", "info.error", "info.result"]
-                )
-            ],
-        )
-        for item in collector.RetrieveContents([spec]):
-            props = {p.name: p.val for p in item.propSet}
+        for moid, props in properties_of(session, list(pending.values()), vim.Task, paths).items():
             state = props.get("info.state")
             if state in (vim.TaskInfo.State.success, vim.TaskInfo.State.error):
-                outcome[item.obj._moId] = (
+                outcome[moid] = (
                     TaskOutcome(props.get("info.error") or EsxiError(session.name, "task failed"))
                     if state == "error"
                     else TaskOutcome(None, props.get("info.result"))
                 )
-                pending.pop(item.obj._moId, None)
+                pending.pop(moid, None)
         if pending and stop.wait(delay):  # sleeps between polls, wakes at once on stop
             for moid in pending:
                 stopped = StoppedWaiting(session.name, f"stopped waiting for task {moid}")

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pyVmomi import vim, vmodl
+from pyVmomi import vim
 
+from .collector import properties_of
 from .errors import AlreadyExists, EsxiError, NotFound
 from .faults import raise_task_error, translated
 from .session import HostSession
@@ -211,17 +212,9 @@ def _devices(
     session: HostSession, vms: list[vim.VirtualMachine]
 ) -> dict[str, list[vim.vm.device.VirtualDevice]]:
     """VM moid -> its devices, for all new VMs in one collector call."""
-    spec = vmodl.query.PropertyCollector.FilterSpec(
-        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm) for vm in vms],
-        propSet=[
-            vmodl.query.PropertyCollector.PropertySpec(
-                type=vim.VirtualMachine, pathSet=["config.hardware.device"]
-            )
-        ],
-    )
     with translated(session.name):
-        found = session.content.propertyCollector.RetrieveContents([spec])
-    return {item.obj._moId: list(item.propSet[0].val) for item in found}
+        found = properties_of(session, vms, vim.VirtualMachine, ["config.hardware.device"])
+    return {moid: list(props["config.hardware.device"]) for moid, props in found.items()}  # type: ignore[call-overload]
 
 
 def _mac(devices: Sequence[vim.vm.device.VirtualDevice]) -> str | None:
@@ -269,33 +262,20 @@ def destroy_vms(
 
 def _folders(session: HostSession, vms: list[vim.VirtualMachine]) -> dict[str, set[str]]:
     """VM moid -> the folders of its files and disks (``[ds] name``), in one collector call."""
-    spec = vmodl.query.PropertyCollector.FilterSpec(
-        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm) for vm in vms],
-        propSet=[
-            vmodl.query.PropertyCollector.PropertySpec(
-                type=vim.VirtualMachine,
-                pathSet=["config.files.vmPathName", "config.hardware.device"],
-            )
-        ],
-    )
+    paths = ["config.files.vmPathName", "config.hardware.device"]
     try:
         with translated(session.name):
-            found = session.content.propertyCollector.RetrieveContents([spec])
+            found = properties_of(session, vms, vim.VirtualMachine, paths)
     except NotFound:
         return {}  # some VM is gone already; its folder went with it or is not ours to know
     folders: dict[str, set[str]] = {}
-    for item in found:
-        paths = []
-        for prop in item.propSet:
-            if prop.name == "config.files.vmPathName":
-                paths.append(str(prop.val))
-            else:
-                paths += [
-                    d.backing.fileName
-                    for d in prop.val
-                    if isinstance(d, vim.vm.device.VirtualDisk) and d.backing
-                ]
-        folders[item.obj._moId] = {p.rsplit("/", 1)[0] for p in paths if "/" in p}
+    for moid, props in found.items():
+        files = [str(props.get("config.files.vmPathName") or "")] + [
+            d.backing.fileName
+            for d in props.get("config.hardware.device") or ()  # type: ignore[attr-defined]
+            if isinstance(d, vim.vm.device.VirtualDisk) and d.backing
+        ]
+        folders[moid] = {p.rsplit("/", 1)[0] for p in files if "/" in p}
     return folders
 
 
