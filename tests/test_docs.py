@@ -44,34 +44,29 @@ def test_resource_page_embeds_its_examples(type_name: str, resource: type) -> No
     assert (examples / "import.sh").read_text().strip() in text
 
 
-DATA_SOURCES = sorted(PhotonProvider.data_sources.items())
+# (registry folder, page title's kind, example file) of each kind besides resources
+_KINDS = {
+    "data-sources": ("Data Source", "data-source.tf"),
+    "ephemeral-resources": ("Ephemeral Resource", "ephemeral-resource.tf"),
+}
+OTHERS = [
+    ("data-sources", name, kind) for name, kind in sorted(PhotonProvider.data_sources.items())
+] + [
+    ("ephemeral-resources", name, kind)
+    for name, kind in sorted(PhotonProvider.ephemeral_resources.items())
+]
 
 
-@pytest.mark.parametrize(("type_name", "source"), DATA_SOURCES)
-def test_data_source_page_documents_every_attribute_and_embeds_its_example(
-    type_name: str, source: type
+@pytest.mark.parametrize(("folder", "type_name", "served"), OTHERS)
+def test_data_source_and_ephemeral_pages_document_every_attribute_and_embed_their_example(
+    folder: str, type_name: str, served: type
 ) -> None:
-    text = page("data-sources", type_name)
-    assert text.startswith(f'---\npage_title: "{type_name} Data Source - photon"')
-    names = attribute_names(source.schema.block)
-    missing = [n for n in names if f"`{n}` (" not in text]
+    title, example_file = _KINDS[folder]
+    text = page(folder, type_name)
+    assert text.startswith(f'---\npage_title: "{type_name} {title} - photon"')
+    missing = [n for n in attribute_names(served.schema.block) if f"`{n}` (" not in text]
     assert not missing, f"undocumented attributes of {type_name}: {missing}"
-    example = TOP / "examples" / "data-sources" / type_name / "data-source.tf"
-    assert example.read_text().strip() in text
-
-
-EPHEMERAL = sorted(PhotonProvider.ephemeral_resources.items())
-
-
-@pytest.mark.parametrize(("type_name", "resource"), EPHEMERAL)
-def test_ephemeral_resource_page_documents_every_attribute_and_embeds_its_example(
-    type_name: str, resource: type
-) -> None:
-    text = page("ephemeral-resources", type_name)
-    assert text.startswith(f'---\npage_title: "{type_name} Ephemeral Resource - photon"')
-    missing = [n for n in attribute_names(resource.schema.block) if f"- `{n}` (" not in text]
-    assert not missing, f"undocumented attributes of {type_name}: {missing}"
-    example = TOP / "examples" / "ephemeral-resources" / type_name / "ephemeral-resource.tf"
+    example = TOP / "examples" / folder / type_name / example_file
     assert example.read_text().strip() in text
 
 
