@@ -137,3 +137,26 @@ def test_a_host_without_the_port_group_loses_its_nodes_to_the_others(
         n: v for n, v in before.items() if n not in stranded
     }
     assert tf.plan().code == 0
+
+
+def test_a_port_group_no_host_has_is_refused_at_plan(
+    sim3_per_module: Simulator, tf: Terraform, tmp_path: Path
+) -> None:
+    """A second cluster in the same tenant on a port group that no host has."""
+    other = tf.elsewhere(tmp_path / "other")
+    other.write(
+        provider_block(sim3_per_module.hosts)
+        + 'data "photon_tenant" "t" {\n  name = "team-a"\n}\n'
+        + cluster(0, 1, 1, name="edge", network='"Lab"').replace(
+            "photon_tenant.t.id", "data.photon_tenant.t.id"
+        )
+    )
+    before = marked_vms(sim3_per_module.hosts, "edge")
+    planned = other.plan()
+    assert planned.code == 1
+    assert "Error: Port group missing" in planned.flat
+    assert "No reachable host of tenant 'team-a' has port group 'Lab'. Create it on the hosts" in (
+        planned.flat
+    )
+    assert 'network = "Lab"' in planned.output  # Terraform points at the attribute
+    assert before == {} == marked_vms(sim3_per_module.hosts, "edge")
