@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.cluster import delete_vm, nodes, power_off
 from tests.support.healer import HealerProcess, heal_config, node_vms, run_heal, write_watch_file
+from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
@@ -125,6 +126,28 @@ def test_a_powered_off_node_is_restored_once_its_grace_period_is_over(
     finally:
         assert healer.stop() == 0
     assert_healed(heal_tf, heal_sim, before, {"worker-4"})
+
+
+def test_a_disconnected_nic_is_put_back_once_its_grace_period_is_over(
+    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+) -> None:
+    before = nodes(heal_tf)
+    node = before["worker-3"]
+    healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
+    try:
+        healer.wait_for("cycle", lambda line: line["reason"] == "start")
+        with probe(heal_sim[node["host"]]) as p:
+            p.disconnect_nic(node["vm_id"])
+        seen = healer.wait_for("vm_devices_changed", lambda line: line["node"] == "worker-3")
+        assert "connected=False" in seen["detail"]
+        line = restored_line(healer, "worker-3", timeout=20)
+        assert (line["seen"], line["action"]) == ("network_lost", "repair")
+        assert line["seconds_from_detection"] >= 4  # waited out the grace period
+    finally:
+        assert healer.stop() == 0
+    assert_healed(heal_tf, heal_sim, before, set())  # the same VM
+    with probe(heal_sim[node["host"]]) as p:
+        assert p.nic(node["vm_id"]).connectable.connected
 
 
 # -- what the healer must not do --------------------------------------------------------
