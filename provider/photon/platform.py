@@ -25,6 +25,7 @@ from .host_conditions import writes_forbidden
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.license import LicenseInfo
+    from ..esxi.live_inventory import LiveInventory
     from ..esxi.session import HostSession
     from .records import RecordStore
 
@@ -76,6 +77,8 @@ class Platform:
         self._sessions: dict[str, HostSession] = {}
         self._licenses: dict[str, LicenseInfo] = {}  # read once per process
         self._locks = {name: threading.Lock() for name in self.endpoints}
+        self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
+        self._live_locks = {name: threading.Lock() for name in self.endpoints}
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = stop or threading.Event()
         self._linked: set[threading.Event] = set()
@@ -136,9 +139,37 @@ class Platform:
             return dict(zip(hosts, pool.map(run, hosts), strict=True))
 
     def inventories(self, hosts: Iterable[str]) -> dict[str, Inventory | DiagnosticError]:
-        from ..esxi.inventory import read_inventory
+        return self.on_hosts(hosts, self.inventory)
 
-        return self.on_hosts(hosts, read_inventory)
+    def inventory(self, session: HostSession) -> Inventory:
+        """The host's inventory as of now: the first read per process takes it whole, later
+        ones only what changed since (``esxi/live_inventory.py``). When the kept one fails
+        (its filter gone: the host restarted, or the simulator dropped the connection), it
+        is rebuilt once at once; a failed fresh one is dropped, so the next read starts over."""
+        from ..esxi.live_inventory import LiveInventory
+
+        name = session.name
+        with self._live_locks[name]:
+            live = self._live.get(name)
+            kept = live is not None and live.session is session
+            if live is None or not kept:
+                live = self._live[name] = LiveInventory(session)
+        try:
+            return live.current()
+        except EsxiError:
+            with self._live_locks[name]:
+                if self._live.get(name) is live:
+                    del self._live[name]
+            if not kept:
+                raise
+            log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
+            return self.inventory(session)
+
+    def forget_inventory(self, host: str) -> None:
+        """After a write whose change the host may not report: the next read is a whole one.
+        (A pool's new limits: vcsim 0.24 reports no change made by ``UpdateConfig``.)"""
+        with self._live_locks[host]:
+            self._live.pop(host, None)
 
     def read_hosts(self) -> HostsRead:
         """Every configured host's inventory; a host that does not answer is set apart,
