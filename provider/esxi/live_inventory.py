@@ -3,9 +3,9 @@
 A Terraform phase serves all its resources from one process, and each resource reads every
 host: re-reading the whole inventory per resource costs three round trips per host each time.
 Instead, the first read takes the whole inventory through a PropertyCollector filter (its own
-collector, as ``watch.py`` has; see ``_filter_spec`` for why no container view), and every later read asks that filter
-for what changed since (``WaitForUpdatesEx`` with ``maxWaitSeconds=0``: one small call) and
-applies it to the kept properties.
+collector, as ``watch.py`` has; ``_filter_spec`` says why it needs no container view), and
+every later read asks that filter for what changed since (``WaitForUpdatesEx`` with
+``maxWaitSeconds=0``: one small call) and applies it to the kept properties.
 
 Freshness: a change is in the collector's update stream once the call or task that made it
 has completed, so a read that starts after a write (this provider's or anyone's) sees it. A
