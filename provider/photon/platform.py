@@ -79,6 +79,7 @@ class Platform:
         self._locks = {name: threading.Lock() for name in self.endpoints}
         self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
         self._live_locks = {name: threading.Lock() for name in self.endpoints}
+        self._records_lock = threading.Lock()  # the store is opened once, not per thread
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = stop or threading.Event()
         self._linked: set[threading.Event] = set()
@@ -235,32 +236,38 @@ class Platform:
     def records(self) -> RecordStore:
         """The platform's records: the configured store, or the records host's datastore
         (its first by name by default)."""
-        if self._records is None:
-            from ..esxi.capacity import read_capacity
-            from ..esxi.datastore import DatastoreFiles
-            from .records_datastore import DatastoreRecords
+        with self._records_lock:
+            if self._records is None:
+                self._records = self._datastore_records()
+            return self._records
 
-            session = self.session(self.records_host)
-            datastore = self._records_datastore
-            try:
-                # The first by name, whatever its state: records must never move because a
-                # datastore was briefly away.
-                stores = {d.name: d for d in read_capacity(session).datastores}
-                datastore = datastore or min(stores, default=None)
-                if datastore not in stores or not stores[datastore].accessible:
-                    raise DiagnosticError(
-                        f"Platform records unavailable on {self.records_host}",
-                        f"The records datastore {datastore or '(none)'} of host "
-                        f"{self.records_host} is missing or not accessible. Bring it back, or "
-                        "set records_host/records_datastore (for every configuration alike).",
-                    )
-                files = DatastoreFiles(session, datastore)
-                self._records = DatastoreRecords(files, self._lock_wait, self.stop_requested)
-            except EsxiError as exc:
-                raise host_error(exc) from exc
-        return self._records
+    def _datastore_records(self) -> RecordStore:
+        from ..esxi.capacity import read_capacity
+        from ..esxi.datastore import DatastoreFiles
+        from .records_datastore import DatastoreRecords
+
+        session = self.session(self.records_host)
+        datastore = self._records_datastore
+        try:
+            # The first by name, whatever its state: records must never move because a
+            # datastore was briefly away.
+            stores = {d.name: d for d in read_capacity(session).datastores}
+            datastore = datastore or min(stores, default=None)
+            if datastore not in stores or not stores[datastore].accessible:
+                raise DiagnosticError(
+                    f"Platform records unavailable on {self.records_host}",
+                    f"The records datastore {datastore or '(none)'} of host "
+                    f"{self.records_host} is missing or not accessible. Bring it back, or "
+                    "set records_host/records_datastore (for every configuration alike).",
+                )
+            files = DatastoreFiles(session, datastore)
+            return DatastoreRecords(files, self._lock_wait, self.stop_requested)
+        except EsxiError as exc:
+            raise host_error(exc) from exc
 
     def close(self) -> None:
+        if self._sessions:  # what this process cost the hosts, for benchmarks and tests
+            log.debug("Provider process done", **log_context(esxi_calls=self.esxi_calls()))
         if self._records is not None:
             self._records.close()
         sessions, self._sessions = list(self._sessions.values()), {}

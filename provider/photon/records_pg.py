@@ -31,6 +31,7 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..bridge.logs import log_context
 from .records import Record, encode, shaped
+from .records_lease import Lease
 
 __all__ = ["SCHEMA_VERSION", "PostgresRecords", "describe"]
 
@@ -82,9 +83,9 @@ class PostgresRecords:
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
         self._path = path
         self._mutex = threading.RLock()  # one statement sequence at a time on the connection
-        self._process_lock = threading.Lock()  # threads of this process queue for the lock
-        self._held = False  # this process holds the platform lock: one open transaction
-        self._seen: dict[tuple[str, str], int | None] = {}  # versions read in this hold
+        self._lease = Lease(self._acquire, self._let_go, self._check_stop)
+        self._held = False  # inside a section holding the platform lock: one open transaction
+        self._seen: dict[tuple[str, str], int | None] = {}  # versions read in this section
         self._conn = self._connect(url)
         try:
             self._migrate()
@@ -283,20 +284,21 @@ class PostgresRecords:
 
     @contextlib.contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
-        """Hold the platform lock: one transaction, committed when the lock is let go (also
-        after a failure inside: what was written then is kept, as on the datastore)."""
-        while not self._process_lock.acquire(timeout=0.2):
-            self._check_stop()
-        try:
-            self._acquire(purpose)
+        """Hold the platform lock: one transaction, committed when the section ends (also
+        after a failure inside: what was written then is kept, as on the datastore).
+
+        The lock is a session-level advisory lock, so one acquisition can serve several
+        sections: those of this process run one at a time and share it while more are queued
+        (``records_lease.py``), each in its own transaction, committed before its resource's
+        answer goes back to Terraform."""
+        with self._lease.section(purpose):
+            self._begin()
             try:
                 yield
             except BaseException:
-                self._finish(quietly=True)
+                self._commit(quietly=True)
                 raise
-            self._finish()
-        finally:
-            self._process_lock.release()
+            self._commit()
 
     def _acquire(self, purpose: str) -> None:
         """Wait for the lock in short slices (woken at once when it is let go), so that a
@@ -308,22 +310,19 @@ class PostgresRecords:
             with self._mutex:
                 try:
                     slice_ms = int(1000 * min(_WAIT_SLICE, max(deadline - time.monotonic(), 0)))
-                    self._conn.execute("BEGIN")
                     self._conn.execute(
-                        "SELECT set_config('lock_timeout', %s, true)", (f"{max(slice_ms, 1)}ms",)
+                        "SELECT set_config('lock_timeout', %s, false)", (f"{max(slice_ms, 1)}ms",)
                     )
                     self._conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s), set_config('application_name', "
-                        "%s, true), set_config('lock_timeout', '0', true)",
+                        "SELECT pg_advisory_lock(%s, %s), set_config('application_name', "
+                        "%s, false), set_config('lock_timeout', '0', false)",
                         (KEY, PLATFORM_LOCK, me[:63]),
                     )
-                    self._held = True
-                    self._seen.clear()
                     log.debug("Took the platform lock", **log_context(purpose=purpose))
                     return
                 except psycopg.errors.LockNotAvailable:
-                    self._conn.execute("ROLLBACK")  # nothing held between slices
                     if time.monotonic() >= deadline:
+                        self._conn.execute("SELECT set_config('lock_timeout', '0', false)")
                         holder = self._holder()
                 except psycopg.OperationalError as exc:
                     raise self._lost(exc) from exc
@@ -334,6 +333,20 @@ class PostgresRecords:
                     "when it has finished; the lock of a killed run goes with its connection.",
                 )
             self._check_stop()
+
+    def _let_go(self) -> None:
+        """A lost connection took the lock with it: nothing else to do then."""
+        with self._mutex, contextlib.suppress(psycopg.OperationalError):
+            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (KEY, PLATFORM_LOCK))
+
+    def _begin(self) -> None:
+        with self._mutex:
+            try:
+                self._conn.execute("BEGIN")
+            except psycopg.OperationalError as exc:
+                raise self._lost(exc) from exc
+            self._held = True
+            self._seen.clear()
 
     def _holder(self) -> str:
         row = self._conn.execute(
@@ -349,11 +362,11 @@ class PostgresRecords:
         origin = client or "a local socket"
         return f"{name or 'a client'} (server process {pid} from {origin}, since {since})"
 
-    def _finish(self, quietly: bool = False) -> None:
+    def _commit(self, quietly: bool = False) -> None:
         with self._mutex:
             self._held = False
             try:
-                self._conn.execute("COMMIT")  # also lets go of the lock
+                self._conn.execute("COMMIT")
             except psycopg.OperationalError as exc:
                 if not quietly:
                     raise self._lost(exc, unsaved=True) from exc
@@ -372,5 +385,6 @@ class PostgresRecords:
             self._run("SELECT 1")
 
     def close(self) -> None:
+        self._lease.close()
         with self._mutex:
             self._conn.close()
