@@ -21,6 +21,7 @@ from ..esxi.endpoint import Endpoint
 from ..esxi.errors import EsxiError, WritesForbidden
 from .errors import host_error
 from .host_conditions import writes_forbidden
+from .records_cache import SharedReads
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -71,7 +72,7 @@ class Platform:
         self.endpoints = {e.name: e for e in endpoints}
         self.records_host = records_host or next(iter(self.endpoints))
         self._records_datastore = records_datastore
-        self._records = records
+        self._records = SharedReads(records) if records is not None else None
         self.record_hosts = [] if records is not None else [self.records_host]  # written by records
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
@@ -235,10 +236,10 @@ class Platform:
 
     def records(self) -> RecordStore:
         """The platform's records: the configured store, or the records host's datastore
-        (its first by name by default)."""
+        (its first by name by default); plain reads shared as ``records_cache.py`` says."""
         with self._records_lock:
             if self._records is None:
-                self._records = self._datastore_records()
+                self._records = SharedReads(self._datastore_records())
             return self._records
 
     def _datastore_records(self) -> RecordStore:

@@ -236,9 +236,21 @@ class PostgresRecords:
             self._seen[(kind, name)] = rows[0][2] if rows else None
         if not rows:
             return None
-        body, updated, _ = rows[0]
+        record = self._record(kind, name, rows[0][0], rows[0][1])
+        if isinstance(record, DiagnosticError):
+            raise record
+        return record
+
+    def read_all(self, kind: str) -> dict[str, Record | DiagnosticError]:
+        """Every record of ``kind`` in one query (for plain reads: ``records_cache.py``)."""
+        rows = self._run("SELECT name, body, updated FROM photon_records WHERE kind = %s", (kind,))
+        return {name: self._record(kind, name, body, updated) for name, body, updated in rows}
+
+    def _record(
+        self, kind: str, name: str, body: object, updated: datetime.datetime
+    ) -> Record | DiagnosticError:
         if not isinstance(body, dict):
-            raise DiagnosticError(
+            return DiagnosticError(
                 "Unreadable platform record",
                 f"The row ({kind}, {name}) of photon_records in {self.where} is not a JSON "
                 "object. It was not changed. Repair it with SQL or restore it from a backup "

@@ -11,6 +11,7 @@ import pytest
 from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
+from provider.photon.records_cache import SharedReads
 from provider.photon.records_datastore import DatastoreRecords
 from provider.photon.records_lease import LINGER
 from tests.support.probe import probe
@@ -28,7 +29,9 @@ def store(host: SimHost) -> Iterator[DatastoreRecords]:
     platform = Platform(
         [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)]
     )
-    store = platform.records()
+    shared = platform.records()
+    assert isinstance(shared, SharedReads)
+    store = shared.store
     assert isinstance(store, DatastoreRecords)
     yield store
     platform.close()
