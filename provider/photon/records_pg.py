@@ -3,12 +3,13 @@
 One table holds every record as a row (kind, name, body as jsonb, ``updated``, ``version``);
 the provider creates and migrates it itself: ``photon_schema`` lists the migrations applied,
 and migrating runs under a transaction-scoped advisory lock, so two runs starting at once
-migrate once. The platform lock is a transaction-scoped advisory lock too: while a run holds
-it, this process's record reads and writes run inside that one transaction, which commits when
-the lock is let go. So a quota admission (limits read, usage counted, VMs made, record written)
-is one transaction that no other run can interleave with, and a killed run's lock goes with its
-connection. Writes under the lock are conditional on the version read in the same hold, so a
-writer that bypassed the lock is detected instead of overwritten.
+migrate once. The platform lock is a session-level advisory lock, which one acquisition can
+keep for several steps of this process (``records_lease.py``); each step under it runs in one
+transaction, committed when the step ends. So a quota admission (limits read, usage counted,
+VMs made, record written) is one transaction that no other run can interleave with, and a
+killed run's lock goes with its connection. Writes under the lock are conditional on the
+version read in the same step, so a writer that bypassed the lock is detected instead of
+overwritten.
 """
 
 from __future__ import annotations
