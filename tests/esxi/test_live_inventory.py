@@ -11,9 +11,8 @@ import pytest
 from provider.esxi.inventory import Inventory, read_inventory
 from provider.esxi.pools import create_pool, set_memory_limit
 from provider.photon.platform import Platform
-from tests.esxi.test_adapter import endpoint
 from tests.support.probe import Probe, probe
-from tests.support.simulator import SimHost, Simulator
+from tests.support.simulator import SimHost, Simulator, endpoint
 
 
 @pytest.fixture(scope="module")
