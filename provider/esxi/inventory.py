@@ -20,6 +20,7 @@ from .session import HostSession
 
 __all__ = [
     "DATASTORE_PROPERTIES",
+    "INVENTORY_PROPERTIES",
     "DatastoreInfo",
     "DiskInfo",
     "Inventory",
@@ -27,6 +28,7 @@ __all__ = [
     "PoolInfo",
     "VmInfo",
     "datastore_info",
+    "inventory_of",
     "read_inventory",
     "read_vm_options",
     "retrieve",
@@ -217,18 +219,23 @@ def _disk(device: vim.vm.device.VirtualDisk) -> DiskInfo:
 _NETWORK_BACKING = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo
 
 
+INVENTORY_PROPERTIES: Mapping[type, Sequence[str]] = {
+    vim.ResourcePool: _POOL_PROPERTIES,
+    vim.VirtualMachine: _VM_PROPERTIES,
+    vim.Network: _NETWORK_PROPERTIES,
+    vim.Datastore: DATASTORE_PROPERTIES,
+    vim.HostSystem: _HOST_PROPERTIES,
+}
+
+
 def read_inventory(session: HostSession) -> Inventory:
     with translated(session.name):
-        objects = retrieve(
-            session,
-            {
-                vim.ResourcePool: _POOL_PROPERTIES,
-                vim.VirtualMachine: _VM_PROPERTIES,
-                vim.Network: _NETWORK_PROPERTIES,
-                vim.Datastore: DATASTORE_PROPERTIES,
-                vim.HostSystem: _HOST_PROPERTIES,
-            },
-        )
+        objects = retrieve(session, INVENTORY_PROPERTIES)
+    return inventory_of(session.name, objects)
+
+
+def inventory_of(host: str, objects: Mapping[str, tuple[type, Mapping[str, object]]]) -> Inventory:
+    """The domain's view of one host, from the properties of its objects by moid."""
     pools: dict[str, PoolInfo] = {}
     vms: dict[str, VmInfo] = {}
     networks: dict[str, str] = {}
@@ -249,8 +256,8 @@ def read_inventory(session: HostSession) -> Inventory:
             pools[moid] = pool
             root = moid if pool.parent is None else root
     if root is None:
-        raise EsxiError(session.name, "the host has no root resource pool; is it an ESXi host?")
-    return Inventory(session.name, pools, root, vms, networks, datastores, maintenance)
+        raise EsxiError(host, "the host has no root resource pool; is it an ESXi host?")
+    return Inventory(host, pools, root, vms, networks, datastores, maintenance)
 
 
 def _pool_info(moid: str, props: Mapping[str, object]) -> PoolInfo:

@@ -21,10 +21,12 @@ from ..esxi.endpoint import Endpoint
 from ..esxi.errors import EsxiError, WritesForbidden
 from .errors import host_error
 from .host_conditions import writes_forbidden
+from .records_cache import SharedReads
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.license import LicenseInfo
+    from ..esxi.live_inventory import LiveInventory
     from ..esxi.session import HostSession
     from .records import RecordStore
 
@@ -70,12 +72,15 @@ class Platform:
         self.endpoints = {e.name: e for e in endpoints}
         self.records_host = records_host or next(iter(self.endpoints))
         self._records_datastore = records_datastore
-        self._records = records
+        self._records = SharedReads(records) if records is not None else None
         self.record_hosts = [] if records is not None else [self.records_host]  # written by records
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._licenses: dict[str, LicenseInfo] = {}  # read once per process
         self._locks = {name: threading.Lock() for name in self.endpoints}
+        self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
+        self._live_locks = {name: threading.Lock() for name in self.endpoints}
+        self._records_lock = threading.Lock()  # the store is opened once, not per thread
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = stop or threading.Event()
         self._linked: set[threading.Event] = set()
@@ -136,9 +141,37 @@ class Platform:
             return dict(zip(hosts, pool.map(run, hosts), strict=True))
 
     def inventories(self, hosts: Iterable[str]) -> dict[str, Inventory | DiagnosticError]:
-        from ..esxi.inventory import read_inventory
+        return self.on_hosts(hosts, self.inventory)
 
-        return self.on_hosts(hosts, read_inventory)
+    def inventory(self, session: HostSession) -> Inventory:
+        """The host's inventory as of now: the first read per process takes it whole, later
+        ones only what changed since (``esxi/live_inventory.py``). When the kept one fails
+        (its filter gone: the host restarted, or the simulator dropped the connection), it
+        is rebuilt once at once; a failed fresh one is dropped, so the next read starts over."""
+        from ..esxi.live_inventory import LiveInventory
+
+        name = session.name
+        with self._live_locks[name]:
+            live = self._live.get(name)
+            kept = live is not None and live.session is session
+            if live is None or not kept:
+                live = self._live[name] = LiveInventory(session)
+        try:
+            return live.current()
+        except EsxiError:
+            with self._live_locks[name]:
+                if self._live.get(name) is live:
+                    del self._live[name]
+            if not kept:
+                raise
+            log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
+            return self.inventory(session)
+
+    def forget_inventory(self, host: str) -> None:
+        """After a write whose change the host may not report: the next read is a whole one.
+        (A pool's new limits: vcsim 0.24 reports no change made by ``UpdateConfig``.)"""
+        with self._live_locks[host]:
+            self._live.pop(host, None)
 
     def read_hosts(self) -> HostsRead:
         """Every configured host's inventory; a host that does not answer is set apart,
@@ -203,33 +236,39 @@ class Platform:
 
     def records(self) -> RecordStore:
         """The platform's records: the configured store, or the records host's datastore
-        (its first by name by default)."""
-        if self._records is None:
-            from ..esxi.capacity import read_capacity
-            from ..esxi.datastore import DatastoreFiles
-            from .records_datastore import DatastoreRecords
+        (its first by name by default); plain reads shared as ``records_cache.py`` says."""
+        with self._records_lock:
+            if self._records is None:
+                self._records = SharedReads(self._datastore_records())
+            return self._records
 
-            session = self.session(self.records_host)
-            datastore = self._records_datastore
-            try:
-                # The first by name, whatever its state: records must never move because a
-                # datastore was briefly away.
-                stores = {d.name: d for d in read_capacity(session).datastores}
-                datastore = datastore or min(stores, default=None)
-                if datastore not in stores or not stores[datastore].accessible:
-                    raise DiagnosticError(
-                        f"Platform records unavailable on {self.records_host}",
-                        f"The records datastore {datastore or '(none)'} of host "
-                        f"{self.records_host} is missing or not accessible. Bring it back, or "
-                        "set records_host/records_datastore (for every configuration alike).",
-                    )
-                files = DatastoreFiles(session, datastore)
-                self._records = DatastoreRecords(files, self._lock_wait, self.stop_requested)
-            except EsxiError as exc:
-                raise host_error(exc) from exc
-        return self._records
+    def _datastore_records(self) -> RecordStore:
+        from ..esxi.capacity import read_capacity
+        from ..esxi.datastore import DatastoreFiles
+        from .records_datastore import DatastoreRecords
+
+        session = self.session(self.records_host)
+        datastore = self._records_datastore
+        try:
+            # The first by name, whatever its state: records must never move because a
+            # datastore was briefly away.
+            stores = {d.name: d for d in read_capacity(session).datastores}
+            datastore = datastore or min(stores, default=None)
+            if datastore not in stores or not stores[datastore].accessible:
+                raise DiagnosticError(
+                    f"Platform records unavailable on {self.records_host}",
+                    f"The records datastore {datastore or '(none)'} of host "
+                    f"{self.records_host} is missing or not accessible. Bring it back, or "
+                    "set records_host/records_datastore (for every configuration alike).",
+                )
+            files = DatastoreFiles(session, datastore)
+            return DatastoreRecords(files, self._lock_wait, self.stop_requested)
+        except EsxiError as exc:
+            raise host_error(exc) from exc
 
     def close(self) -> None:
+        if self._sessions:  # what this process cost the hosts, for benchmarks and tests
+            log.debug("Provider process done", **log_context(esxi_calls=self.esxi_calls()))
         if self._records is not None:
             self._records.close()
         sessions, self._sessions = list(self._sessions.values()), {}

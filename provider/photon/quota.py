@@ -300,6 +300,7 @@ class QuotaResource(Resource):
 
         def apply(session: HostSession) -> None:
             set_memory_limit(session, pools[session.name], limit_mb)
+            self.platform.forget_inventory(session.name)
 
         for result in self.platform.on_hosts(pools, apply).values():
             if isinstance(result, DiagnosticError):

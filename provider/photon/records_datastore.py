@@ -16,7 +16,6 @@ was taken over stops before it writes.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
@@ -25,7 +24,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ..bridge.diagnostics import DiagnosticError
@@ -33,6 +32,7 @@ from ..bridge.logs import log_context
 from ..esxi.errors import AlreadyExists, EsxiError, NotFound
 from .errors import host_error
 from .records import FORMAT, Record, encode, shaped
+from .records_lease import Lease
 
 if TYPE_CHECKING:
     from ..esxi.datastore import DatastoreFiles
@@ -59,7 +59,9 @@ class DatastoreRecords:
         self.host = files.session.name
         self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
-        self._process_lock = threading.Lock()
+        self._lease = Lease(self._take, self._let_go, self._check_stop)
+        self._renewing = threading.Event()
+        self._renewer: threading.Thread | None = None
         self._root_made = False
         self._folders: set[str] = set()  # kind folders known to exist
         self._token: str | None = None  # the lock's token while this process holds it
@@ -148,36 +150,36 @@ class DatastoreRecords:
             )
 
     def close(self) -> None:
-        """Nothing to close: the host's session belongs to the platform."""
+        """Let go of a lease kept for more work; the host's session belongs to the platform."""
+        self._lease.close()
 
     # -- lock ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def locked(self, purpose: str) -> Iterator[None]:
+    def locked(self, purpose: str) -> AbstractContextManager[None]:
         """Hold the platform lock: checks and writes inside see no concurrent writer.
 
-        Threads of this process queue on an in-process lock first, so a run never waits
-        for itself on the datastore. While held, the expiry is pushed forward regularly."""
-        while not self._process_lock.acquire(timeout=0.2):
-            self._check_stop()
-        try:
-            token = uuid.uuid4().hex
-            self._acquire(token, purpose)
-            self._token = token
-            renewing = threading.Event()
-            renewer = threading.Thread(
-                target=self._renew, args=(token, purpose, renewing), daemon=True
-            )
-            renewer.start()
-            try:
-                yield
-            finally:
-                renewing.set()
-                renewer.join()
-                self._token = None
-                self._release(token)
-        finally:
-            self._process_lock.release()
+        Sections of this process run one at a time and share one acquisition while more are
+        queued (``records_lease.py``), so a run never waits for itself on the datastore.
+        While held, the expiry is pushed forward regularly."""
+        return self._lease.section(purpose)
+
+    def _take(self, purpose: str) -> None:
+        token = uuid.uuid4().hex
+        self._acquire(token, purpose)
+        self._token = token
+        self._renewing = threading.Event()
+        self._renewer = threading.Thread(
+            target=self._renew, args=(token, purpose, self._renewing), daemon=True
+        )
+        self._renewer.start()
+
+    def _let_go(self) -> None:
+        token, self._token = self._token, None
+        self._renewing.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        if token is not None:
+            self._release(token)
 
     def _check_stop(self) -> None:
         if self.stop.is_set():

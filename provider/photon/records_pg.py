@@ -3,12 +3,13 @@
 One table holds every record as a row (kind, name, body as jsonb, ``updated``, ``version``);
 the provider creates and migrates it itself: ``photon_schema`` lists the migrations applied,
 and migrating runs under a transaction-scoped advisory lock, so two runs starting at once
-migrate once. The platform lock is a transaction-scoped advisory lock too: while a run holds
-it, this process's record reads and writes run inside that one transaction, which commits when
-the lock is let go. So a quota admission (limits read, usage counted, VMs made, record written)
-is one transaction that no other run can interleave with, and a killed run's lock goes with its
-connection. Writes under the lock are conditional on the version read in the same hold, so a
-writer that bypassed the lock is detected instead of overwritten.
+migrate once. The platform lock is a session-level advisory lock, which one acquisition can
+keep for several steps of this process (``records_lease.py``); each step under it runs in one
+transaction, committed when the step ends. So a quota admission (limits read, usage counted,
+VMs made, record written) is one transaction that no other run can interleave with, and a
+killed run's lock goes with its connection. Writes under the lock are conditional on the
+version read in the same step, so a writer that bypassed the lock is detected instead of
+overwritten.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..bridge.logs import log_context
 from .records import Record, encode, shaped
+from .records_lease import Lease
 
 __all__ = ["SCHEMA_VERSION", "PostgresRecords", "describe"]
 
@@ -82,9 +84,9 @@ class PostgresRecords:
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
         self._path = path
         self._mutex = threading.RLock()  # one statement sequence at a time on the connection
-        self._process_lock = threading.Lock()  # threads of this process queue for the lock
-        self._held = False  # this process holds the platform lock: one open transaction
-        self._seen: dict[tuple[str, str], int | None] = {}  # versions read in this hold
+        self._lease = Lease(self._acquire, self._let_go, self._check_stop)
+        self._held = False  # inside a section holding the platform lock: one open transaction
+        self._seen: dict[tuple[str, str], int | None] = {}  # versions read in this section
         self._conn = self._connect(url)
         try:
             self._migrate()
@@ -235,9 +237,21 @@ class PostgresRecords:
             self._seen[(kind, name)] = rows[0][2] if rows else None
         if not rows:
             return None
-        body, updated, _ = rows[0]
+        record = self._record(kind, name, rows[0][0], rows[0][1])
+        if isinstance(record, DiagnosticError):
+            raise record
+        return record
+
+    def read_all(self, kind: str) -> dict[str, Record | DiagnosticError]:
+        """Every record of ``kind`` in one query (for plain reads: ``records_cache.py``)."""
+        rows = self._run("SELECT name, body, updated FROM photon_records WHERE kind = %s", (kind,))
+        return {name: self._record(kind, name, body, updated) for name, body, updated in rows}
+
+    def _record(
+        self, kind: str, name: str, body: object, updated: datetime.datetime
+    ) -> Record | DiagnosticError:
         if not isinstance(body, dict):
-            raise DiagnosticError(
+            return DiagnosticError(
                 "Unreadable platform record",
                 f"The row ({kind}, {name}) of photon_records in {self.where} is not a JSON "
                 "object. It was not changed. Repair it with SQL or restore it from a backup "
@@ -283,20 +297,21 @@ class PostgresRecords:
 
     @contextlib.contextmanager
     def locked(self, purpose: str) -> Iterator[None]:
-        """Hold the platform lock: one transaction, committed when the lock is let go (also
-        after a failure inside: what was written then is kept, as on the datastore)."""
-        while not self._process_lock.acquire(timeout=0.2):
-            self._check_stop()
-        try:
-            self._acquire(purpose)
+        """Hold the platform lock: one transaction, committed when the section ends (also
+        after a failure inside: what was written then is kept, as on the datastore).
+
+        The lock is a session-level advisory lock, so one acquisition can serve several
+        sections: those of this process run one at a time and share it while more are queued
+        (``records_lease.py``), each in its own transaction, committed before its resource's
+        answer goes back to Terraform."""
+        with self._lease.section(purpose):
+            self._begin()
             try:
                 yield
             except BaseException:
-                self._finish(quietly=True)
+                self._commit(quietly=True)
                 raise
-            self._finish()
-        finally:
-            self._process_lock.release()
+            self._commit()
 
     def _acquire(self, purpose: str) -> None:
         """Wait for the lock in short slices (woken at once when it is let go), so that a
@@ -308,22 +323,19 @@ class PostgresRecords:
             with self._mutex:
                 try:
                     slice_ms = int(1000 * min(_WAIT_SLICE, max(deadline - time.monotonic(), 0)))
-                    self._conn.execute("BEGIN")
                     self._conn.execute(
-                        "SELECT set_config('lock_timeout', %s, true)", (f"{max(slice_ms, 1)}ms",)
+                        "SELECT set_config('lock_timeout', %s, false)", (f"{max(slice_ms, 1)}ms",)
                     )
                     self._conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s), set_config('application_name', "
-                        "%s, true), set_config('lock_timeout', '0', true)",
+                        "SELECT pg_advisory_lock(%s, %s), set_config('application_name', "
+                        "%s, false), set_config('lock_timeout', '0', false)",
                         (KEY, PLATFORM_LOCK, me[:63]),
                     )
-                    self._held = True
-                    self._seen.clear()
                     log.debug("Took the platform lock", **log_context(purpose=purpose))
                     return
                 except psycopg.errors.LockNotAvailable:
-                    self._conn.execute("ROLLBACK")  # nothing held between slices
                     if time.monotonic() >= deadline:
+                        self._conn.execute("SELECT set_config('lock_timeout', '0', false)")
                         holder = self._holder()
                 except psycopg.OperationalError as exc:
                     raise self._lost(exc) from exc
@@ -334,6 +346,20 @@ class PostgresRecords:
                     "when it has finished; the lock of a killed run goes with its connection.",
                 )
             self._check_stop()
+
+    def _let_go(self) -> None:
+        """A lost connection took the lock with it: nothing else to do then."""
+        with self._mutex, contextlib.suppress(psycopg.OperationalError):
+            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", (KEY, PLATFORM_LOCK))
+
+    def _begin(self) -> None:
+        with self._mutex:
+            try:
+                self._conn.execute("BEGIN")
+            except psycopg.OperationalError as exc:
+                raise self._lost(exc) from exc
+            self._held = True
+            self._seen.clear()
 
     def _holder(self) -> str:
         row = self._conn.execute(
@@ -349,11 +375,11 @@ class PostgresRecords:
         origin = client or "a local socket"
         return f"{name or 'a client'} (server process {pid} from {origin}, since {since})"
 
-    def _finish(self, quietly: bool = False) -> None:
+    def _commit(self, quietly: bool = False) -> None:
         with self._mutex:
             self._held = False
             try:
-                self._conn.execute("COMMIT")  # also lets go of the lock
+                self._conn.execute("COMMIT")
             except psycopg.OperationalError as exc:
                 if not quietly:
                     raise self._lost(exc, unsaved=True) from exc
@@ -372,5 +398,6 @@ class PostgresRecords:
             self._run("SELECT 1")
 
     def close(self) -> None:
+        self._lease.close()
         with self._mutex:
             self._conn.close()

@@ -307,7 +307,6 @@ class TenantResource(Resource):
     def _add_pools(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> list[str]:
         """Create the tenant's pools (under the platform lock), limited in memory as its
         quota says, so a pool added later is limited like the others."""
-        from ..esxi.inventory import read_inventory
         from ..esxi.pools import create_pool
 
         quota = self.platform.records().get(QUOTAS, tenant)
@@ -315,7 +314,7 @@ class TenantResource(Resource):
         limit_mb = pool_memory_limit_mb(memory_gb)
 
         def add(session: HostSession) -> str:
-            inventory = read_inventory(session)
+            inventory = self.platform.inventory(session)
             return create_pool(session, inventory.root_pool, pool_name(tenant), limit_mb)
 
         return _successes(self.platform.on_hosts(hosts, add), diagnostics)

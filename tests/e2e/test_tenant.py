@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
@@ -139,3 +141,24 @@ def test_environment_configures_a_single_host(sim: Simulator, tf: Terraform) -> 
     applied = tf.run("apply", "-auto-approve", "-no-color", env=env)
     assert applied.code == 0, applied.output
     assert pools(sim) == {"esx-1": [POOL], "esx-2": []}
+
+
+def test_twenty_tenants_take_the_platform_lock_once_and_plan_from_one_read_per_host(
+    sim: Simulator, tf: Terraform
+) -> None:
+    """Terraform applies them 10 at a time through one provider process: one lease of the
+    lock; the no-change plan reads each host whole once, then only what changed."""
+    tf.write(provider_block(sim.hosts) + tenant("team-${count.index}", count="20"))
+    tf.init()
+    debug = {"TF_LOG_PROVIDER": "debug"}
+    applied = tf.run("apply", "-auto-approve", "-no-color", env=debug)
+    assert applied.code == 0, applied.output
+    assert len(pools(sim)["esx-2"]) == 20
+    assert applied.stderr.count("Took the platform lock") == 1
+
+    planned = tf.run("plan", "-detailed-exitcode", "-no-color", env=debug)
+    assert planned.code == 0, planned.output
+    calls = [
+        int(c) for c in re.findall(r"Provider process done:.*esxi_calls=(\d+)", planned.stderr)
+    ]
+    assert len(calls) == 1 and calls[0] <= 2 * 4 + 2 * 20, planned.stderr[-3000:]

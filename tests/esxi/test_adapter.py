@@ -19,25 +19,13 @@ from provider.esxi.pools import create_pool, destroy_pool
 from provider.esxi.session import HostSession, open_session
 from provider.photon.platform import Platform
 from tests.support.probe import probe
-from tests.support.simulator import SimHost, Simulator
+from tests.support.simulator import SimHost, Simulator, endpoint
 
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[SimHost]:
     with Simulator(1) as sim:
         yield sim.hosts[0]
-
-
-def endpoint(host: SimHost, **changes: object) -> Endpoint:
-    fields = {
-        "name": host.name,
-        "address": host.address,
-        "user": host.user,
-        "password": host.password,
-        "thumbprint": host.thumbprint,
-        **changes,
-    }
-    return Endpoint(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture

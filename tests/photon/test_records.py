@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
+from provider.photon.records_cache import SharedReads
 from provider.photon.records_datastore import DatastoreRecords
+from provider.photon.records_lease import LINGER
 from tests.support.probe import probe
 from tests.support.simulator import SimHost, Simulator
 
@@ -26,7 +29,9 @@ def store(host: SimHost) -> Iterator[DatastoreRecords]:
     platform = Platform(
         [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)]
     )
-    store = platform.records()
+    shared = platform.records()
+    assert isinstance(shared, SharedReads)
+    store = shared.store
     assert isinstance(store, DatastoreRecords)
     yield store
     platform.close()
@@ -81,13 +86,18 @@ def test_release_leaves_a_lock_that_is_no_longer_ours(
     assert lock_token(host) == "someone-else"
 
 
-def test_the_lock_is_taken_and_released(host: SimHost, store: DatastoreRecords) -> None:
+def test_the_lock_is_taken_kept_for_the_next_section_and_released_when_idle(
+    host: SimHost, store: DatastoreRecords
+) -> None:
     with store.locked("test"):
         token = lock_token(host)
         assert token is not None
         with probe(host) as p:
             owner = json.loads(p.read_file("photon-platform/lock/owner.json") or b"{}")
         assert owner["purpose"] == "test" and owner["expires"] > owner["acquired"]
+    with store.locked("next"):  # Terraform's next resource, sent as the previous answered
+        assert lock_token(host) == token
+    time.sleep(LINGER * 1.5)
     assert lock_token(host) is None
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from provider.bridge.diagnostics import DiagnosticError
 from provider.photon.config import RECORDS_PATH
+from provider.photon.records_cache import SharedReads
 from provider.photon.records_pg import SCHEMA_VERSION, PostgresRecords
 from tests.support.postgres import Postgres
 
@@ -181,3 +182,21 @@ def test_a_write_that_bypassed_the_lock_is_not_overwritten(records_url: str) -> 
         store.put("quotas", "a", {"limits": {"vcpu": 3}})
     assert failure.value.diagnostic.summary == "Platform record changed by another run"
     assert (store.get("quotas", "a") or {})["limits"] == {"vcpu": 2}
+
+
+def test_plain_reads_share_one_query_per_kind_and_reads_under_the_lock_are_fresh(
+    records_url: str,
+) -> None:
+    shared, other = SharedReads(PostgresRecords(records_url)), PostgresRecords(records_url)
+    other.put("tenants", "a", {"v": 1})
+    assert (shared.get("tenants", "a") or {})["v"] == 1  # the kind is listed once...
+    other.put("tenants", "a", {"v": 2})
+    other.put("tenants", "b", {"v": 1})
+    assert (shared.get("tenants", "a") or {})["v"] == 1  # ...and shared for FRESH seconds
+    assert shared.get("tenants", "b") is None
+    with shared.locked("admission"):  # under the lock: always the store's latest
+        assert (shared.get("tenants", "a") or {})["v"] == 2
+        shared.put("tenants", "c", {"v": 1})
+    assert (shared.get("tenants", "b") or {})["v"] == 1  # its own write dropped the listing
+    shared.close()
+    other.close()

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from provider.esxi.endpoint import Endpoint
+
 TOP = Path(__file__).resolve().parents[2]
 
 
@@ -60,3 +62,16 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def endpoint(host: SimHost, **changes: object) -> Endpoint:
+    """The provider's endpoint for ``host``, with ``changes`` (a wrong password...)."""
+    fields = {
+        "name": host.name,
+        "address": host.address,
+        "user": host.user,
+        "password": host.password,
+        "thumbprint": host.thumbprint,
+        **changes,
+    }
+    return Endpoint(**fields)  # type: ignore[arg-type]
