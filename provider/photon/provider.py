@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import ClassVar
 from ..bridge.api import DataSource, EphemeralResource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.logs import log_context
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from .cluster import ClusterResource
 from .config import (
@@ -27,6 +29,8 @@ from .records import RecordStore
 from .tenant import TenantResource
 
 __all__ = ["PhotonProvider"]
+
+log = logging.getLogger("provider.photon")
 
 _HOST_BLOCK = Block(
     description="One standalone ESXi host. Each host is a failure domain.",
@@ -191,6 +195,9 @@ class PhotonProvider(Provider):
 
     def close(self) -> None:
         if self._platform is not None:
+            # Per process, for scripts/bench: what a Terraform phase cost in host calls.
+            calls = self._platform.esxi_calls()
+            log.debug("Provider stopping", **log_context(esxi_calls=calls))
             self._platform.close()
 
     def new_resource(self, type_name: str) -> Resource:
