@@ -8,12 +8,12 @@ import threading
 from collections.abc import Mapping
 from typing import ClassVar
 
-from ..bridge.api import DataSource, EphemeralResource, Provider, Resource
+from ..bridge.api import DataSource, Deferred, EphemeralResource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.logs import log_context
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
-from .cluster import ClusterResource
+from . import cluster_schema
 from .config import (
     ENVIRONMENT,
     endpoints_from_config,
@@ -119,10 +119,13 @@ class PhotonProvider(Provider):
             ),
         )
     )
-    resources: ClassVar[Mapping[str, type[Resource]]] = {
+    resources: ClassVar[Mapping[str, type[Resource] | Deferred]] = {
         TenantResource.type_name: TenantResource,
         QuotaResource.type_name: QuotaResource,
-        ClusterResource.type_name: ClusterResource,
+        # the cluster's planning and node work is the heaviest import of the domain
+        cluster_schema.TYPE_NAME: Deferred(
+            cluster_schema.SCHEMA, f"{__package__}.cluster", "ClusterResource"
+        ),
     }
     data_sources: ClassVar[Mapping[str, type[DataSource]]] = {
         TenantDataSource.type_name: TenantDataSource,
