@@ -14,10 +14,11 @@ provider needs to renew or close what it opened: it travels through Terraform, n
 from __future__ import annotations
 
 import datetime
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .cty import Path, Value
 from .diagnostics import Diagnostics
@@ -28,6 +29,7 @@ __all__ = [
     "ApplyResponse",
     "CloseEphemeralRequest",
     "DataSource",
+    "Deferred",
     "EphemeralResource",
     "ImportResponse",
     "OpenEphemeralRequest",
@@ -207,12 +209,35 @@ class EphemeralResource(ABC):
         """Release what ``open`` holds outside Terraform; nothing by default."""
 
 
+class Deferred:
+    """Stands for a resource class whose module is imported only when more than its schema
+    is needed: a start that answers no more than GetProviderSchema (the first of every
+    Terraform command) then skips that module and what it imports."""
+
+    def __init__(self, schema: Schema, module: str, name: str) -> None:
+        self.schema = schema
+        self._module = module
+        self._name = name
+
+    def load(self) -> Any:
+        cls = getattr(importlib.import_module(self._module), self._name)
+        if cls.schema is not self.schema:  # the schema served must be the one that runs
+            raise TypeError(f"{self._module}.{self._name} has another schema than announced")
+        return cls
+
+    def __getattr__(self, attribute: str) -> Any:  # class attributes: validate_config, ...
+        return getattr(self.load(), attribute)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+
 class Provider(ABC):
     """The provider as the bridge sees it. Schema and validation must stay cheap to import:
     Terraform starts the provider process for them alone."""
 
     schema: ClassVar[Schema]
-    resources: ClassVar[Mapping[str, type[Resource]]]
+    resources: ClassVar[Mapping[str, type[Resource] | Deferred]]
     data_sources: ClassVar[Mapping[str, type[DataSource]]]
     ephemeral_resources: ClassVar[Mapping[str, type[EphemeralResource]]] = {}
 

@@ -149,6 +149,7 @@ class DatastoreFiles:
         headers = {"Cookie": self.session.cookie}
         if body is not None:
             headers.update({"Content-Type": "application/octet-stream"})
+        self.session.count_call()
         connection = http.client.HTTPSConnection(
             host, port, timeout=_TIMEOUT, context=self.session.ssl_context
         )

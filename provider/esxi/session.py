@@ -71,18 +71,23 @@ class HostSession:
         self.si = service_instance
         self.content = service_instance.RetrieveContent()
         self.ssl_context = context  # the pinned context, for the datastore file transfers
-        self.calls = 0  # API calls made through this session, for logs and benchmarks
+        self.calls = 0  # round trips made through this session, for logs and benchmarks
+        self._calls_lock = threading.Lock()
         self._count_calls()
+
+    def count_call(self) -> None:
+        """One more round trip to the host (SOAP calls count themselves; file transfers call
+        this)."""
+        with self._calls_lock:
+            self.calls += 1
 
     def _count_calls(self) -> None:
         stub = self.si._stub
-        lock = threading.Lock()
         for name in ("InvokeMethod", "InvokeAccessor"):
             original = getattr(stub, name)
 
             def counted(*args: object, _original: Any = original, **kwargs: object) -> Any:
-                with lock:
-                    self.calls += 1
+                self.count_call()
                 return _original(*args, **kwargs)
 
             setattr(stub, name, counted)

@@ -36,7 +36,7 @@ from ..esxi.errors import EsxiError
 from . import unhealthy_since
 from .cluster_hosts import ClusterHosts
 from .cluster_nodes import node_changes, parse_duration, prefix_length
-from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA
+from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA, TYPE_NAME
 from .cluster_values import (
     READY,
     cluster_spec,
@@ -90,7 +90,7 @@ DESTROY_ANYWAY = (
 
 
 class ClusterResource(Resource):
-    type_name: ClassVar[str] = "photon_k8s_cluster"
+    type_name: ClassVar[str] = TYPE_NAME
     schema: ClassVar[Schema] = SCHEMA
 
     def __init__(self, platform: Platform) -> None:

@@ -17,7 +17,7 @@ from ..bridge.validators import at_least, matches
 from .cluster_nodes import Flavor
 from .names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
 
-__all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "one_of"]
+__all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "TYPE_NAME", "one_of"]
 
 DEFAULT_FLAVORS = {
     "etcd": Flavor(vcpu=1, memory_gb=2, disk_gb=10),
@@ -149,6 +149,7 @@ _NAME = matches(
     TENANT_NAME_RULE.replace("tenant", "cluster"),
 )
 
+TYPE_NAME = "photon_k8s_cluster"
 SCHEMA = Schema(
     Block(
         description="A Kubernetes cluster inside a tenant: etcd, master and worker VMs spread "

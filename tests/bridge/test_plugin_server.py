@@ -173,15 +173,24 @@ def test_negotiation() -> None:
         negotiate_protocol({MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "6"})
 
 
-def test_schema_and_validate_starts_import_neither_pyvmomi_nor_cryptography() -> None:
+def test_schema_start_imports_neither_host_nor_database_nor_cluster_code() -> None:
+    """GetProviderSchema is served before pyVmomi, cryptography, psycopg or the cluster's
+    planning code is imported; the deferred cluster class still loads when first used."""
     code = (
         "import sys\n"
-        "import provider.bridge.grpc_service, provider.bridge.plugin_server\n"
+        "import provider.bridge.plugin_server\n"
+        "from provider.bridge._generated import tfplugin6_pb2 as pb\n"
+        "from provider.bridge.grpc_service import ProviderService\n"
         "from provider.photon.provider import PhotonProvider\n"
-        "PhotonProvider.schema.value_type()\n"
-        "heavy = ('pyVmomi', 'pyVim', 'cryptography')\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "service = ProviderService(PhotonProvider())\n"
+        "answer = service.GetProviderSchema(pb.GetProviderSchema.Request(), None)\n"
+        "assert not answer.diagnostics, answer.diagnostics\n"
+        "assert 'nodes' in str(answer.resource_schemas['photon_k8s_cluster'])\n"
+        "heavy = ('pyVmomi', 'pyVim', 'cryptography', 'psycopg', 'provider.photon.cluster')\n"
+        "bad = sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy)\n"
         "assert not bad, bad\n"
+        "cls = PhotonProvider.resources['photon_k8s_cluster'].load()\n"
+        "assert cls.type_name == 'photon_k8s_cluster', cls\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
 
