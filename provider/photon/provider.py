@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -11,7 +10,6 @@ from typing import ClassVar
 from ..bridge.api import DataSource, Deferred, EphemeralResource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
-from ..bridge.logs import log_context
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from . import cluster_schema
 from .config import (
@@ -30,7 +28,6 @@ from .tenant import TenantResource
 
 __all__ = ["PhotonProvider"]
 
-log = logging.getLogger("provider.photon")
 
 _HOST_BLOCK = Block(
     description="One standalone ESXi host. Each host is a failure domain.",
@@ -198,10 +195,7 @@ class PhotonProvider(Provider):
 
     def close(self) -> None:
         if self._platform is not None:
-            # Per process, for scripts/bench: what a Terraform phase cost in host calls.
-            calls = self._platform.esxi_calls()
-            log.debug("Provider stopping", **log_context(esxi_calls=calls))
-            self._platform.close()
+            self._platform.close()  # logs what this process cost the hosts (scripts/bench)
 
     def new_resource(self, type_name: str) -> Resource:
         return self.resources[type_name](self.platform)  # type: ignore[call-arg]
