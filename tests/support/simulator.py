@@ -28,6 +28,16 @@ class SimHost:
     def port(self) -> int:
         return int(self.address.rsplit(":", 1)[1])
 
+    def connection(self) -> dict[str, str]:
+        """What a provider's host block (or Endpoint) needs to reach this host."""
+        return {
+            "name": self.name,
+            "address": self.address,
+            "user": self.user,
+            "password": self.password,
+            "thumbprint": self.thumbprint,
+        }
+
 
 class Simulator:
     """N hosts started by scripts/esxi-sim; stopped by closing the launcher's stdin."""
@@ -66,12 +76,4 @@ class Simulator:
 
 def endpoint(host: SimHost, **changes: object) -> Endpoint:
     """The provider's endpoint for ``host``, with ``changes`` (a wrong password...)."""
-    fields = {
-        "name": host.name,
-        "address": host.address,
-        "user": host.user,
-        "password": host.password,
-        "thumbprint": host.thumbprint,
-        **changes,
-    }
-    return Endpoint(**fields)  # type: ignore[arg-type]
+    return Endpoint(**{**host.connection(), **changes})  # type: ignore[arg-type]

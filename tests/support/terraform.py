@@ -136,14 +136,7 @@ def provider_block(
     ``extra`` is more HCL for the provider block (another host, a setting)."""
     blocks = []
     for host in hosts:
-        fields = {
-            "name": host.name,
-            "address": host.address,
-            "user": host.user,
-            "password": host.password,
-            "thumbprint": host.thumbprint,
-            **overrides.get(host.name.replace("-", "_"), {}),
-        }
+        fields = {**host.connection(), **overrides.get(host.name.replace("-", "_"), {})}
         body = "\n".join(f"    {k} = {_hcl(v)}" for k, v in fields.items() if v is not None)
         blocks.append(f"  host {{\n{body}\n  }}")
     return (
