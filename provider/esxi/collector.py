@@ -9,7 +9,7 @@ from pyVmomi import vmodl
 
 from .session import HostSession
 
-__all__ = ["properties_of"]
+__all__ = ["properties_of", "updates_since"]
 
 _PC = vmodl.query.PropertyCollector
 
@@ -25,3 +25,21 @@ def properties_of(
     )
     found = session.content.propertyCollector.RetrieveContents([spec])
     return {item.obj._moId: {p.name: p.val for p in item.propSet} for item in found}
+
+
+def updates_since(
+    collector: vmodl.query.PropertyCollector, version: str, max_wait: int
+) -> tuple[str, list[vmodl.query.PropertyCollector.ObjectUpdate]]:
+    """The object updates of a kept filter since ``version`` (all of them: a truncated answer
+    is followed at once by the next call, as the API asks) and the version to ask from next;
+    none when nothing changed within ``max_wait`` seconds (0: answer at once)."""
+    found: list[vmodl.query.PropertyCollector.ObjectUpdate] = []
+    while True:
+        result = collector.WaitForUpdatesEx(version, _PC.WaitOptions(maxWaitSeconds=max_wait))
+        if result is None:
+            return version, found
+        version = result.version
+        for filter_update in result.filterSet or ():
+            found.extend(filter_update.objectSet or ())
+        if not result.truncated:
+            return version, found

@@ -8,7 +8,7 @@ never from per-object calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyVmomi import vim, vmodl
@@ -27,8 +27,10 @@ __all__ = [
     "NicInfo",
     "PoolInfo",
     "VmInfo",
+    "attachments_of",
     "datastore_info",
     "inventory_of",
+    "marks_of",
     "read_inventory",
     "read_vm_options",
     "retrieve",
@@ -167,15 +169,29 @@ def retrieve(
         view.DestroyView()
 
 
-def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
+def marks_of(options: Iterable[vim.option.OptionValue]) -> dict[str, str]:
+    """A VM's ``photon.*`` extraConfig keys, without the prefix; the first of a key counts."""
     marks: dict[str, str] = {}
-    for option in props.get("config.extraConfig") or ():  # type: ignore[attr-defined]
+    for option in options:
         key = str(option.key)
         if key.startswith(MARK_PREFIX):
-            marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))  # first one counts
-    devices = props.get("config.hardware.device") or ()
-    disks = tuple(_disk(d) for d in devices if isinstance(d, vim.vm.device.VirtualDisk))  # type: ignore[attr-defined]
-    nics = tuple(_nic(d) for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard))  # type: ignore[attr-defined]
+            marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))
+    return marks
+
+
+def attachments_of(
+    devices: Iterable[vim.vm.device.VirtualDevice],
+) -> tuple[tuple[NicInfo, ...], tuple[DiskInfo, ...]]:
+    """A VM's NICs and disks, in device order."""
+    devices = list(devices)
+    nics = tuple(_nic(d) for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard))
+    disks = tuple(_disk(d) for d in devices if isinstance(d, vim.vm.device.VirtualDisk))
+    return nics, disks
+
+
+def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
+    marks = marks_of(props.get("config.extraConfig") or ())  # type: ignore[arg-type]
+    nics, disks = attachments_of(props.get("config.hardware.device") or ())  # type: ignore[arg-type]
     pool = props.get("resourcePool")
     return VmInfo(
         moid=moid,

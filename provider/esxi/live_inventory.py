@@ -23,6 +23,7 @@ import threading
 
 from pyVmomi import vim, vmodl
 
+from .collector import updates_since
 from .faults import translated
 from .inventory import INVENTORY_PROPERTIES, Inventory, inventory_of
 from .session import HostSession
@@ -74,21 +75,11 @@ class LiveInventory:
             return self._outcome
 
     def _update(self) -> Inventory:
-        changed = False
         with translated(self.session.name):
-            while True:
-                options = _PC.WaitOptions(maxWaitSeconds=0)
-                result = self._collector.WaitForUpdatesEx(self._version, options)
-                if result is None:  # nothing changed
-                    break
-                self._version = result.version
-                for filter_update in result.filterSet or ():
-                    for update in filter_update.objectSet or ():
-                        self._apply(update)
-                        changed = True
-                if not result.truncated:
-                    break
-        if changed or self._snapshot is None:
+            self._version, found = updates_since(self._collector, self._version, 0)
+        for update in found:
+            self._apply(update)
+        if found or self._snapshot is None:
             self._snapshot = inventory_of(self.session.name, self._objects)
         return self._snapshot
 

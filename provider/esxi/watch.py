@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 
 from pyVmomi import vim, vmodl
 
+from .collector import updates_since
 from .faults import translated
-from .inventory import MARK_PREFIX
+from .inventory import attachments_of, marks_of
 from .session import HostSession
 
 __all__ = ["VmChange", "VmState", "VmWatch"]
@@ -87,18 +88,9 @@ class VmWatch:
     def wait(self, max_wait: int) -> list[VmChange]:
         """Changes since the last call; [] when nothing changed within ``max_wait``. A
         truncated answer is followed at once by the next call, as the API asks."""
-        changes: list[VmChange] = []
         with translated(self.session.name):
-            while True:
-                options = _PC.WaitOptions(maxWaitSeconds=max_wait)
-                result = self._collector.WaitForUpdatesEx(self._version, options)
-                if result is None:
-                    return changes
-                self._version = result.version
-                for filter_update in result.filterSet or ():
-                    changes.extend(self._apply(u) for u in filter_update.objectSet or ())
-                if not result.truncated:
-                    return changes
+            self._version, found = updates_since(self._collector, self._version, max_wait)
+        return [self._apply(update) for update in found]
 
     def _apply(self, update: vmodl.query.PropertyCollector.ObjectUpdate) -> VmChange:
         moid = update.obj._moId
@@ -128,28 +120,16 @@ def _changed(state: VmState, name: str, value: object) -> VmState:
     if name == "runtime.connectionState":
         return replace(state, connection_state=str(value or ""))
     if name == "config.extraConfig":
-        marks: dict[str, str] = {}
-        for option in value or ():  # type: ignore[attr-defined]
-            key = str(option.key)
-            if key.startswith(MARK_PREFIX):
-                marks.setdefault(key[len(MARK_PREFIX) :], str(option.value))  # first one counts
-        return replace(state, marks=marks)
+        return replace(state, marks=marks_of(value or ()))  # type: ignore[arg-type]
     if name == "config.hardware.device":
         return replace(state, devices=_attachments(value or ()))  # type: ignore[arg-type]
     return state
 
 
 def _attachments(devices: list[vim.vm.device.VirtualDevice]) -> tuple[str, ...]:
-    """What a node's health depends on among its devices, as comparable text."""
-    found = []
-    for device in devices:
-        if isinstance(device, vim.vm.device.VirtualDisk):
-            found.append(f"disk {getattr(device.backing, 'fileName', '')}")
-        elif isinstance(device, vim.vm.device.VirtualEthernetCard):
-            connect = device.connectable
-            found.append(
-                f"nic {getattr(device.backing, 'deviceName', '')} "
-                f"connected={bool(connect and connect.connected)} "
-                f"at-power-on={bool(connect and connect.startConnected)}"
-            )
-    return tuple(found)
+    """What a node's health depends on among its devices (as the inventory reads them), as
+    comparable text."""
+    nics, disks = attachments_of(devices)
+    return tuple(f"disk {d.file}" for d in disks) + tuple(
+        f"nic {n.network} connected={n.connected} at-power-on={n.start_connected}" for n in nics
+    )
