@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from pyVmomi import vim
 
+from .collector import properties_of
 from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
 from .tasks import wait_for_tasks
-from .vms import as_error
+from .vms import as_error, first_nic
 
 __all__ = ["NicRepair", "missing_files", "repair_nics"]
 
@@ -39,14 +40,16 @@ def missing_files(
     """Which of the files (datastore moid -> paths ``[datastore] folder/file``) do not
     exist: one search task per datastore, whatever the number of files."""
     tasks = {}
+    stores = [vim.Datastore(moid, session.si._stub) for moid in files]
     with translated(session.name):
+        browsers = properties_of(session, stores, vim.Datastore, ["browser"])
         for moid, paths in files.items():
-            datastore = vim.Datastore(moid, session.si._stub)
             spec = vim.host.DatastoreBrowser.SearchSpec(
                 matchPattern=sorted({p.rsplit("/", 1)[-1] for p in paths})
             )
-            tasks[moid] = datastore.browser.SearchDatastoreSubFolders_Task(
-                datastorePath=f"[{datastore.name}]", searchSpec=spec
+            root = next(iter(paths)).split("]", 1)[0] + "]"  # ``[datastore]``, from the path
+            tasks[moid] = browsers[moid]["browser"].SearchDatastoreSubFolders_Task(  # type: ignore[attr-defined]
+                datastorePath=root, searchSpec=spec
             )
     outcomes = wait_for_tasks(session, list(tasks.values()), stop)
     found: set[str] = set()
@@ -82,7 +85,7 @@ def repair_nics(
     tasks = {}
     with translated(session.name):
         networks = {n.name: n for n in session.content.rootFolder.childEntity[0].network}
-    for moid, repair in repairs.items():
+    for moid, repair in repairs.items():  # read one by one: a VM gone since the plan fails alone
         vm = vim.VirtualMachine(moid, session.si._stub)
         try:
             with translated(session.name):
@@ -103,7 +106,7 @@ def _nic_spec(
     repair: NicRepair,
     network: vim.Network | None,
 ) -> vim.vm.ConfigSpec:
-    nic = next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
+    nic = first_nic(devices)
     backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(
         deviceName=repair.network, network=network
     )

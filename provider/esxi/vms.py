@@ -22,7 +22,15 @@ from .faults import raise_task_error, translated
 from .session import HostSession
 from .tasks import StoppedWaiting, wait_for_tasks
 
-__all__ = ["Created", "VmSpec", "as_error", "create_vms", "destroy_vms", "power_on_vms"]
+__all__ = [
+    "Created",
+    "VmSpec",
+    "as_error",
+    "create_vms",
+    "destroy_vms",
+    "first_nic",
+    "power_on_vms",
+]
 
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
 _PARALLEL_CALLS = 16  # calls in flight per host: pyVmomi opens a connection for each
@@ -217,8 +225,15 @@ def _devices(
     return {moid: list(props["config.hardware.device"]) for moid, props in found.items()}  # type: ignore[call-overload]
 
 
+def first_nic(
+    devices: Sequence[vim.vm.device.VirtualDevice],
+) -> vim.vm.device.VirtualEthernetCard | None:
+    """A node VM's NIC (it is made with one)."""
+    return next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
+
+
 def _mac(devices: Sequence[vim.vm.device.VirtualDevice]) -> str | None:
-    nic = next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
+    nic = first_nic(devices)
     return str(nic.macAddress) if nic is not None and nic.macAddress else None
 
 
