@@ -16,10 +16,11 @@ import hashlib
 import platform
 import shlex
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Entry", "install", "package_hash", "uninstall"]
+__all__ = ["Entry", "cli_config", "install", "package_hash", "uninstall"]
 
 PROVIDER = "registry.terraform.io/photon-platform/photon"
 IMPLICIT_MIRROR = Path("~/.terraform.d/plugins")
@@ -30,17 +31,22 @@ _LAUNCHER = """#!/bin/sh
 # `terraform-provider-photon uninstall`.
 exec {python} -I -c 'from provider.__main__ import main; main()' "$@"
 """
-_CLI_CONFIG = """To use this mirror, put into the Terraform CLI configuration (~/.terraformrc,
-or the file that TF_CLI_CONFIG_FILE names):
-  provider_installation {{
-    filesystem_mirror {{
-      path    = "{mirror}"
-      include = ["registry.terraform.io/photon-platform/photon"]
-    }}
-    direct {{
-      exclude = ["registry.terraform.io/photon-platform/photon"]
-    }}
-  }}"""
+_CLI_CONFIG = """provider_installation {{
+  filesystem_mirror {{
+    path    = "{mirror}"
+    include = ["registry.terraform.io/photon-platform/photon"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/photon-platform/photon"]
+  }}
+}}
+"""
+
+
+def cli_config(mirror: Path) -> str:
+    """The Terraform CLI configuration that takes this provider from ``mirror`` and every
+    other provider from its registry."""
+    return _CLI_CONFIG.format(mirror=mirror)
 
 
 def target_platform() -> str:
@@ -151,5 +157,9 @@ def run(command: str, mirror: str | None) -> int:
         return 1
     print("\n".join(messages))
     if command == "install" and mirror:
-        print(_CLI_CONFIG.format(mirror=folder.absolute()))
+        print(
+            "To use this mirror, put into the Terraform CLI configuration (~/.terraformrc,\n"
+            "or the file that TF_CLI_CONFIG_FILE names):\n"
+            + textwrap.indent(cli_config(folder.absolute()), "  ").rstrip("\n")
+        )
     return 0

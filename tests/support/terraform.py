@@ -11,19 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .simulator import SimHost
+from provider.install import cli_config
 
-_CLI_CONFIG = """
-provider_installation {{
-  filesystem_mirror {{
-    path    = "{mirror}"
-    include = ["registry.terraform.io/photon-platform/photon"]
-  }}
-  direct {{
-    exclude = ["registry.terraform.io/photon-platform/photon"]
-  }}
-}}
-"""
+from .simulator import SimHost
 
 
 def terraform_environment(folder: Path) -> dict[str, str]:
@@ -35,7 +25,7 @@ def terraform_environment(folder: Path) -> dict[str, str]:
         capture_output=True,
     )
     config = folder / "terraform.rc"
-    config.write_text(_CLI_CONFIG.format(mirror=mirror))
+    config.write_text(cli_config(mirror))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOTON_", "TF_"))}
     env.update(
         TF_CLI_CONFIG_FILE=str(config),
