@@ -56,21 +56,24 @@ def nodes_sandbox(tmp_path: Path) -> Iterator[NodeEmulator]:
 
 
 @pytest.fixture(scope="module")
-def heal_sim() -> Iterator[Simulator]:
-    """Two hosts with the node image, shared by a module's healing tests."""
+def sim2_per_module() -> Iterator[Simulator]:
+    """Two hosts with the node image, shared by the tests of one module (the healing
+    tests, the ephemeral kubeconfig's)."""
     with Simulator(2, "--image", "images/k8s.vmdk") as simulator:
         yield simulator
 
 
 @pytest.fixture(scope="module")
 def heal_tf(
-    heal_sim: Simulator, tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str]
+    sim2_per_module: Simulator,
+    tmp_path_factory: pytest.TempPathFactory,
+    terraform_env: dict[str, str],
 ) -> Terraform:
-    """A working directory with a 1-master, 4-worker cluster applied on ``heal_sim``."""
+    """A working directory with a 1-master, 4-worker cluster applied on ``sim2_per_module``."""
     workdir = tmp_path_factory.mktemp("heal") / "work"
     workdir.mkdir()
     tf = Terraform(workdir, terraform_env)
-    tf.write(provider_block(heal_sim.hosts) + heal_config())
+    tf.write(provider_block(sim2_per_module.hosts) + heal_config())
     tf.init()
     applied = tf.apply()
     assert applied.code == 0, applied.output
@@ -78,5 +81,5 @@ def heal_tf(
 
 
 @pytest.fixture(scope="module")
-def heal_watch(heal_sim: Simulator, heal_tf: Terraform) -> Path:
-    return write_watch_file(heal_tf.workdir.parent / "watch.json", heal_sim.hosts)
+def heal_watch(sim2_per_module: Simulator, heal_tf: Terraform) -> Path:
+    return write_watch_file(heal_tf.workdir.parent / "watch.json", sim2_per_module.hosts)

@@ -44,24 +44,24 @@ def restored_line(healer: HealerProcess, node: str, timeout: float = 60) -> dict
 # -- bad input: one clear line, non-zero exit -------------------------------------------
 
 
-def test_bad_input(heal_sim: Simulator, heal_tf: Terraform, tmp_path: Path) -> None:
+def test_bad_input(sim2_per_module: Simulator, heal_tf: Terraform, tmp_path: Path) -> None:
     env = heal_tf.env
     work = str(heal_tf.workdir)
     missing = tmp_path / "missing"
     bare = tmp_path / "bare"
     bare.mkdir()
-    open_file = write_watch_file(tmp_path / "open.json", heal_sim.hosts, mode=0o644)
+    open_file = write_watch_file(tmp_path / "open.json", sim2_per_module.hosts, mode=0o644)
     folder = tmp_path / "folder.json"
     folder.mkdir(mode=0o700)
-    wrong = write_watch_file(tmp_path / "wrong.json", [heal_sim.hosts[0]])
+    wrong = write_watch_file(tmp_path / "wrong.json", [sim2_per_module.hosts[0]])
     document = json.loads(wrong.read_text())
     document["hosts"][0]["password"] = "not-the-password"
     wrong.write_text(json.dumps(document))
-    unknown = write_watch_file(tmp_path / "unknown.json", [heal_sim.hosts[0]])
+    unknown = write_watch_file(tmp_path / "unknown.json", [sim2_per_module.hosts[0]])
     document = json.loads(unknown.read_text())
     document["hosts"][0]["address"] = "no-such-host.invalid"
     unknown.write_text(json.dumps(document))
-    address = heal_sim.hosts[0].address
+    address = sim2_per_module.hosts[0].address
     cases = {
         (str(missing),): f"{missing} is not a directory",
         (str(bare),): f"{bare} is not initialised: run `terraform init` there first",
@@ -85,7 +85,7 @@ def test_bad_input(heal_sim: Simulator, heal_tf: Terraform, tmp_path: Path) -> N
         lines = result.stderr.splitlines()
         assert result.returncode == 2, (args, result.stderr)
         assert len(lines) == 1 and lines[0].startswith(f"photon-heal: error: {message}"), lines
-        assert heal_sim.hosts[0].password not in result.stderr
+        assert sim2_per_module.hosts[0].password not in result.stderr
 
 
 # -- restorations with no command run by the test ---------------------------------------
@@ -93,13 +93,13 @@ def test_bad_input(heal_sim: Simulator, heal_tf: Terraform, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("lost", ["worker-2", "master-1"])
 def test_a_deleted_node_is_restored(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path, lost: str
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path, lost: str
 ) -> None:
     before = nodes(heal_tf)
     healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
         healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        delete_vm(heal_sim, before[lost])
+        delete_vm(sim2_per_module, before[lost])
         seen = healer.wait_for("vm_destroyed", lambda line: line.get("node") == lost, timeout=5)
         assert seen["role"] == before[lost]["role"] and seen["host"] == before[lost]["host"]
         line = restored_line(healer, lost)
@@ -107,36 +107,36 @@ def test_a_deleted_node_is_restored(
         assert 0 < line["seconds_from_detection"] < 30
     finally:
         assert healer.stop() == 0
-    assert_healed(heal_tf, heal_sim, before, {lost})
+    assert_healed(heal_tf, sim2_per_module, before, {lost})
     assert healer.count("restored") == 1
 
 
 def test_a_powered_off_node_is_restored_once_its_grace_period_is_over(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     before = nodes(heal_tf)  # the module's cluster has grace_period = "4s"
     healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
         healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        power_off(heal_sim, before["worker-4"])
+        power_off(sim2_per_module, before["worker-4"])
         first = healer.wait_for("cycle", lambda line: line["reason"] == "event")
         assert first["outcome"] == "clean"  # within its grace period: reported only
         line = restored_line(healer, "worker-4", timeout=15)
         assert line["seen"] == "powered_off" and line["seconds_from_detection"] >= 4
     finally:
         assert healer.stop() == 0
-    assert_healed(heal_tf, heal_sim, before, {"worker-4"})
+    assert_healed(heal_tf, sim2_per_module, before, {"worker-4"})
 
 
 def test_a_disconnected_nic_is_put_back_once_its_grace_period_is_over(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     before = nodes(heal_tf)
     node = before["worker-3"]
     healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
         healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        with probe(heal_sim[node["host"]]) as p:
+        with probe(sim2_per_module[node["host"]]) as p:
             p.disconnect_nic(node["vm_id"])
         seen = healer.wait_for("vm_devices_changed", lambda line: line["node"] == "worker-3")
         assert "connected=False" in seen["detail"]
@@ -145,8 +145,8 @@ def test_a_disconnected_nic_is_put_back_once_its_grace_period_is_over(
         assert line["seconds_from_detection"] >= 4  # waited out the grace period
     finally:
         assert healer.stop() == 0
-    assert_healed(heal_tf, heal_sim, before, set())  # the same VM
-    with probe(heal_sim[node["host"]]) as p:
+    assert_healed(heal_tf, sim2_per_module, before, set())  # the same VM
+    with probe(sim2_per_module[node["host"]]) as p:
         assert p.nic(node["vm_id"]).connectable.connected
 
 
@@ -154,14 +154,14 @@ def test_a_disconnected_nic_is_put_back_once_its_grace_period_is_over(
 
 
 def test_a_pending_config_change_is_refused_and_nothing_is_touched(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     before = nodes(heal_tf)
-    delete_vm(heal_sim, before["worker-1"])
-    heal_tf.write(provider_block(heal_sim.hosts) + heal_config(workers=5))  # not applied
+    delete_vm(sim2_per_module, before["worker-1"])
+    heal_tf.write(provider_block(sim2_per_module.hosts) + heal_config(workers=5))  # not applied
     try:
         state_before = (heal_tf.workdir / "terraform.tfstate").read_bytes()
-        vms_before = node_vms(heal_sim.hosts)
+        vms_before = node_vms(sim2_per_module.hosts)
         result = run_heal(str(heal_tf.workdir), "--once", env=heal_tf.env)
         assert result.returncode == 3, result.stderr
         lines = [json.loads(line) for line in result.stderr.splitlines()]
@@ -172,25 +172,25 @@ def test_a_pending_config_change_is_refused_and_nothing_is_touched(
         ]
         assert not any(line["event"] in ("applying", "restored") for line in lines)
         assert (heal_tf.workdir / "terraform.tfstate").read_bytes() == state_before
-        assert node_vms(heal_sim.hosts) == vms_before
+        assert node_vms(sim2_per_module.hosts) == vms_before
     finally:
-        heal_tf.write(provider_block(heal_sim.hosts) + heal_config())
+        heal_tf.write(provider_block(sim2_per_module.hosts) + heal_config())
     once = run_heal(str(heal_tf.workdir), "--once", env=heal_tf.env)  # the CI recipe
     assert once.returncode == 0, once.stderr
     lines = [json.loads(line) for line in once.stderr.splitlines()]
     assert [line["node"] for line in lines if line["event"] == "restored"] == ["worker-1"]
-    assert_healed(heal_tf, heal_sim, before, {"worker-1"})
+    assert_healed(heal_tf, sim2_per_module, before, {"worker-1"})
 
 
 def test_two_healers_never_apply_twice(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     before = nodes(heal_tf)
     healers = [HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env) for _ in range(2)]
     try:
         for healer in healers:
             healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        delete_vm(heal_sim, before["worker-2"])
+        delete_vm(sim2_per_module, before["worker-2"])
         for healer in healers:
             healer.wait_for("cycle", lambda line: line["reason"] == "event")
         deadline = time.monotonic() + 60
@@ -201,17 +201,17 @@ def test_two_healers_never_apply_twice(
             assert healer.stop() == 0
     assert sum(h.count("restored") for h in healers) == 1
     assert sum(h.count("applying") for h in healers) <= 2  # the loser's apply is refused
-    assert_healed(heal_tf, heal_sim, before, {"worker-2"})
+    assert_healed(heal_tf, sim2_per_module, before, {"worker-2"})
 
 
 def test_sigterm_during_an_apply_leaves_no_lock_and_a_consistent_state(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     before = nodes(heal_tf)
     healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
         healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        delete_vm(heal_sim, before["worker-3"])
+        delete_vm(sim2_per_module, before["worker-3"])
         healer.wait_for("applying", timeout=30)
         healer.proc.send_signal(signal.SIGTERM)
         assert healer.proc.wait(timeout=60) == 0
@@ -221,16 +221,16 @@ def test_sigterm_during_an_apply_leaves_no_lock_and_a_consistent_state(
     plan = heal_tf.plan("-lock-timeout=0s")  # nobody holds the lock
     assert plan.code in (0, 2), plan.output
     state_vms = {n: v["vm_id"] for n, v in nodes(heal_tf).items()}
-    on_hosts = node_vms(heal_sim.hosts)
+    on_hosts = node_vms(sim2_per_module.hosts)
     assert {n: state_vms.get(n) for n in on_hosts} == on_hosts  # nothing made is forgotten
     assert set(state_vms) == set(before)
     once = run_heal(str(heal_tf.workdir), "--once", env=heal_tf.env)
     assert once.returncode == 0, once.stderr
-    assert_healed(heal_tf, heal_sim, before, {"worker-3"})
+    assert_healed(heal_tf, sim2_per_module, before, {"worker-3"})
 
 
 def test_a_host_stopped_while_the_healer_runs(
-    heal_sim: Simulator, heal_tf: Terraform, heal_watch: Path
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
 ) -> None:
     """Last in the module: the host stays down. Its nodes are restored on the other one."""
     before = nodes(heal_tf)
@@ -239,7 +239,7 @@ def test_a_host_stopped_while_the_healer_runs(
     healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
     try:
         healer.wait_for("cycle", lambda line: line["reason"] == "start")
-        heal_sim.kill("esx-2")
+        sim2_per_module.kill("esx-2")
         stopped = time.monotonic()
         healer.wait_for("host_unreachable", lambda line: line["host"] == "esx-2", timeout=5)
         assert time.monotonic() - stopped < 2

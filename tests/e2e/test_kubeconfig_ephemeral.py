@@ -9,7 +9,6 @@ import datetime
 import json
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,19 +45,15 @@ ephemeral "photon_k8s_kubeconfig" "{name}" {{
 
 
 @pytest.fixture(scope="module")
-def hosts() -> Iterator[Simulator]:
-    with Simulator(2, "--image", "images/k8s.vmdk") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
 def ca_pem(
-    hosts: Simulator, tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str]
+    sim2_per_module: Simulator,
+    tmp_path_factory: pytest.TempPathFactory,
+    terraform_env: dict[str, str],
 ) -> str:
     """Tenant team-a and cluster prod applied; the cluster CA's PEM from that state."""
     tf = Terraform(tmp_path_factory.mktemp("cluster"), terraform_env)
     tf.write(
-        provider_block(hosts.hosts)
+        provider_block(sim2_per_module.hosts)
         + 'resource "photon_tenant" "t" {\n  name = "team-a"\n}\n'
         + cluster(workers=1)
     )
@@ -77,9 +72,9 @@ def saved_bytes(plan: Path) -> bytes:
 
 
 def test_the_kubeconfig_works_and_is_kept_out_of_plan_and_state(
-    hosts: Simulator, ca_pem: str, tf: Terraform
+    sim2_per_module: Simulator, ca_pem: str, tf: Terraform
 ) -> None:
-    tf.write(provider_block(hosts.hosts) + USE)
+    tf.write(provider_block(sim2_per_module.hosts) + USE)
     tf.init()
     tf.ok("plan", "-out=plan.bin", "-no-color")
     applied = tf.ok("apply", "-auto-approve", "-no-color", "plan.bin")
@@ -136,9 +131,11 @@ NO_CLUSTER = (
 )
 
 
-def test_bad_input_gets_exact_diagnostics(hosts: Simulator, ca_pem: str, tf: Terraform) -> None:
+def test_bad_input_gets_exact_diagnostics(
+    sim2_per_module: Simulator, ca_pem: str, tf: Terraform
+) -> None:
     tf.write(
-        provider_block(hosts.hosts)
+        provider_block(sim2_per_module.hosts)
         + BAD.format(name="typo", cluster="team-a/prod", ttl="soon")
         + BAD.format(name="long", cluster="team-a/prod", ttl="48h")
     )
@@ -152,7 +149,10 @@ def test_bad_input_gets_exact_diagnostics(hosts: Simulator, ca_pem: str, tf: Ter
     assert LONG_TTL in invalid.flat
     assert 'ttl = "48h"' in invalid.flat
 
-    tf.write(provider_block(hosts.hosts) + BAD.format(name="x", cluster="team-a/nope", ttl="1h"))
+    tf.write(
+        provider_block(sim2_per_module.hosts)
+        + BAD.format(name="x", cluster="team-a/nope", ttl="1h")
+    )
     planned = tf.run("plan", "-no-color")
     assert planned.code == 1
     assert "Error: Unknown cluster" in planned.flat and NO_CLUSTER in planned.flat
