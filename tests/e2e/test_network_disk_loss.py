@@ -52,6 +52,9 @@ def test_lost_nics_are_put_back_in_place_and_lost_disks_replaced(
     sim3_per_module: Simulator, tf: Terraform
 ) -> None:
     sim, before = sim3_per_module, nodes(tf)
+    for node in before.values():  # recorded when the VM was made, before any refresh
+        with probe(sim[node["host"]]) as p:
+            assert node["mac"] == p.nic(node["vm_id"]).macAddress
     w = {n: before[f"worker-{n}"] for n in range(1, 6)}
     with probe(sim[w[1]["host"]]) as p:
         p.disconnect_nic(w[1]["vm_id"])

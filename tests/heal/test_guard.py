@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from provider.heal.cycle import cluster_grace_periods
+from provider.heal.cycle import cluster_grace_periods, unhealthy_nodes
 from provider.heal.guard import judge
 
 ADDRESS = "photon_k8s_cluster.c"
@@ -253,3 +253,30 @@ def test_grace_periods_from_the_prior_state() -> None:
         }
     }
     assert cluster_grace_periods(shown) == {("team-a", "prod"): 90.0, ("t", "x"): 300.0}
+
+
+def test_unhealthy_nodes_from_the_prior_state() -> None:
+    """The healer stops coming back for nodes the refreshed state shows ready again."""
+    nodes = {"worker-1": node("network_lost"), "worker-2": node(), "master-1": node("lost")}
+    child = {
+        "resources": [
+            {
+                "type": "photon_k8s_cluster",
+                "values": {"tenant": "t", "name": "x", "nodes": {"w": node()}},
+            }
+        ]
+    }
+    root = {
+        "resources": [
+            {
+                "type": "photon_k8s_cluster",
+                "values": {"tenant": "team-a", "name": "prod", "nodes": nodes},
+            }
+        ],
+        "child_modules": [child],
+    }
+    shown = {"prior_state": {"values": {"root_module": root}}}
+    assert unhealthy_nodes(shown) == {
+        ("team-a", "prod", "worker-1"),
+        ("team-a", "prod", "master-1"),
+    }
