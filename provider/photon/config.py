@@ -92,14 +92,23 @@ def _configured_url(config: Value) -> object:
 
 
 def _validate_records(config: Value, diagnostics: Diagnostics) -> None:
-    if _configured_url(config) is None:
-        return
+    if _configured_url(config) is not None:
+        _refuse_datastore_settings(
+            config, "records.postgres", "set one of them (and the same in every configuration)",
+            diagnostics,
+        )  # fmt: skip
+
+
+def _refuse_datastore_settings(
+    config: Value, postgres: str, todo: str, diagnostics: Diagnostics
+) -> None:
+    """Records on a datastore and in PostgreSQL (named by ``postgres``) at once: an error."""
     for name in ("records_host", "records_datastore"):
         if _known(config[name]) is not None:
             diagnostics.error(
                 "Conflicting records settings",
-                f"{name} places the platform records on a datastore, records.postgres in "
-                "PostgreSQL: set one of them (and the same in every configuration).",
+                f"{name} places the platform records on a datastore, {postgres} in "
+                f"PostgreSQL: {todo}.",
                 Path.root().attr(name),
             )
 
@@ -114,14 +123,7 @@ def records_url(
         return configured, RECORDS_PATH
     url = environ.get("PHOTON_RECORDS_URL") or None
     if url is not None:
-        for name in ("records_host", "records_datastore"):
-            if _known(config[name]) is not None:
-                diagnostics.error(
-                    "Conflicting records settings",
-                    f"{name} places the platform records on a datastore, PHOTON_RECORDS_URL "
-                    "in PostgreSQL: unset one of them.",
-                    Path.root().attr(name),
-                )
+        _refuse_datastore_settings(config, "PHOTON_RECORDS_URL", "unset one of them", diagnostics)
     return url, None
 
 

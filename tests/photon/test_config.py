@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from provider.bridge.cty import Value
+from provider.bridge.cty import Path, Value
 from provider.bridge.diagnostics import Diagnostics
 from provider.esxi.endpoint import Endpoint
-from provider.photon.config import endpoints_from_config, validate_hosts
+from provider.photon.config import endpoints_from_config, records_url, validate_hosts
 from provider.photon.provider import PhotonProvider
 
 T = PhotonProvider.schema.value_type()
@@ -83,3 +83,37 @@ def test_endpoint_addresses() -> None:
 
 def test_password_is_not_in_an_endpoints_repr() -> None:
     assert "secret" not in repr(Endpoint("n", "a", "u", "secret"))
+
+
+def test_records_in_postgres_and_on_a_datastore_at_once_are_refused() -> None:
+    host = {"name": "a", "address": "h1", "password": "p", "thumbprint": TP}
+    both = config(host).with_attributes(
+        {
+            "records_host": Value.from_python(T.attrs["records_host"], "a"),  # type: ignore[attr-defined]
+            "records": Value.from_python(
+                T.attrs["records"],  # type: ignore[attr-defined]
+                {"postgres": "postgres://u@127.0.0.1/db"},
+            ),
+        }
+    )
+    configured = Diagnostics()
+    validate_hosts(both, configured)
+    assert [(d.summary, d.detail, str(d.path)) for d in configured] == [
+        (
+            "Conflicting records settings",
+            "records_host places the platform records on a datastore, records.postgres in "
+            "PostgreSQL: set one of them (and the same in every configuration).",
+            str(Path.root().attr("records_host")),
+        )
+    ]
+    from_environment = Diagnostics()
+    url, where = records_url(
+        both.with_attributes({"records": Value.null(T.attrs["records"])}),  # type: ignore[attr-defined]
+        {"PHOTON_RECORDS_URL": "postgres://u@127.0.0.1/db"},
+        from_environment,
+    )
+    assert (url, where) == ("postgres://u@127.0.0.1/db", None)
+    assert [d.detail for d in from_environment] == [
+        "records_host places the platform records on a datastore, PHOTON_RECORDS_URL in "
+        "PostgreSQL: unset one of them."
+    ]
