@@ -23,7 +23,7 @@ from ..bridge.api import (
 from ..bridge.cty import STRING, List, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, Schema
-from .cluster_nodes import parse_duration
+from .cluster.nodes import parse_duration
 from .names import is_name
 from .platform import Platform
 from .records import CLUSTERS
@@ -153,8 +153,8 @@ class KubeconfigEphemeral(EphemeralResource):
                     )
 
     def open(self, request: OpenEphemeralRequest, response: OpenEphemeralResponse) -> None:
-        from .kubernetes.kubeconfig import client_kubeconfig
-        from .kubernetes.pki import ClusterPki, issue
+        from .cluster.kubernetes.kubeconfig import client_kubeconfig
+        from .cluster.kubernetes.pki import ClusterPki, issue
 
         wanted = _Request.from_config(request.config)
         record = self._cluster_record(wanted.cluster)

@@ -15,8 +15,8 @@ from provider.bridge.api import (
 )
 from provider.bridge.cty import Path, Value
 from provider.bridge.diagnostics import DiagnosticError
+from provider.photon.cluster.kubernetes.pki import issue, make_cluster_pki
 from provider.photon.kubeconfig_ephemeral import KubeconfigEphemeral, parse_ttl
-from provider.photon.kubernetes.pki import issue, make_cluster_pki
 
 
 @pytest.mark.parametrize(

@@ -8,20 +8,20 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..bridge.cty import Path, Value
-from ..bridge.diagnostics import DiagnosticError
-from .cluster_nodes import Flavor
-from .host_conditions import host_skip, vm_datastore
+from ...bridge.cty import Path, Value
+from ...bridge.diagnostics import DiagnosticError
+from ..host_conditions import host_skip, vm_datastore
+from ..names import pool_name
+from ..platform import Platform
 from .kubernetes.spec import ClusterSpec, Node
-from .names import pool_name
+from .nodes import Flavor
 from .placement import HostRoom, PlacementError, place
-from .platform import Platform
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory
-    from ..esxi.session import HostSession
+    from ...esxi.inventory import Inventory
+    from ...esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
-from .cluster_values import (
+from .values import (
     POWERED_OFF,
     READY,
     b64,
@@ -52,7 +52,7 @@ class ClusterHosts:
         """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
         lost ones in a running cluster, so their VMs get a new name (the remnant may still
         exist) and their bootstrap data joins the cluster instead of founding it."""
-        from ..esxi.vms import VmSpec, create_vms
+        from ...esxi.vms import VmSpec, create_vms
         from .kubernetes.cloudinit import metadata, userdata
 
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
@@ -139,7 +139,7 @@ class ClusterHosts:
         anywhere else would have no network): its free memory, the free space of the
         datastore its VMs go to (the first accessible one by name), and why it may take no
         new node (``host_skip``); and that datastore's name per host."""
-        from ..esxi.capacity import read_capacity
+        from ...esxi.capacity import read_capacity
 
         tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
         if not tenant_hosts:
@@ -208,7 +208,7 @@ class ClusterHosts:
         nodes: Mapping[str, dict[str, Any]],
         stop: threading.Event,
     ) -> dict[str, DiagnosticError | None]:
-        from ..esxi.vms import destroy_vms
+        from ...esxi.vms import destroy_vms
 
         by_host: dict[str, list[str]] = {}
         for name in names:

@@ -10,10 +10,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..bridge.cty import UNKNOWN, Value
-from ..bridge.diagnostics import DiagnosticError
-from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
-from .cluster_schema import DEFAULT_FLAVORS
+from ...bridge.cty import UNKNOWN, Value
+from ...bridge.diagnostics import DiagnosticError
+from ..quota_policy import Amounts
 from .health import (
     DISK_LOST,
     HOST_MAINTENANCE,
@@ -25,11 +24,12 @@ from .health import (
     HealthPolicy,
 )
 from .kubernetes.spec import ClusterSpec, Node
+from .nodes import Flavor, desired_nodes, parse_duration, prefix_length
 from .placement import NodeDemand
-from .quota_policy import Amounts
+from .schema import DEFAULT_FLAVORS
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory, NicInfo
+    from ...esxi.inventory import Inventory, NicInfo
     from .kubernetes.pki import ClusterPki
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..bridge.cty import BOOL, NUMBER, STRING, List, Path, Value
-from ..bridge.diagnostics import Diagnostics
-from ..bridge.schema import (
+from ...bridge.cty import BOOL, NUMBER, STRING, List, Path, Value
+from ...bridge.diagnostics import Diagnostics
+from ...bridge.schema import (
     Attribute,
     Block,
     NestedAttributes,
@@ -13,9 +13,9 @@ from ..bridge.schema import (
     Schema,
     Validator,
 )
-from ..bridge.validators import at_least, matches
-from .cluster_nodes import Flavor
-from .names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
+from ...bridge.validators import at_least, matches
+from ..names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
+from .nodes import Flavor
 
 __all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "TYPE_NAME", "one_of"]
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..bridge.api import (
+from ...bridge.api import (
     ApplyRequest,
     ApplyResponse,
     ImportResponse,
@@ -28,16 +28,32 @@ from ..bridge.api import (
     ReadResponse,
     Resource,
 )
-from ..bridge.cty import UNKNOWN, Path, Value
-from ..bridge.diagnostics import DiagnosticError, Diagnostics
-from ..bridge.logs import log_context
-from ..bridge.schema import Schema
-from ..esxi.errors import EsxiError
+from ...bridge.cty import UNKNOWN, Path, Value
+from ...bridge.diagnostics import DiagnosticError, Diagnostics
+from ...bridge.logs import log_context
+from ...bridge.schema import Schema
+from ...esxi.errors import EsxiError
+from ..host_conditions import refuse_writes, skipped_warning
+from ..names import is_name
+from ..platform import Platform, host_error
+from ..quota import admitted, check, quota_exceeded
+from ..records import CLUSTERS
 from . import unhealthy_since
-from .cluster_hosts import ClusterHosts
-from .cluster_nodes import node_changes, parse_duration, prefix_length
-from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA, TYPE_NAME
-from .cluster_values import (
+from .health import (
+    HOST_MAINTENANCE,
+    NETWORK_LOST,
+    HealthPlan,
+    HealthPolicy,
+    judge_control_plane,
+    parse_max_unhealthy,
+    plan_health,
+)
+from .hosts import ClusterHosts
+from .kubernetes.spec import Node
+from .nodes import node_changes, parse_duration, prefix_length
+from .placement import PlacementError, place, skipped
+from .schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA, TYPE_NAME
+from .values import (
     READY,
     cluster_spec,
     demand_of,
@@ -53,26 +69,10 @@ from .cluster_values import (
     rolls,
     worker_batches,
 )
-from .health import (
-    HOST_MAINTENANCE,
-    NETWORK_LOST,
-    HealthPlan,
-    HealthPolicy,
-    judge_control_plane,
-    parse_max_unhealthy,
-    plan_health,
-)
-from .host_conditions import refuse_writes, skipped_warning
-from .kubernetes.spec import Node
-from .names import is_name
-from .placement import PlacementError, place, skipped
-from .platform import Platform, host_error
-from .quota import admitted, check, quota_exceeded
-from .records import CLUSTERS
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory
-    from ..esxi.session import HostSession
+    from ...esxi.inventory import Inventory
+    from ...esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
 
 __all__ = ["ClusterResource"]
@@ -506,8 +506,8 @@ class ClusterResource(Resource):
         """Carry out the plan's restorations: power on what the plan powers on and put back
         the NICs it repairs (same VM); replace what it restores with a new VM (etcd members
         and masters one at a time, so quorum holds), and only then destroy the remnant."""
-        from ..esxi.devices import NicRepair, repair_nics
-        from ..esxi.vms import power_on_vms
+        from ...esxi.devices import NicRepair, repair_nics
+        from ...esxi.vms import power_on_vms
 
         planned = request.planned_state
         prior = request.prior_state["nodes"].to_python() or {}
@@ -711,7 +711,7 @@ class ClusterResource(Resource):
     ) -> set[str]:
         """The disk files of powered-off nodes that are gone. Only a VM that is off can lose
         its disk file (a running one locks it), so a healthy cluster costs no search."""
-        from ..esxi.devices import missing_files
+        from ...esxi.devices import missing_files
 
         files: dict[str, dict[str, list[str]]] = {}  # host -> datastore -> disk files
         for node in nodes.values():
@@ -832,7 +832,7 @@ class ClusterResource(Resource):
     def _recorded_pki(self, import_id: str, record: Mapping[str, Any]) -> ClusterPki:
         """The secrets from the record; for a record written before it held them, from the
         boot data of any master (a first master's or a joined one's alike)."""
-        from ..esxi.inventory import read_vm_options
+        from ...esxi.inventory import read_vm_options
         from .kubernetes.cloudinit import recover_pki
         from .kubernetes.pki import ClusterPki
 
