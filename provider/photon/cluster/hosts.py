@@ -8,13 +8,13 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...bridge.cty import Path, Value
+from ...bridge.cty import Path
 from ...bridge.diagnostics import DiagnosticError
 from ..host_conditions import host_skip, vm_datastore
 from ..names import pool_name
 from ..platform import Platform
 from .kubernetes.spec import ClusterSpec, Node
-from .nodes import Flavor
+from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
 
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ class ClusterHosts:
 
     def create_nodes(
         self,
-        spec: ClusterSpec,
+        model: ClusterModel,
         pki: ClusterPki,
-        flavors: Mapping[str, Flavor],
-        planned: Value,
         batch: list[Node],
         existing: Mapping[str, dict[str, Any]],
         stop: threading.Event,
@@ -55,8 +53,8 @@ class ClusterHosts:
         from ...esxi.vms import VmSpec, create_vms
         from .kubernetes.cloudinit import metadata, userdata
 
+        spec, flavors, network = model.spec, model.flavors, model["network"]
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
-        network = planned["network"].to_python()
         rooms, datastores = self.rooms(spec.tenant, inventories, network)
         placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
         demands = [node_demand(n.name, n.role, flavors) for n in batch]
@@ -94,7 +92,7 @@ class ClusterHosts:
                     name=vm_name,
                     pool=inventories[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
                     datastore=datastores[host],
-                    image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
+                    image=model.image_for(node.role),
                     vcpu=flavor.vcpu,
                     memory_mb=int(flavor.memory_gb * 1024),
                     disk_gb=flavor.disk_gb,
