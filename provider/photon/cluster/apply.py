@@ -27,22 +27,21 @@ from ..platform import Platform
 from ..quota import admitted
 from ..records import CLUSTERS
 from . import unhealthy_since
-from .health import READY, HealthPolicy
+from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import parse_duration
-from .plan import NodePlan, Observed, plan_nodes
+from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
 from .restore import Restorer
 from .schema import NODES_TYPE
-from .values import demand_of, load_pki, load_private, worker_batches
+from .values import demand_of, load_pki, worker_batches
 
 if TYPE_CHECKING:
     from .kubernetes.pki import ClusterPki
 
-__all__ = ["NODE_PLAN", "ClusterApply", "with_node_plan"]
+__all__ = ["ClusterApply"]
 
-NODE_PLAN = "node_plan"  # key of the node plan in the private state, from plan to apply
 Nodes = dict[str, dict[str, Any]]
 
 
@@ -91,7 +90,7 @@ class ClusterApply:
         response.private = with_node_plan(request.planned_private, None)
         nodes = {n: v.as_dict() for n, v in (prior.nodes or {}).items()}
         try:
-            node_plan = self._node_plan(request.planned_private, prior, model)
+            node_plan = node_plan_at_apply(request.planned_private, prior, model, _now())
             with self.timeout(model, "update") as stop:
                 self.converge(model, pki, node_plan, nodes, stop, response)
                 if node_plan.roll and not response.diagnostics.has_errors:
@@ -101,23 +100,6 @@ class ClusterApply:
                     self.restorer.carry_out(model, pki, node_plan, nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             response.new_state = self.state(request.planned_state, pki, nodes)
-
-    @staticmethod
-    def _node_plan(private: bytes, prior: ClusterModel, model: ClusterModel) -> NodePlan:
-        """The plan's node plan, checked against what the same inputs give now; without
-        one (the node map was unknown at plan), that plan without health work."""
-        now = plan_nodes(prior, model, Observed(), HealthPolicy(enabled=False), _now())
-        data = load_private(private).get(NODE_PLAN)
-        if data is None:
-            return NodePlan(keep=now.keep, add=now.add, remove=now.remove, roll=now.roll)
-        planned = NodePlan.from_private(data)
-        if (planned.add, planned.remove, planned.roll) != (now.add, now.remove, now.roll):
-            raise DiagnosticError(
-                "The plan no longer fits the cluster",
-                "The nodes this plan adds, removes or replaces differ from what the "
-                "cluster's state and configuration give now. Run `terraform plan` again.",
-            )
-        return planned
 
     def converge(
         self,
@@ -302,15 +284,6 @@ class ClusterApply:
         record = {"tenant": model.tenant, "cluster": model.name, "spec": model.record_spec(),
                   "nodes": record_nodes, "pki": pki.to_json()}  # fmt: skip
         self.platform.records().put(CLUSTERS, f"{model.tenant}.{model.name}", record)
-
-
-def with_node_plan(private: bytes, node_plan: NodePlan | None) -> bytes:
-    """The private state with this node plan (or none) beside the secrets."""
-    data = load_private(private)
-    data.pop(NODE_PLAN, None)
-    if node_plan is not None:
-        data[NODE_PLAN] = node_plan.to_private()
-    return json.dumps(data).encode() if data or private else private
 
 
 def _now() -> datetime.datetime:

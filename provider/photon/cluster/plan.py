@@ -15,13 +15,15 @@ not restored as well. See health.py for the policy itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...bridge.cty import UNKNOWN, Path
-from ...bridge.diagnostics import Diagnostic, Severity
+from ...bridge.diagnostics import Diagnostic, DiagnosticError, Severity
 from .health import (
     HOST_MAINTENANCE,
     NETWORK_LOST,
@@ -34,8 +36,17 @@ from .health import (
 from .kubernetes.spec import Node
 from .model import ClusterModel, NodeState
 from .nodes import node_changes
+from .values import load_private
 
-__all__ = ["DESTROY_ANYWAY", "NodePlan", "Observed", "judged_statuses", "plan_nodes"]
+__all__ = [
+    "DESTROY_ANYWAY",
+    "NodePlan",
+    "Observed",
+    "judged_statuses",
+    "node_plan_at_apply",
+    "plan_nodes",
+    "with_node_plan",
+]
 
 # Terraform plans the configuration before `terraform destroy` (a normal plan), so every
 # refusal at plan would also stop the destroy of the very cluster it is about.
@@ -43,6 +54,7 @@ DESTROY_ANYWAY = (
     " (To destroy this configuration instead, run `terraform destroy -refresh=false`: "
     "Terraform plans the configuration before a destroy.)"
 )
+NODE_PLAN = "node_plan"  # key of the node plan in the private state, from plan to apply
 NEW_VM = {"host": UNKNOWN, "vm_id": UNKNOWN, "mac": UNKNOWN}  # made by apply
 
 
@@ -130,6 +142,36 @@ def plan_nodes(
         power_on=tuple(health.power_on),
         notes=tuple(notes),
     )
+
+
+def with_node_plan(private: bytes, node_plan: NodePlan | None) -> bytes:
+    """The private state with this node plan (or none) beside the secrets."""
+    data = load_private(private)
+    data.pop(NODE_PLAN, None)
+    if node_plan is not None:
+        data[NODE_PLAN] = node_plan.to_private()
+    return json.dumps(data).encode() if data or private else private
+
+
+def node_plan_at_apply(
+    private: bytes, prior: ClusterModel, model: ClusterModel, now: datetime.datetime
+) -> NodePlan:
+    """The node plan that plan handed over, checked against what the same inputs give now;
+    without one (the node map was unknown at plan), that plan without health work: what
+    plan did not show, apply does not restore. Workers roll only if they still must (a
+    flavor unknown at plan may turn out unchanged)."""
+    shape = plan_nodes(prior, model, Observed(), HealthPolicy(enabled=False), now)
+    data = load_private(private).get(NODE_PLAN)
+    if data is None:
+        return dataclasses.replace(shape, notes=())
+    planned = NodePlan.from_private(data)
+    if (planned.add, planned.remove) != (shape.add, shape.remove):
+        raise DiagnosticError(
+            "The plan no longer fits the cluster",
+            "The nodes this plan adds or removes differ from what the cluster's state and "
+            "configuration give now. Run `terraform plan` again.",
+        )
+    return dataclasses.replace(planned, roll=tuple(n for n in planned.roll if n in shape.roll))
 
 
 def judged_statuses(prior: ClusterModel, model: ClusterModel) -> dict[str, str]:

@@ -35,13 +35,13 @@ from ...bridge.diagnostics import Diagnostics
 from ...bridge.logs import log_context
 from ...bridge.schema import Schema
 from ..platform import Platform
-from .apply import ClusterApply, with_node_plan
+from .apply import ClusterApply
 from .health import parse_max_unhealthy
 from .hosts import ClusterHosts
 from .importing import import_cluster
 from .model import ClusterModel
 from .nodes import parse_duration, prefix_length
-from .plan import plan_nodes
+from .plan import plan_nodes, with_node_plan
 from .plan_checks import PlanChecks
 from .refresh import refresh
 from .schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA, TYPE_NAME

@@ -226,6 +226,7 @@ def test_the_node_plan_goes_through_private_state() -> None:
 
 # -- from plan to apply --------------------------------------------------------------------
 
+
 def test_apply_gets_the_plans_node_plan_from_private_state() -> None:
     prior, planned = model(standing({"worker-1": "lost"})), model(worker_count=4)
     node_plan = plan_nodes(prior, planned, Observed(), HealthPolicy(), NOW)
