@@ -47,7 +47,7 @@ class ClusterHosts:
         from ...esxi.vms import create_vms
 
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
-        rooms, datastores = self.rooms(model.tenant, inventories, model["network"])
+        rooms, datastores = self.rooms(model.tenant, inventories, model.network)
         where = self._place(model, batch, existing, rooms)
         specs_by_host: dict[str, list[VmSpec]] = {}
         by_vm_name: dict[str, Node] = {}
@@ -250,7 +250,7 @@ def _vm_spec(
         vcpu=flavor.vcpu,
         memory_mb=int(flavor.memory_gb * 1024),
         disk_gb=flavor.disk_gb,
-        network=model["network"],
+        network=model.network,
         extra_config=extra,
         annotation=f"Photon {node.role} {node.name} of cluster {spec.tenant}/{spec.name}",
     )

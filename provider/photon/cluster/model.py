@@ -53,6 +53,12 @@ class ClusterModel:
     tenant: str
     name: str
     attributes: Mapping[str, Any]  # every decoded attribute by name, for the record
+    network: str
+    image: str
+    worker_image: str
+    master_ips: tuple[str, ...]
+    etcd_ips: tuple[str, ...]
+    worker_ips: tuple[str, ...]  # empty: DHCP
     flavors: Mapping[str, Flavor]
     worker_count: int
     worker_batch_size: int
@@ -72,6 +78,12 @@ class ClusterModel:
             tenant=known.get("tenant") or "",
             name=known.get("name") or "",
             attributes=known,
+            network=known.get("network") or "",
+            image=known.get("image") or "",
+            worker_image=known.get("worker_image") or "",
+            master_ips=tuple(known.get("master_ips") or ()),
+            etcd_ips=tuple(known.get("etcd_ips") or ()),
+            worker_ips=tuple(known.get("worker_ips") or ()),
             flavors={r: _flavor(known.get(f"{r}_flavor")) for r in ROLES},
             worker_count=int(known.get("worker_count") or 0),
             worker_batch_size=int(known.get("worker_batch_size") or 1),
@@ -82,7 +94,7 @@ class ClusterModel:
         )
 
     def __getitem__(self, name: str) -> Any:
-        """A plain attribute as decoded (None when null or not known)."""
+        """Any other attribute as decoded (None when null or not known)."""
         return self.attributes.get(name)
 
     @property
@@ -91,12 +103,7 @@ class ClusterModel:
 
     @property
     def desired(self) -> list[Node]:
-        return desired_nodes(
-            self["etcd_ips"] or [],
-            self["master_ips"] or [],
-            self.worker_count,
-            self["worker_ips"] or [],
-        )
+        return desired_nodes(self.etcd_ips, self.master_ips, self.worker_count, self.worker_ips)
 
     @property
     def spec(self) -> ClusterSpec:
@@ -107,7 +114,7 @@ class ClusterModel:
             kubernetes_version=self["kubernetes_version"],
             pod_cidr=self["pod_cidr"],
             service_cidr=self["service_cidr"],
-            api_address=(self["master_ips"] or [""])[0],
+            api_address=(self.master_ips or ("",))[0],
             etcd=[n for n in nodes if n.role == "etcd"],
             masters=[n for n in nodes if n.role == "master"],
             gateway=self["gateway"],
@@ -117,7 +124,7 @@ class ClusterModel:
         )
 
     def image_for(self, role: str) -> str:
-        return self["worker_image" if role == "worker" else "image"]  # type: ignore[no-any-return]
+        return self.worker_image if role == "worker" else self.image
 
     def rolls(self, prior: ClusterModel) -> bool:
         """Whether the workers are to be replaced one at a time (new flavor or image)."""

@@ -73,7 +73,7 @@ class PlanChecks:
         those to restore), and which hosts take none."""
         try:
             inventories = self.platform.read_hosts().inventories
-            rooms, _ = self.hosts.rooms(model.tenant, inventories, model["network"])
+            rooms, _ = self.hosts.rooms(model.tenant, inventories, model.network)
         except DiagnosticError as exc:
             diagnostics.add(exc.diagnostic)
             return

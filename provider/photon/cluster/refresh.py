@@ -37,7 +37,7 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
     for name, node in nodes.items():
         found = node_status(
-            inventories.get(node["host"]), node, tenant, cluster, name, model["network"], missing
+            inventories.get(node["host"]), node, tenant, cluster, name, model.network, missing
         )
         node["status"], node["mac"] = found.status, found.mac or node.get("mac")
         if found.why:

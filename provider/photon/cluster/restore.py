@@ -58,9 +58,7 @@ class Restorer:
         still = self.still_unhealthy(model, todo, nodes, response)
         power_on = [n for n in node_plan.power_on if n in still]
         repairs = {
-            n: NicRepair(model["network"], nodes[n].get("mac"))
-            for n in node_plan.repair
-            if n in still
+            n: NicRepair(model.network, nodes[n].get("mac")) for n in node_plan.repair if n in still
         }
         self._on_node_vms(
             power_on, nodes, response,
@@ -91,7 +89,7 @@ class Restorer:
             node = nodes[name]
             found = node_status(
                 inventories.get(node["host"]), node, model.tenant, model.name, name,
-                model["network"],
+                model.network,
             )  # fmt: skip
             if found.status != READY:
                 still.add(name)
