@@ -147,9 +147,15 @@ def cidr(
         "Invalid network", "{value!r} is not a network in CIDR notation like 10.244.0.0/16."
     ),
 ) -> Validator:
-    """An IPv4 or IPv6 network like ``10.244.0.0/16`` (host bits may be set, as Go's
-    ``net.ParseCIDR`` allows)."""
-    return _parsed(lambda text: ipaddress.ip_network(text, strict=False), invalid)
+    """An IPv4 or IPv6 network like ``10.244.0.0/16``, the prefix length written out (host
+    bits may be set, as Go's ``net.ParseCIDR`` allows)."""
+    return _parsed(_network, invalid)
+
+
+def _network(text: str) -> None:
+    if "/" not in text:
+        raise ValueError(f"{text!r} has no prefix length")
+    ipaddress.ip_network(text, strict=False)
 
 
 def netmask(
