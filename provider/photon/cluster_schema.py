@@ -9,6 +9,7 @@ from ..bridge.schema import Attribute, Block, NestedAttributes, NestedBlock, Nes
 from ..bridge.validators import (
     Message,
     at_least,
+    between,
     cidr,
     count_or_percentage,
     duration,
@@ -178,7 +179,7 @@ SCHEMA = Schema(
                       validators=(one_of(1, 3, summary=_COUNT),)),
             Attribute("worker_count", NUMBER, "Workers, 0 to 1000; changed in place (shrinking "
                       "removes the newest first).", optional=True, computed=True, default=1,
-                      validators=(at_least(0, whole=True, summary=_COUNT),)),
+                      validators=(between(0, 1000, whole=True, summary=_COUNT),)),
             Attribute("worker_batch_size", NUMBER, "Workers created at once when growing.",
                       optional=True, computed=True, default=10,
                       validators=(at_least(1, whole=True, summary=_COUNT),)),

@@ -59,6 +59,7 @@ def test_a_good_configuration_passes() -> None:
         ({"etcd_count": 2, "etcd_ips": ["10.0.0.11", "10.0.0.12"]}, ("Invalid count",
          "2 is not 0 or 1 or 3.", "etcd_count")),
         ({"worker_count": -1}, ("Invalid count", "-1 is less than 0.", "worker_count")),
+        ({"worker_count": 1001}, ("Invalid count", "1001 is more than 1000.", "worker_count")),
         ({"master_count": 3}, ("Wrong number of master addresses", "master_ips has 1 addresses "
          "for 3 master VMs; give one static address per VM.", "master_ips")),
         ({"worker_count": 3, "worker_ips": ["10.0.0.31"]}, ("Worker address pool too small",
