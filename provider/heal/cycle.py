@@ -91,8 +91,8 @@ def _cycle(
 
 def cluster_grace_periods(plan: Mapping[str, Any]) -> dict[tuple[str, str], float]:
     """(tenant, cluster name) -> health.grace_period in seconds, from the plan's prior state."""
+    from ..bridge.notation import parse_duration  # pure; no pyVmomi, no grpc
     from ..photon.cluster.health import HealthPolicy
-    from ..photon.cluster.nodes import parse_duration  # pure; no pyVmomi, no grpc
 
     default = HealthPolicy().grace_period.total_seconds()
     periods: dict[tuple[str, str], float] = {}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ...bridge.api import ApplyRequest, ApplyResponse
 from ...bridge.cty import Value
 from ...bridge.diagnostics import DiagnosticError
+from ...bridge.notation import parse_duration
 from ..platform import Platform
 from ..quota import admitted
 from ..records import CLUSTERS
@@ -31,7 +32,6 @@ from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
-from .nodes import parse_duration
 from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
 from .restore import Restorer
 from .schema import NODES_TYPE

@@ -13,7 +13,7 @@ from ..names import is_name
 from ..platform import Platform, host_error
 from ..records import CLUSTERS
 from .health import READY
-from .schema import DEFAULTS, SCHEMA
+from .schema import SCHEMA
 
 if TYPE_CHECKING:
     from .kubernetes.pki import ClusterPki
@@ -47,7 +47,7 @@ def import_cluster(
         "tenant": tenant,
         "name": name,
         "api_endpoint": f"https://{spec['master_ips'][0]}:6443",
-        "worker_batch_size": DEFAULTS["worker_batch_size"],
+        "worker_batch_size": SCHEMA.block.attribute("worker_batch_size").default,
         "nodes": nodes,
         "timeouts": None,
     }

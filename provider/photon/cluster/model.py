@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ...bridge.cty import Value
+from ...bridge.notation import parse_duration, prefix_length
 from .health import READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
-from .nodes import ROLES, Flavor, desired_nodes, parse_duration, prefix_length
+from .nodes import ROLES, Flavor, desired_nodes
 
 __all__ = ["RECORD_SPEC", "ClusterModel", "NodeState", "health_policy"]
 
