@@ -25,7 +25,7 @@ from ...bridge.cty import Value
 from ...bridge.diagnostics import DiagnosticError
 from ...bridge.notation import parse_duration
 from ..platform import Platform
-from ..quota import admitted
+from ..quota_admission import admitted
 from ..records import CLUSTERS
 from . import unhealthy_since
 from .health import READY

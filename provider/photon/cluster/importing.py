@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ...esxi.errors import EsxiError
+from ..errors import host_error
 from ..names import is_name
-from ..platform import Platform, host_error
+from ..platform import Platform
 from ..records import CLUSTERS
 from .health import READY
 from .schema import SCHEMA

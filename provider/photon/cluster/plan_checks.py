@@ -10,7 +10,7 @@ from ...bridge.cty import Path
 from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ..host_conditions import refuse_writes, skipped_warning
 from ..platform import Platform
-from ..quota import check, quota_exceeded
+from ..quota_admission import check, quota_exceeded
 from . import unhealthy_since
 from .health import READY
 from .hosts import ClusterHosts
