@@ -29,6 +29,7 @@ __all__ = [
     "HandshakeError",
     "negotiate_protocol",
     "serve",
+    "warm_up",
 ]
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
@@ -139,6 +140,17 @@ def serve(
     finally:
         life.close()
     return 0
+
+
+def warm_up() -> None:
+    """For a warm-start server (``warm_server``), before it forks a process per start:
+    import what serve() imports, and let both TLS libraries (Python's ``ssl`` for the front,
+    ``cryptography`` for the identity) load their algorithms once. Creates no gRPC object and
+    no thread: gRPC cannot be forked once it has one."""
+    from . import certs, grpc_service, logs, tls_front  # noqa: F401
+
+    identity = certs.make_server_identity()
+    tls_front.warm_up(identity.cert_pem.decode())
 
 
 def _started_up() -> None:
