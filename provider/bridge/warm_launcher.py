@@ -9,7 +9,8 @@ How a warm start goes (see ``warm_server`` for the other side):
 1. Connect to ``<runtime dir>/<key>.sock``, a 0700 folder owned by this user, and check that
    the peer runs as this user too (``SO_PEERCRED``).
 2. Send the code stamp (paths, sizes, mtimes of the installed package; the interpreter; the
-   site-packages folder), argv, cwd, umask and the whole environment, with fds 0, 1 and 2.
+   installed distributions' versions), argv, cwd, umask and the whole environment, with
+   fds 0, 1 and 2.
 3. A server whose stamp differs answers ``stale`` and stops listening: the next server is
    started from the code installed now. Otherwise it forks a child that takes over the fds
    and runs ENTRY exactly as a plain start would (Terraform's magic cookie, its own TLS
@@ -101,17 +102,18 @@ def _fnv1a(data: bytes) -> int:
     return value
 
 
-def code_stamp() -> str:
+def code_stamp(package: str | None = None) -> str:
     """What identifies the code a server runs: every file of the installed package (path,
     size, mtime, inode: a reinstall or an edit changes it), the interpreter, and the
-    site-packages folder (an upgraded dependency changes its listing, hence its mtime).
+    distributions installed beside it (their ``*.dist-info`` names carry their versions).
     Compared exactly, so no hash can collide."""
-    lines = []
-    for path in (os.path.realpath(sys.executable), _site_packages()):
-        if os.path.exists(path):
-            info = os.stat(path)
-            lines.append(f"{path} {info.st_size} {info.st_mtime_ns} {info.st_ino}")
-    pending = [_package_dir()]
+    interpreter = os.path.realpath(sys.executable)
+    info = os.stat(interpreter)
+    lines = [f"{interpreter} {info.st_size} {info.st_mtime_ns} {info.st_ino}"]
+    site = _site_packages()
+    if os.path.isdir(site):
+        lines += [name for name in os.listdir(site) if name.endswith(".dist-info")]
+    pending = [package or _package_dir()]
     while pending:
         with os.scandir(pending.pop()) as entries:
             for entry in entries:
