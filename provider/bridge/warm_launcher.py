@@ -57,7 +57,7 @@ def runtime_dir(name: str, environ: os._Environ[str] | dict[str, str]) -> str:
     per-user folder in /tmp."""
     chosen = environ.get(f"{name.upper()}_WARM_START_DIR")
     if chosen:
-        return chosen
+        return os.path.abspath(chosen)
     base = environ.get("XDG_RUNTIME_DIR")
     if base and os.path.isdir(base):
         return os.path.join(base, f"terraform-provider-{name}")
@@ -136,7 +136,7 @@ def _site_packages() -> str:
 
 def _debug(name: str, message: str) -> None:
     """One line in go-plugin's JSON log shape: Terraform shows it at ``TF_LOG=debug``."""
-    text = message.replace("\\", "\\\\").replace('"', '\\"')
+    text = message.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
     line = f'{{"@level":"debug","@message":"{text}","@module":"{name}.warm-start"}}\n'
     try:  # noqa: SIM105
         os.write(2, line.encode())

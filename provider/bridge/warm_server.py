@@ -101,7 +101,10 @@ class _Server:
         if set(signums) & {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}:
             self._stop_listening()
         while self._children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
             if pid == 0:
                 break
             conn = self._children.pop(pid, None)
