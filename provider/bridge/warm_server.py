@@ -139,8 +139,8 @@ class _Server:
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or start is None or len(fds) != 3:
                 return
             if start.stamp != self._stamp:
+                self._stop_listening()  # first, so the next server finds the lock free
                 conn.send(b"stale")
-                self._stop_listening()
                 return
             conn.settimeout(None)
             pid = os.fork()
