@@ -145,3 +145,14 @@ def test_when_no_server_can_start_every_start_is_plain(client: PluginClient) -> 
         time.sleep(1)  # the server it started has failed by now
     assert warm_server_pids(runtime) == []
     assert "IsADirectoryError" in Path(server_paths(str(runtime))["log"]).read_text()
+
+
+def test_an_idle_server_exits_and_takes_its_socket_along(client: PluginClient) -> None:
+    runtime = Path(client.env["PHOTON_WARM_START_DIR"])
+    started = client.start(PHOTON_WARM_START_IDLE="1")  # the server takes the starter's
+    assert answers_schema(client, started)
+    started.proc.send_signal(signal.SIGTERM)
+    assert started.proc.wait(timeout=10) == 0
+    server = wait_for_warm_server(runtime)
+    assert wait_gone(server, timeout=10), "the idle server is still running"
+    assert list(runtime.glob("*.sock")) == []
