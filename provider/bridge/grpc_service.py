@@ -49,11 +49,11 @@ from .convert import (
     path_to_proto,
     schema_to_proto,
 )
-from .cty import CodecError, Path, Value
+from .cty import CodecError, Value
 from .diagnostics import DiagnosticError, Diagnostics
 from .logs import log_context
-from .planning import plan_from_schema
-from .schema import Schema, walk_attributes
+from .planning import defaults, plan_from_schema
+from .schema import Schema, validate_attributes
 
 __all__ = ["start_grpc_server"]
 
@@ -124,10 +124,7 @@ def _validate(
 ) -> None:
     """Per-attribute validators of the schema on known values, then the owner's own checks."""
     value = decode_dynamic(config, schema.value_type())
-    for attr, attr_value, path in walk_attributes(schema.block, value, Path.root()):
-        if attr.validators and attr_value.is_known and not attr_value.is_null:
-            for validator in attr.validators:
-                validator(attr_value, path, diagnostics)
+    validate_attributes(schema.block, value, diagnostics)
     cross_check(value, diagnostics)
 
 
@@ -383,6 +380,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         with _Call("OpenEphemeralResource", request.type_name) as call:
             resource = self._ephemeral_resource(request.type_name)
             config = decode_dynamic(request.config, resource.schema.value_type())
+            config = config.with_attributes(defaults(resource.schema, config))
             response = OpenEphemeralResponse(config, diagnostics=call.diagnostics)
             resource.open(OpenEphemeralRequest(config), response)
             if call.diagnostics.has_errors:

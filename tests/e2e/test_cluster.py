@@ -286,6 +286,20 @@ def test_timeouts_are_validated(tf: Terraform) -> None:
     assert "'soon' is not a duration like 30m, 1h or 90s" in validated.flat
 
 
+def test_addresses_and_networks_are_validated_at_their_attributes(tf: Terraform) -> None:
+    hcl = cluster(workers=2, worker_ips='["10.0.0.31", "10.0.0.300"]', pod_cidr='"10.244.0.0"')
+    tf.write(provider_block([]) + tenant() + hcl)
+    tf.init()
+    validated = tf.run("validate", "-no-color")
+    assert validated.code == 1
+    assert "Error: Invalid address" in validated.flat
+    assert "'10.0.0.300' is not an IPv4 address." in validated.flat
+    assert 'worker_ips = ["10.0.0.31", "10.0.0.300"]' in validated.flat  # its line
+    assert "Error: Invalid network" in validated.flat
+    assert "'10.244.0.0' is not a network in CIDR notation like 10.244.0.0/16." in validated.flat
+    assert 'pod_cidr = "10.244.0.0"' in validated.flat
+
+
 def test_a_create_timeout_ends_the_wait_and_keeps_what_exists(tf: Terraform) -> None:
     with Simulator(2, "--method-delay", "CreateVM_Task=2500") as sim:
         for host in sim.hosts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from provider.bridge.cty import Path, Value
 from provider.bridge.diagnostics import Diagnostics
+from provider.bridge.schema import validate_attributes
 from provider.esxi.endpoint import Endpoint
 from provider.photon.config import endpoints_from_config, records_url, validate_hosts
 from provider.photon.provider import PhotonProvider
@@ -62,6 +63,7 @@ def test_validation_of_host_blocks() -> None:
         {"name": "a", "address": "1", "thumbprint": "xyz"},
         {"name": "a", "address": "2", "thumbprint": TP, "insecure": True},
     )
+    validate_attributes(PhotonProvider.schema.block, cfg, diagnostics)  # as the bridge does
     validate_hosts(cfg, diagnostics)
     assert [f"{d.summary} @ {d.path}" for d in diagnostics] == [
         "Invalid thumbprint @ host[0].thumbprint",
