@@ -220,7 +220,9 @@ def _hand_over(name: str, sock_path: str, stamp: str, args: list[str]) -> socket
     sock.close()
     if answer == b"stale":
         return None
-    raise OSError(f"unexpected answer from the warm-start server: {answer[:40]!r}")
+    # Nothing took over this start's stdio: a refusal, or a child that could not set up
+    # (``exit N``) before it said ``started``.
+    raise OSError(f"the warm-start server answered {answer[:40]!r}")
 
 
 def _peer_pid(sock: socket.socket) -> int:

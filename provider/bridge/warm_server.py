@@ -59,10 +59,13 @@ class _Start:
         fields = message.split(b"\0")
         if len(fields) < 5 or fields[0] != PROTOCOL:
             return None
-        count = int(fields[4])
+        try:
+            count, umask = int(fields[4]), int(fields[3])
+        except ValueError:
+            return None
         args, env = fields[5 : 5 + count], fields[5 + count :]
         environ = dict(item.split(b"=", 1) for item in env if b"=" in item)
-        return cls(fields[1], fields[2], int(fields[3]), args, environ)
+        return cls(fields[1], fields[2], umask, args, environ)
 
 
 class _Server:
@@ -175,16 +178,16 @@ class _Server:
             for fd in (self._wake_r, self._wake_w, self._lock):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            conn.send(b"started %d" % os.getpid())  # from here on, the launcher is ours
-            for target_fd, fd in enumerate(fds):
-                os.dup2(fd, target_fd)
-            os.chdir(start.cwd)
+            os.chdir(start.cwd)  # fails (a folder gone): exit 1 reaches the launcher first
             os.umask(start.umask)
             os.environb.clear()
             os.environb.update(start.environ)
             sys.argv = ["-c", *(os.fsdecode(a) for a in start.argv)]  # as `python -c` has it
             if "tempfile" in sys.modules:
                 sys.modules["tempfile"].tempdir = None  # found again from this TMPDIR
+            conn.send(b"started %d" % os.getpid())  # from here on, the launcher is ours
+            for target_fd, fd in enumerate(fds):
+                os.dup2(fd, target_fd)
             threading.Thread(target=_watch_launcher, args=(conn,), daemon=True).start()
             target()
             code = 0

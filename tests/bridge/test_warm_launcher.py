@@ -105,3 +105,4 @@ def test_a_start_reaches_the_server_as_the_launcher_saw_it(
     assert start.environ[b"TF_PLUGIN_MAGIC_COOKIE"] == b"a=b c"
     assert start.environ == dict(os.environb)
     assert _Start.parse(b"warm-start 0\0stamp\0/\x0018\x000") is None  # another protocol
+    assert _Start.parse(b"warm-start 1\0stamp\0/\0x\x000") is None  # garbled: refused
