@@ -7,6 +7,7 @@ process then lives until Terraform calls ``GRPCController.Shutdown`` (or a signa
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -14,7 +15,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -68,27 +68,33 @@ class _Lifecycle:
     """Everything started for one serve(), stopped in reverse order exactly once."""
 
     def __init__(self) -> None:
-        self.stop_requested = threading.Event()
+        # A pipe, not a threading.Event: Event.set() from a signal handler deadlocks when the
+        # signal lands while the main thread holds the Event's lock inside wait().
+        self._stop_r, self._stop_w = os.pipe()
+        os.set_blocking(self._stop_w, False)
         self.folder = tempfile.mkdtemp(prefix="tf-photon-")  # mkdtemp makes it 0700
         self._stoppers: list[Callable[[], None]] = []
 
         # From the first moment: a signal during start-up must also end in a clean exit.
-        def request_stop(_signum: int, _frame: object) -> None:
-            self.stop_requested.set()
+        signal.signal(signal.SIGINT, lambda _signum, _frame: self.request_stop())
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: self.request_stop())
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+    def request_stop(self) -> None:
+        """From a signal handler or any thread (Shutdown): takes no lock."""
+        with contextlib.suppress(BlockingIOError):  # full: a stop is pending already
+            os.write(self._stop_w, b"x")
 
     def on_stop(self, stopper: Callable[[], None]) -> None:
         self._stoppers.append(stopper)
 
     def wait(self) -> None:
-        self.stop_requested.wait()
+        os.read(self._stop_r, 1)
 
     def close(self) -> None:
         for stopper in reversed(self._stoppers):
             stopper()
         shutil.rmtree(self.folder, ignore_errors=True)
+        # The stop pipe stays open: a late signal must not write into a reused descriptor.
 
 
 def serve(
@@ -190,6 +196,6 @@ def _start_grpc(
     server = start_grpc_server(
         provider,
         address,
-        on_shutdown=life.stop_requested.set if shutdown_exits else None,
+        on_shutdown=life.request_stop if shutdown_exits else None,
     )
     life.on_stop(lambda: server.stop(grace=0.2).wait())

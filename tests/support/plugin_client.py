@@ -123,7 +123,7 @@ def wait_gone(pid: int, timeout: float = 10) -> bool:
             with open(f"/proc/{pid}/stat") as stat:
                 if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
                     return True  # exited; its parent (not us) has yet to reap it
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone between open and read
             return True
         time.sleep(0.02)
     return False
