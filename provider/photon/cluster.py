@@ -54,6 +54,7 @@ from .cluster_values import (
     rolls,
     worker_batches,
 )
+from .errors import host_error
 from .health import (
     HOST_MAINTENANCE,
     NETWORK_LOST,
@@ -66,8 +67,8 @@ from .host_conditions import refuse_writes, skipped_warning
 from .kubernetes.spec import Node
 from .names import is_name
 from .placement import PlacementError, place, skipped
-from .platform import Platform, host_error
-from .quota import admitted, check, quota_exceeded
+from .platform import Platform
+from .quota_admission import admitted, check, quota_exceeded
 from .records import CLUSTERS
 
 if TYPE_CHECKING:

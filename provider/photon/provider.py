@@ -89,6 +89,7 @@ _RECORDS_BLOCK = Block(
 
 
 class PhotonProvider(Provider):
+    name: ClassVar[str] = "photon"
     schema: ClassVar[Schema] = Schema(
         Block(
             description="Photon Platform style Kubernetes-as-a-Service on ESXi hosts. "
