@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -14,6 +15,22 @@ def _photon_provider():
     from .photon.provider import PhotonProvider
 
     return PhotonProvider()
+
+
+def warm_up() -> None:
+    """What a warm-start server (bridge/warm_server.py) loads once before it forks a process
+    per start: the bridge, and every module of the domain and the ESXi adapter (a plain
+    schema start skips the heavy ones; a forked one has them for free). Imports only: no
+    thread or connection may exist before the fork."""
+    import pkgutil
+
+    from . import esxi, photon
+    from .bridge import plugin_server
+
+    plugin_server.warm_up()
+    for package in (photon, esxi):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)
 
 
 def main(argv: list[str] | None = None) -> None:

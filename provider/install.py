@@ -20,6 +20,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bridge import warm_launcher
+
 __all__ = ["Entry", "cli_config", "install", "package_hash", "uninstall"]
 
 PROVIDER = "registry.terraform.io/photon-platform/photon"
@@ -27,9 +29,10 @@ IMPLICIT_MIRROR = Path("~/.terraform.d/plugins")
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 _LAUNCHER = """#!/bin/sh
 # terraform-provider-photon {version}, written by `terraform-provider-photon install`.
-# Runs the provider in the Python environment it was installed into; remove it with
+# Runs the provider in the Python environment it was installed into, through a warm-start
+# server when it can (PHOTON_WARM_START=0 turns that off); remove it with
 # `terraform-provider-photon uninstall`.
-exec {python} -I -c 'from provider.__main__ import main; main()' "$@"
+exec {python} -I -S {launcher} photon provider.__main__:main "$@"
 """
 _CLI_CONFIG = """provider_installation {{
   filesystem_mirror {{
@@ -104,7 +107,10 @@ def install(
     old_hash = package_hash(package) if version in previous else None
     package.mkdir(parents=True, exist_ok=True)
     launcher.unlink(missing_ok=True)  # never write through a link left by an older install
-    launcher.write_text(_LAUNCHER.format(version=version, python=shlex.quote(python)))
+    script = shlex.quote(str(Path(warm_launcher.__file__).resolve()))
+    launcher.write_text(
+        _LAUNCHER.format(version=version, python=shlex.quote(python), launcher=script)
+    )
     launcher.chmod(0o755)
     new_hash = package_hash(package)
     messages = [f"Installed photon-platform/photon {version} for {os_arch}: {launcher}",

@@ -7,6 +7,7 @@ process then lives until Terraform calls ``GRPCController.Shutdown`` (or a signa
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -14,7 +15,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -29,6 +29,7 @@ __all__ = [
     "HandshakeError",
     "negotiate_protocol",
     "serve",
+    "warm_up",
 ]
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
@@ -67,27 +68,33 @@ class _Lifecycle:
     """Everything started for one serve(), stopped in reverse order exactly once."""
 
     def __init__(self, provider_name: str) -> None:
-        self.stop_requested = threading.Event()
+        # A pipe, not a threading.Event: Event.set() from a signal handler deadlocks when the
+        # signal lands while the main thread holds the Event's lock inside wait().
+        self._stop_r, self._stop_w = os.pipe()
+        os.set_blocking(self._stop_w, False)
         self.folder = tempfile.mkdtemp(prefix=f"tf-{provider_name}-")  # mkdtemp makes it 0700
         self._stoppers: list[Callable[[], None]] = []
 
         # From the first moment: a signal during start-up must also end in a clean exit.
-        def request_stop(_signum: int, _frame: object) -> None:
-            self.stop_requested.set()
+        signal.signal(signal.SIGINT, lambda _signum, _frame: self.request_stop())
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: self.request_stop())
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+    def request_stop(self) -> None:
+        """From a signal handler or any thread (Shutdown): takes no lock."""
+        with contextlib.suppress(BlockingIOError):  # full: a stop is pending already
+            os.write(self._stop_w, b"x")
 
     def on_stop(self, stopper: Callable[[], None]) -> None:
         self._stoppers.append(stopper)
 
     def wait(self) -> None:
-        self.stop_requested.wait()
+        os.read(self._stop_r, 1)
 
     def close(self) -> None:
         for stopper in reversed(self._stoppers):
             stopper()
         shutil.rmtree(self.folder, ignore_errors=True)
+        # The stop pipe stays open: a late signal must not write into a reused descriptor.
 
 
 def serve(
@@ -145,6 +152,17 @@ def serve(
     return 0
 
 
+def warm_up() -> None:
+    """For a warm-start server (``warm_server``), before it forks a process per start:
+    import what serve() imports, and let both TLS libraries (Python's ``ssl`` for the front,
+    ``cryptography`` for the identity) load their algorithms once. Creates no gRPC object and
+    no thread: gRPC cannot be forked once it has one."""
+    from . import certs, grpc_service, logs, tls_front  # noqa: F401
+
+    identity = certs.make_server_identity()
+    tls_front.warm_up(identity.cert_pem.decode())
+
+
 def _started_up() -> None:
     """What start-up made (modules, schemas) lives as long as the process: keep it out of the
     collector's way, then collect again what the RPCs leave behind."""
@@ -182,6 +200,6 @@ def _start_grpc(
     server = start_grpc_server(
         provider,
         address,
-        on_shutdown=life.stop_requested.set if shutdown_exits else None,
+        on_shutdown=life.request_stop if shutdown_exits else None,
     )
     life.on_stop(lambda: server.stop(grace=0.2).wait())

@@ -13,7 +13,7 @@ import contextlib
 import ssl
 import threading
 
-__all__ = ["TlsFront", "server_ssl_context"]
+__all__ = ["TlsFront", "server_ssl_context", "warm_up"]
 
 _CHUNK = 256 * 1024
 
@@ -26,6 +26,12 @@ def server_ssl_context(certfile: str, keyfile: str, client_cert_pem: str) -> ssl
     context.load_verify_locations(cadata=client_cert_pem)
     context.set_alpn_protocols(["h2"])
     return context
+
+
+def warm_up(cert_pem: str) -> None:
+    """Have OpenSSL load what a server context needs, so the next one is made in ~1 ms less
+    than ~4 ms (for a process that forks warm starts)."""
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cadata=cert_pem)
 
 
 class TlsFront:

@@ -10,14 +10,24 @@ import pytest
 
 from tests.support.healer import heal_config, write_watch_file
 from tests.support.node_emulator import NodeEmulator
+from tests.support.plugin_client import stop_warm_servers
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, provider_block, terraform_environment
+from tests.support.terraform import (
+    Terraform,
+    provider_block,
+    terraform_environment,
+    warm_runtime_dir,
+)
 
 
 @pytest.fixture(scope="session")
-def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The provider in a private mirror, served through a warm-start server of this session
+    (in a runtime folder of its own), which is stopped at the end."""
     assert shutil.which("terraform"), "terraform is not on PATH; run scripts/setup"
-    return terraform_environment(tmp_path_factory.mktemp("terraform"))
+    folder = tmp_path_factory.mktemp("terraform")
+    yield terraform_environment(folder)
+    stop_warm_servers(warm_runtime_dir(folder))
 
 
 @pytest.fixture

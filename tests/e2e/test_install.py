@@ -19,6 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.plugin_client import (
+    stop_warm_servers,
+    wait_for_warm_server,
+    wait_gone,
+)
 from tests.support.simulator import TOP, Simulator
 from tests.support.terraform import Terraform, provider_block
 
@@ -74,6 +79,28 @@ def user_env(home: Path) -> dict[str, str]:
     return {**env, "HOME": str(home), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
 
 
+def served_by(tf: Terraform) -> set[str]:
+    """The warm-start servers that served the provider's starts of one ``plan``."""
+    planned = tf.run("plan", "-detailed-exitcode", "-no-color", env={"TF_LOG": "debug"})
+    assert planned.code == 0, planned.output
+    return set(re.findall(r"served by warm-start server (\d+)", planned.stderr))
+
+
+def never_served_by_a_stale_server(tf: Terraform, installed: Path) -> list[int]:
+    """An installed file changes under a running server: the next start is not served by it
+    (it stops, and a new one serves the starts after). Returns the servers seen."""
+    runtime = Path(tf.env["PHOTON_WARM_START_DIR"])
+    old = wait_for_warm_server(runtime)
+    assert served_by(tf) == {str(old)}
+    (module,) = installed.glob("lib/python*/site-packages/provider/photon/tenant.py")
+    os.utime(module)  # as an upgrade in place would
+    assert str(old) not in served_by(tf)
+    assert wait_gone(old), "the stale server did not stop"
+    new = wait_for_warm_server(runtime)
+    assert served_by(tf) == {str(new)}
+    return [old, new]
+
+
 def test_installed_wheel_serves_terraform_from_the_implicit_mirror(
     installed: Path, tmp_path: Path
 ) -> None:
@@ -103,18 +130,28 @@ def test_installed_wheel_serves_terraform_from_the_implicit_mirror(
     assert site.startswith(f"{installed}/lib/") and str(TOP) not in site
     assert not any(str(TOP) in p.read_text() for p in installed.glob("lib/*/site-packages/*.pth"))
 
-    with Simulator(1) as sim:
-        tf = Terraform(tmp_path / "work", env)
-        tf.workdir.mkdir()
-        tf.write(provider_block(sim.hosts) + 'resource "photon_tenant" "t" {\n  name = "a"\n}\n')
-        tf.init()
-        applied = tf.apply()
-        assert applied.code == 0, applied.output
-        assert tf.ok("state", "list").stdout.split() == ["photon_tenant.t"]
+    runtime = tmp_path / "warm"
+    env["PHOTON_WARM_START_DIR"] = str(runtime)  # the user's own default is left alone
+    stale: list[int] = []
+    try:
+        with Simulator(1) as sim:
+            tf = Terraform(tmp_path / "work", env)
+            tf.workdir.mkdir()
+            tf.write(
+                provider_block(sim.hosts) + 'resource "photon_tenant" "t" {\n  name = "a"\n}\n'
+            )
+            tf.init()
+            applied = tf.apply()
+            assert applied.code == 0, applied.output
+            assert tf.ok("state", "list").stdout.split() == ["photon_tenant.t"]
+            stale += never_served_by_a_stale_server(tf, installed)
+    finally:
+        stop_warm_servers(runtime, stale)
     lock = (tf.workdir / ".terraform.lock.hcl").read_text()
     checksum = re.search(r"Package checksum for lock files: (h1:\S+)", done.stdout)
     assert checksum and f'"{checksum[1]}"' in lock  # what the installer says is what init locks
 
+    assert all(wait_gone(pid) for pid in stale)
     removed = subprocess.run([cli, "uninstall"], env=env, capture_output=True, text=True)
     assert removed.stdout == f"Removed photon-platform/photon 0.1.0: {launcher}\n"
     assert not (home / MIRROR).exists()

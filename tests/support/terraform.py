@@ -17,7 +17,9 @@ from .simulator import SimHost
 
 
 def terraform_environment(folder: Path) -> dict[str, str]:
-    """Install this checkout's provider into a private mirror; return the env that uses it."""
+    """Install this checkout's provider into a private mirror; return the env that uses it,
+    with a private runtime folder for the warm-start server (stop it with
+    ``plugin_client.stop_warm_servers(warm_runtime_dir(folder))``)."""
     mirror = folder / "mirror"
     subprocess.run(
         [sys.executable, "-m", "provider", "install", "--mirror", str(mirror)],
@@ -32,8 +34,19 @@ def terraform_environment(folder: Path) -> dict[str, str]:
         CHECKPOINT_DISABLE="1",  # no calls home: tests talk to loopback only
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
+        PHOTON_WARM_START_DIR=str(warm_runtime_dir(folder)),
     )
     return env
+
+
+def warm_runtime_dir(folder: Path) -> Path:
+    return folder / "warm"
+
+
+def installed_launcher(folder: Path) -> Path:
+    """The launcher that terraform_environment(folder) installed."""
+    (launcher,) = (folder / "mirror").glob("*/*/*/*/*/terraform-provider-photon_v*")
+    return launcher
 
 
 @dataclass
