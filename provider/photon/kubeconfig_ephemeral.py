@@ -130,8 +130,8 @@ class KubeconfigEphemeral(EphemeralResource):
         self.platform = platform
 
     def open(self, request: OpenEphemeralRequest, response: OpenEphemeralResponse) -> None:
-        from .kubernetes.kubeconfig import client_kubeconfig
-        from .kubernetes.pki import ClusterPki, issue
+        from .cluster.kubernetes.kubeconfig import client_kubeconfig
+        from .cluster.kubernetes.pki import ClusterPki, issue
 
         wanted = _Request.from_config(request.config)
         record = self._cluster_record(wanted.cluster)

@@ -11,7 +11,7 @@ from ..bridge.api import DataSource, Deferred, EphemeralResource, Provider, Reso
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema, validate_attributes
-from . import cluster_schema
+from .cluster import schema as cluster_schema
 from .config import (
     ENVIRONMENT,
     check_thumbprint,
@@ -124,7 +124,7 @@ class PhotonProvider(Provider):
         QuotaResource.type_name: QuotaResource,
         # the cluster's planning and node work is the heaviest import of the domain
         cluster_schema.TYPE_NAME: Deferred(
-            cluster_schema.SCHEMA, f"{__package__}.cluster", "ClusterResource"
+            cluster_schema.SCHEMA, f"{__package__}.cluster.resource", "ClusterResource"
         ),
     }
     data_sources: ClassVar[Mapping[str, type[DataSource]]] = {

@@ -101,6 +101,24 @@ def test_a_node_off_beyond_its_grace_period_is_replaced(sim3: Simulator, tf: Ter
     assert tf.plan().code == 0
 
 
+def test_a_node_ready_again_at_apply_is_left_as_it_is(sim3: Simulator, tf: Terraform) -> None:
+    """Apply carries out the plan's own list of restorations, and checks each node again
+    first: one powered on between plan and apply keeps its VM."""
+    apply_cluster(tf, sim3, health='    grace_period = "0s"')
+    before = nodes(tf)
+    power_off(sim3, before["worker-3"])
+    planned, shown = tf.saved_plan()
+    assert planned.code == 2 and shown is not None, planned.output
+    assert planned_nodes(shown) == {"worker-3": ("powered_off", "ready", {"host", "vm_id", "mac"})}
+    with probe(sim3[before["worker-3"]["host"]]) as p:
+        p.wait(p.vm(before["worker-3"]["vm_id"]).PowerOnVM_Task())
+    applied = tf.run("apply", "-no-color", "saved.tfplan")
+    assert applied.code == 0, applied.output
+    assert "Warning: Node worker-3 is ready again: left as it is" in applied.flat
+    assert nodes(tf) == before and sorted(cluster_vms(sim3)) == sorted(before)
+    assert tf.plan().code == 0
+
+
 def test_too_many_unhealthy_restores_nothing_and_says_why(sim3: Simulator, tf: Terraform) -> None:
     apply_cluster(tf, sim3, health='    max_unhealthy = "1"')
     before = nodes(tf)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from provider.photon.kubernetes.pki import CertKey, issue
+from provider.photon.cluster.kubernetes.pki import CertKey, issue
 from tests.support.cluster import cluster_hcl, delete_vm, nodes
 from tests.support.node_emulator import NodeEmulator, boot_data
 from tests.support.simulator import Simulator

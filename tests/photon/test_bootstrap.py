@@ -14,11 +14,11 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provider.photon.kubernetes import etcd_rejoin
-from provider.photon.kubernetes.cloudinit import metadata, recover_pki, userdata
-from provider.photon.kubernetes.kubeconfig import admin_kubeconfig
-from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
-from provider.photon.kubernetes.spec import ClusterSpec, Node
+from provider.photon.cluster.kubernetes import etcd_rejoin
+from provider.photon.cluster.kubernetes.cloudinit import metadata, recover_pki, userdata
+from provider.photon.cluster.kubernetes.kubeconfig import admin_kubeconfig
+from provider.photon.cluster.kubernetes.pki import ClusterPki, make_cluster_pki
+from provider.photon.cluster.kubernetes.spec import ClusterSpec, Node
 
 ETCD = [Node(f"etcd-{i}", "etcd", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
 MASTERS = [Node(f"master-{i}", "master", f"10.0.0.{20 + i}") for i in (1, 2, 3)]

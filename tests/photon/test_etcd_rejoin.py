@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provider.photon.kubernetes import etcd_rejoin
-from provider.photon.kubernetes.etcd_rejoin import EtcdError, decide, rejoin
+from provider.photon.cluster.kubernetes import etcd_rejoin
+from provider.photon.cluster.kubernetes.etcd_rejoin import EtcdError, decide, rejoin
 
 URL = "https://127.0.0.12:2380"
 DEAD = {"ID": "11", "name": "prod-etcd-2", "peerURLs": [URL], "clientURLs": ["x"]}

@@ -19,8 +19,8 @@ from provider.bridge.diagnostics import Diagnostics
 from provider.bridge.notation import parse_duration
 from provider.bridge.planning import defaults
 from provider.bridge.schema import validate_attributes
+from provider.photon.cluster.kubernetes.pki import issue, make_cluster_pki
 from provider.photon.kubeconfig_ephemeral import KubeconfigEphemeral
-from provider.photon.kubernetes.pki import issue, make_cluster_pki
 
 SCHEMA = KubeconfigEphemeral.schema
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provider.photon.kubernetes.pki import ClusterPki, make_cluster_pki
+from provider.photon.cluster.kubernetes.pki import ClusterPki, make_cluster_pki
 
 NOW = datetime.datetime.now(datetime.UTC)
 

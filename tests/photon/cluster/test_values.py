@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from provider.esxi.inventory import DatastoreInfo, DiskInfo, Inventory, NicInfo, VmInfo
-from provider.photon.cluster_values import has_etcd_ca_key, has_peers, node_status
-from provider.photon.kubernetes.spec import Node
+from provider.photon.cluster.kubernetes.spec import Node
+from provider.photon.cluster.values import has_etcd_ca_key, has_peers, node_status
 
 READY = {"role": "etcd", "status": "ready"}
 

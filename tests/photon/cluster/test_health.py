@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from provider.photon.health import (
+from provider.photon.cluster.health import (
     HealthPolicy,
     judge_control_plane,
     parse_max_unhealthy,

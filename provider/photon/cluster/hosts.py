@@ -8,27 +8,21 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..bridge.cty import Path, Value
-from ..bridge.diagnostics import DiagnosticError
-from .cluster_nodes import Flavor
-from .host_conditions import host_skip, vm_datastore
+from ...bridge.cty import Path
+from ...bridge.diagnostics import DiagnosticError
+from ..host_conditions import host_skip, vm_datastore
+from ..names import pool_name
+from ..platform import Platform
 from .kubernetes.spec import ClusterSpec, Node
-from .names import pool_name
+from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
-from .platform import Platform
+from .values import POWERED_OFF, READY, b64, has_peers, node_demand, node_vm_name
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory
-    from ..esxi.session import HostSession
+    from ...esxi.inventory import Inventory
+    from ...esxi.session import HostSession
+    from ...esxi.vms import VmSpec
     from .kubernetes.pki import ClusterPki
-from .cluster_values import (
-    POWERED_OFF,
-    READY,
-    b64,
-    has_peers,
-    node_demand,
-    node_vm_name,
-)
 
 __all__ = ["ClusterHosts"]
 
@@ -39,10 +33,8 @@ class ClusterHosts:
 
     def create_nodes(
         self,
-        spec: ClusterSpec,
+        model: ClusterModel,
         pki: ClusterPki,
-        flavors: Mapping[str, Flavor],
-        planned: Value,
         batch: list[Node],
         existing: Mapping[str, dict[str, Any]],
         stop: threading.Event,
@@ -52,65 +44,57 @@ class ClusterHosts:
         """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
         lost ones in a running cluster, so their VMs get a new name (the remnant may still
         exist) and their bootstrap data joins the cluster instead of founding it."""
-        from ..esxi.vms import VmSpec, create_vms
-        from .kubernetes.cloudinit import metadata, userdata
+        from ...esxi.vms import create_vms
 
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
-        network = planned["network"].to_python()
-        rooms, datastores = self.rooms(spec.tenant, inventories, network)
-        placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
-        demands = [node_demand(n.name, n.role, flavors) for n in batch]
-        try:
-            where = place(demands, rooms, placed)
-        except PlacementError as exc:
-            raise DiagnosticError(
-                "No room for the cluster's nodes",
-                f"Placing the nodes of {spec.tenant}/{spec.name} failed: {exc}. Free memory "
-                "or datastore space on the tenant's hosts, add hosts to the tenant, or "
-                "choose smaller flavors.",
-            ) from exc
+        rooms, datastores = self.rooms(model.tenant, inventories, model.network)
+        where = self._place(model, batch, existing, rooms)
         specs_by_host: dict[str, list[VmSpec]] = {}
         by_vm_name: dict[str, Node] = {}
         for node in batch:
-            host, flavor = where[node.name], flavors[node.role]
-            vm_name = node_vm_name(spec.tenant, spec.name, node.name)
-            if restoring:
-                vm_name += f"-r{int(time.time() * 1000) % 10**9}"
-            by_vm_name[vm_name] = node
-            extra = {
-                "photon.tenant": spec.tenant,
-                "photon.cluster": spec.name,
-                "photon.role": node.role,
-                "photon.node": node.name,
-                "guestinfo.userdata": b64(
-                    userdata(spec, node, pki, joining=restoring and has_peers(node, existing))
-                ),
-                "guestinfo.userdata.encoding": "base64",
-                "guestinfo.metadata": b64(metadata(spec, node, vm_name)),
-                "guestinfo.metadata.encoding": "base64",
-            }
-            specs_by_host.setdefault(host, []).append(
-                VmSpec(
-                    name=vm_name,
-                    pool=inventories[host].child_named(pool_name(spec.tenant)).moid,  # type: ignore[union-attr]
-                    datastore=datastores[host],
-                    image=planned["worker_image" if node.role == "worker" else "image"].to_python(),
-                    vcpu=flavor.vcpu,
-                    memory_mb=int(flavor.memory_gb * 1024),
-                    disk_gb=flavor.disk_gb,
-                    network=network,
-                    extra_config=extra,
-                    annotation=f"Photon {node.role} {node.name} of cluster "
-                    f"{spec.tenant}/{spec.name}",
-                )
-            )
+            host = where[node.name]
+            pool = inventories[host].child_named(pool_name(model.tenant)).moid  # type: ignore[union-attr]
+            joining = restoring and has_peers(node, existing)
+            vm = _vm_spec(model, pki, node, pool, datastores[host], restoring, joining)
+            specs_by_host.setdefault(host, []).append(vm)
+            by_vm_name[vm.name] = node
 
         def make(session: HostSession) -> dict[str, Any]:
             return create_vms(session, specs_by_host[session.name], stop)
 
+        outcomes = self.platform.on_hosts(specs_by_host, make)
+        return self._made(model, specs_by_host, by_vm_name, outcomes)
+
+    @staticmethod
+    def _place(
+        model: ClusterModel,
+        batch: list[Node],
+        existing: Mapping[str, dict[str, Any]],
+        rooms: list[HostRoom],
+    ) -> dict[str, str]:
+        placed = {n: (v["role"], v["host"]) for n, v in existing.items()}
+        demands = [node_demand(n.name, n.role, model.flavors) for n in batch]
+        try:
+            return place(demands, rooms, placed)
+        except PlacementError as exc:
+            raise DiagnosticError(
+                "No room for the cluster's nodes",
+                f"Placing the nodes of {model.tenant}/{model.name} failed: {exc}. Free memory "
+                "or datastore space on the tenant's hosts, add hosts to the tenant, or "
+                "choose smaller flavors.",
+            ) from exc
+
+    def _made(
+        self,
+        model: ClusterModel,
+        specs_by_host: Mapping[str, list[VmSpec]],
+        by_vm_name: Mapping[str, Node],
+        outcomes: Mapping[str, Any],
+    ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
+        """Each VM that exists, even if a later step failed, as a node; and the errors."""
         made: dict[str, dict[str, Any]] = {}
         errors: list[DiagnosticError] = []
-        for host, outcome in self.platform.on_hosts(specs_by_host, make).items():
+        for host, outcome in outcomes.items():
             if isinstance(outcome, DiagnosticError):
                 errors.append(outcome)
                 continue
@@ -126,7 +110,7 @@ class ClusterHosts:
                     cause = self.platform.explain(created.error).diagnostic
                     errors.append(
                         DiagnosticError(
-                            f"Node {node.name} of cluster {spec.name}: {cause.summary}",
+                            f"Node {node.name} of cluster {model.name}: {cause.summary}",
                             cause.detail,
                         )
                     )
@@ -139,7 +123,7 @@ class ClusterHosts:
         anywhere else would have no network): its free memory, the free space of the
         datastore its VMs go to (the first accessible one by name), and why it may take no
         new node (``host_skip``); and that datastore's name per host."""
-        from ..esxi.capacity import read_capacity
+        from ...esxi.capacity import read_capacity
 
         tenant_hosts = [h for h, inv in inventories.items() if inv.child_named(pool_name(tenant))]
         if not tenant_hosts:
@@ -208,7 +192,7 @@ class ClusterHosts:
         nodes: Mapping[str, dict[str, Any]],
         stop: threading.Event,
     ) -> dict[str, DiagnosticError | None]:
-        from ..esxi.vms import destroy_vms
+        from ...esxi.vms import destroy_vms
 
         by_host: dict[str, list[str]] = {}
         for name in names:
@@ -228,3 +212,45 @@ class ClusterHosts:
                 elif (error := outcome[nodes[name]["vm_id"]]) is not None:
                     result[name] = self.platform.explain(error)
         return result
+
+
+def _vm_spec(
+    model: ClusterModel,
+    pki: ClusterPki,
+    node: Node,
+    pool: str,
+    datastore: str,
+    restoring: bool,
+    joining: bool,
+) -> VmSpec:
+    """A node's VM: sized by its role's flavor, marked as the cluster's, with its boot data
+    (a restored node's VM gets a new name: the remnant may still exist)."""
+    from ...esxi.vms import VmSpec
+    from .kubernetes.cloudinit import metadata, userdata
+
+    spec, flavor = model.spec, model.flavors[node.role]
+    vm_name = node_vm_name(spec.tenant, spec.name, node.name)
+    if restoring:
+        vm_name += f"-r{int(time.time() * 1000) % 10**9}"
+    extra = {
+        "photon.tenant": spec.tenant,
+        "photon.cluster": spec.name,
+        "photon.role": node.role,
+        "photon.node": node.name,
+        "guestinfo.userdata": b64(userdata(spec, node, pki, joining=joining)),
+        "guestinfo.userdata.encoding": "base64",
+        "guestinfo.metadata": b64(metadata(spec, node, vm_name)),
+        "guestinfo.metadata.encoding": "base64",
+    }
+    return VmSpec(
+        name=vm_name,
+        pool=pool,
+        datastore=datastore,
+        image=model.image_for(node.role),
+        vcpu=flavor.vcpu,
+        memory_mb=int(flavor.memory_gb * 1024),
+        disk_gb=flavor.disk_gb,
+        network=model.network,
+        extra_config=extra,
+        annotation=f"Photon {node.role} {node.name} of cluster {spec.tenant}/{spec.name}",
+    )

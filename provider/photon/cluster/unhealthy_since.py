@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .health import READY
 
 if TYPE_CHECKING:
-    from .records import RecordStore
+    from ..records import RecordStore
 
 __all__ = ["forget", "recall", "remember"]
 

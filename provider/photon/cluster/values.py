@@ -1,20 +1,18 @@
-"""What a cluster's planned and prior values say: its nodes, flavors, bootstrap spec, health
-policy and private state. Pure functions over the resource's values."""
+"""Pure answers about a cluster's nodes and private state: each node's status as refresh
+reads it, what a node needs from a host and the quota, its VM's name, and the secrets kept
+in private state. (The cluster's attributes are decoded once, in model.py.)"""
 
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..bridge.cty import UNKNOWN, Value
-from ..bridge.diagnostics import DiagnosticError
-from ..bridge.notation import parse_duration, prefix_length
-from .cluster_nodes import Flavor, desired_nodes
-from .cluster_schema import DEFAULT_FLAVORS
+from ...bridge.cty import UNKNOWN, Value
+from ...bridge.diagnostics import DiagnosticError
+from ..quota_policy import Amounts
 from .health import (
     DISK_LOST,
     HOST_MAINTENANCE,
@@ -23,14 +21,13 @@ from .health import (
     PORT_GROUP_LOST,
     POWERED_OFF,
     READY,
-    HealthPolicy,
 )
-from .kubernetes.spec import ClusterSpec, Node
+from .kubernetes.spec import Node
+from .nodes import Flavor
 from .placement import NodeDemand
-from .quota_policy import Amounts
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import Inventory, NicInfo
+    from ...esxi.inventory import Inventory, NicInfo
     from .kubernetes.pki import ClusterPki
 
 __all__ = [
@@ -39,36 +36,17 @@ __all__ = [
     "READY",
     "NodeFound",
     "b64",
-    "cluster_spec",
-    "config_value",
     "demand_of",
-    "desired_from",
-    "flavors_of",
     "has_etcd_ca_key",
     "has_peers",
-    "health_policy",
     "known_in",
     "load_pki",
     "load_private",
     "node_demand",
     "node_status",
     "node_vm_name",
-    "nodes_plannable",
-    "rolls",
     "worker_batches",
 ]  # fmt: skip
-
-
-def config_value(planned: Value, name: str) -> Any:
-    return planned[name].to_python()
-
-
-def flavors_of(planned: Value) -> dict[str, Flavor]:
-    return {
-        role: Flavor(int(f["vcpu"]), float(f["memory_gb"]), int(f["disk_gb"]))
-        for role in DEFAULT_FLAVORS
-        for f in [planned[f"{role}_flavor"].to_python()]
-    }
 
 
 def demand_of(nodes: list[Node], flavors: Mapping[str, Flavor]) -> Amounts:
@@ -84,34 +62,6 @@ def node_demand(name: str, role: str, flavors: Mapping[str, Flavor]) -> NodeDema
     """What placing one node needs from a host."""
     flavor = flavors[role]
     return NodeDemand(name, role, flavor.memory_gb, flavor.datastore_gb)
-
-
-def desired_from(planned: Value) -> list[Node]:
-    return desired_nodes(
-        config_value(planned, "etcd_ips") or [],
-        config_value(planned, "master_ips") or [],
-        int(config_value(planned, "worker_count")),
-        config_value(planned, "worker_ips") or [],
-    )
-
-
-def cluster_spec(planned: Value) -> ClusterSpec:
-    nodes = desired_from(planned)
-    netmask = config_value(planned, "netmask")
-    return ClusterSpec(
-        tenant=config_value(planned, "tenant"),
-        name=config_value(planned, "name"),
-        kubernetes_version=config_value(planned, "kubernetes_version"),
-        pod_cidr=config_value(planned, "pod_cidr"),
-        service_cidr=config_value(planned, "service_cidr"),
-        api_address=(config_value(planned, "master_ips") or [""])[0],
-        etcd=[n for n in nodes if n.role == "etcd"],
-        masters=[n for n in nodes if n.role == "master"],
-        gateway=config_value(planned, "gateway"),
-        prefix_length=prefix_length(netmask) if netmask else None,
-        dns_servers=config_value(planned, "dns_servers") or [],
-        ssh_public_keys=config_value(planned, "ssh_public_keys") or [],
-    )
 
 
 def node_vm_name(tenant: str, cluster: str, node: str) -> str:
@@ -205,24 +155,6 @@ def has_etcd_ca_key(private: bytes) -> bool:
     return bool((pki.get("etcd_ca") or {}).get("key_pem"))
 
 
-def health_policy(planned: Value) -> HealthPolicy:
-    block = planned["health"].to_python() or {}
-    defaults = HealthPolicy()
-    grace = block.get("grace_period")
-    return HealthPolicy(
-        enabled=defaults.enabled if block.get("enabled") is None else block["enabled"],
-        grace_period=(
-            defaults.grace_period
-            if grace is None
-            else datetime.timedelta(seconds=parse_duration(grace))
-        ),
-        max_unhealthy=block.get("max_unhealthy") or defaults.max_unhealthy,
-        power_on=bool(block.get("power_on")),
-        rebuild_lone_control_plane=bool(block.get("rebuild_lone_control_plane")),
-        grace_text=defaults.grace_text if grace is None else grace.strip(),
-    )
-
-
 def load_private(data: bytes) -> dict[str, Any]:
     try:
         loaded = json.loads(data) if data else {}
@@ -231,21 +163,9 @@ def load_private(data: bytes) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def rolls(prior: Value, planned: Value) -> bool:
-    """Whether the workers are to be replaced one at a time (new flavor or image)."""
-    return any(prior[k] != planned[k] for k in ("worker_flavor", "worker_image"))
-
-
 def known_in(obj: Value, name: str) -> Any:
     value = obj[name]
     return value.to_python() if value.is_fully_known() else UNKNOWN
-
-
-def nodes_plannable(planned: Value) -> bool:
-    return all(
-        planned[k].is_fully_known()
-        for k in ("etcd_ips", "master_ips", "worker_count", "worker_ips")
-    )
 
 
 def worker_batches(nodes: list[Node], size: int) -> list[list[Node]]:

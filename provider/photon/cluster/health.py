@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..bridge.notation import parse_count_or_percentage
+from ...bridge.notation import parse_count_or_percentage
 
 __all__ = [
     "DISK_LOST",

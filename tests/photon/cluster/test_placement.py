@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from provider.photon.placement import HostRoom, NodeDemand, PlacementError, place, skipped
+from provider.photon.cluster.placement import HostRoom, NodeDemand, PlacementError, place, skipped
 
 HOSTS = [HostRoom("esx-1", 16), HostRoom("esx-2", 16), HostRoom("esx-3", 16)]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..bridge.cty import BOOL, NUMBER, STRING, List
-from ..bridge.schema import Attribute, Block, NestedAttributes, NestedBlock, Nesting, Schema
-from ..bridge.validators import (
+from ...bridge.cty import BOOL, NUMBER, STRING, List
+from ...bridge.schema import Attribute, Block, NestedAttributes, NestedBlock, Nesting, Schema
+from ...bridge.validators import (
     Message,
     at_least,
     between,
@@ -19,8 +19,8 @@ from ..bridge.validators import (
     netmask,
     one_of,
 )
-from .cluster_nodes import Flavor
-from .names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
+from ..names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
+from .nodes import Flavor
 
 __all__ = ["DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "TYPE_NAME"]
 

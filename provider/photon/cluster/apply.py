@@ -1,0 +1,290 @@
+"""Apply of photon_k8s_cluster: create, update and delete carry out a ``NodePlan``.
+
+An update reads the node plan that plan put in the private state (``with_node_plan``); a
+plan made while the node map was unknown carries none, and then apply works out the same
+plan without health work (``plan_nodes`` with health off: what plan could not show, apply
+does not restore). Before it acts, apply checks that the plan still fits: the nodes to add,
+remove and roll must be what the prior state and configuration give now, and a node to
+restore, repair or power on that is healthy again is left alone (restore.py).
+
+``nodes`` (name -> node as the state holds it) is kept current at every step, so a failure
+anywhere still returns every VM that exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...bridge.api import ApplyRequest, ApplyResponse
+from ...bridge.cty import Value
+from ...bridge.diagnostics import DiagnosticError
+from ...bridge.notation import parse_duration
+from ..platform import Platform
+from ..quota_admission import admitted
+from ..records import CLUSTERS
+from . import unhealthy_since
+from .health import READY
+from .hosts import ClusterHosts
+from .kubernetes.spec import Node
+from .model import ClusterModel
+from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
+from .restore import Restorer
+from .schema import NODES_TYPE
+from .values import demand_of, load_pki, worker_batches
+
+if TYPE_CHECKING:
+    from .kubernetes.pki import ClusterPki
+
+__all__ = ["ClusterApply"]
+
+Nodes = dict[str, dict[str, Any]]
+
+
+class ClusterApply:
+    def __init__(self, platform: Platform, hosts: ClusterHosts) -> None:
+        self.platform = platform
+        self.hosts = hosts
+        self.restorer = Restorer(platform, hosts, self.write_record)
+
+    def create(self, planned: Value, response: ApplyResponse) -> None:
+        from .kubernetes.pki import make_cluster_pki
+
+        model = ClusterModel.decode(planned)
+        pki = make_cluster_pki(model.name)
+        response.private = json.dumps({"pki": pki.to_json()}).encode()
+        nodes: Nodes = {}
+        node_plan = plan_nodes(None, model, Observed(), model.health, _now())
+        try:
+            with self.timeout(model, "create") as stop:
+                self.converge(model, pki, node_plan, nodes, stop, response)
+        finally:  # whatever happened, the nodes that exist are in the state
+            # A create that made nothing (refused by the quota, say) leaves no state, so
+            # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
+            response.new_state = (
+                self.state(planned, pki, nodes) if nodes else Value.null(planned.type)
+            )
+        control_plane = [n.name for n in model.desired if n.role != "worker"]
+        standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
+        if response.diagnostics.has_errors and standing:
+            # Terraform taints a resource whose create failed, and would replace the whole
+            # cluster next time. With its control plane up, the cluster stands: report the
+            # missing workers as warnings; the next plan shows them and apply adds them.
+            missing = len(model.desired) - len(nodes)
+            response.diagnostics.demote_errors(
+                f"The cluster was created with {missing} worker(s) missing; the next "
+                "`terraform apply` adds them (`terraform plan -detailed-exitcode` exits 2 "
+                "until then)."
+            )
+
+    def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
+        model, prior = (
+            ClusterModel.decode(request.planned_state),
+            ClusterModel.decode(request.prior_state),
+        )
+        pki = load_pki(request.planned_private)
+        response.private = with_node_plan(request.planned_private, None)
+        nodes = {n: v.as_dict() for n, v in (prior.nodes or {}).items()}
+        try:
+            node_plan = node_plan_at_apply(request.planned_private, prior, model, _now())
+            with self.timeout(model, "update") as stop:
+                self.converge(model, pki, node_plan, nodes, stop, response)
+                if node_plan.roll and not response.diagnostics.has_errors:
+                    rolling = [n for n in node_plan.roll if n in nodes]
+                    self.roll_workers(model, pki, rolling, nodes, stop, response)
+                if not response.diagnostics.has_errors:
+                    self.restorer.carry_out(model, pki, node_plan, nodes, stop, response)
+        finally:  # whatever happened, the nodes that exist are in the state
+            response.new_state = self.state(request.planned_state, pki, nodes)
+
+    def converge(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        node_plan: NodePlan,
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Remove the nodes no longer wanted, then create the new ones under the quota."""
+        diagnostics = response.diagnostics
+        if node_plan.remove:
+            remove = list(node_plan.remove)
+            for name, error in self.hosts.destroy(
+                model.tenant, model.name, remove, nodes, stop
+            ).items():
+                if error is None:
+                    nodes.pop(name)
+                else:
+                    diagnostics.add(error.diagnostic)
+        if node_plan.add:
+            try:
+                self._grow(model, pki, list(node_plan.add), nodes, stop, response)
+            except DiagnosticError as exc:
+                diagnostics.add(exc.diagnostic)
+        elif node_plan.remove:
+            with self.platform.records().locked(f"shrink cluster {model.tenant}/{model.name}"):
+                self.write_record(model, pki, nodes)
+
+    def _grow(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        add: list[Node],
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """The control plane at once, then the workers in batches; stops at a failure."""
+        purpose = f"grow cluster {model.tenant}/{model.name}"
+        with admitted(self.platform, model.tenant, demand_of(add, model.flavors), purpose):
+            # Before anything is made: a leftover VM of this cluster is an error.
+            self.hosts.refuse_leftovers(model.spec, add, self.platform.read_hosts().inventories)
+            for batch in worker_batches(add, model.worker_batch_size):
+                made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop)
+                nodes.update(made)  # recorded even when a later step failed
+                for error in errors:
+                    response.diagnostics.add(error.diagnostic)
+                if errors:
+                    break
+            self.write_record(model, pki, nodes)
+
+    def roll_workers(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        names: list[str],
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Replace workers one at a time with the new flavor: never more than one worker
+        away because of us. Stops at the first failure, with ``nodes`` current."""
+        tenant, cluster = model.tenant, model.name
+        for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
+            node = Node(name, "worker", nodes[name]["ip"])
+            error = self.hosts.destroy(tenant, cluster, [name], nodes, stop)[name]
+            if error is not None:
+                response.diagnostics.add(error.diagnostic)
+                return
+            del nodes[name]
+            purpose = f"roll {name} of cluster {tenant}/{cluster}"
+            try:
+                with admitted(self.platform, tenant, demand_of([node], model.flavors), purpose):
+                    made, errors = self.hosts.create_nodes(model, pki, [node], nodes, stop)
+                    nodes.update(made)
+                    self.write_record(model, pki, nodes)
+            except DiagnosticError as exc:
+                errors = [exc]
+            for failure in errors:
+                response.diagnostics.add(failure.diagnostic)
+            if errors:
+                return
+
+    def delete(self, prior: ClusterModel, response: ApplyResponse) -> None:
+        """Every VM with the cluster's marks goes, also any left by an interrupted run. VMs
+        on hosts that do not answer cannot go: the cluster is deleted everywhere else, and
+        a warning lists them (photon_tenant reports them as unmanaged once they are back)."""
+        tenant, name = prior.tenant, prior.name
+        nodes, down = self._marked_vms(prior)
+        stranded = {n: v for n, v in nodes.items() if v["host"] in down}
+        with self.timeout(prior, "delete") as stop:
+            reachable = sorted(n for n in nodes if n not in stranded)
+            results = self.hosts.destroy(tenant, name, reachable, nodes, stop)
+        left = {n for n, error in results.items() if error is not None}
+        for error in results.values():
+            if error is not None:
+                response.diagnostics.add(error.diagnostic)
+        if left:
+            kept = {n: v.as_dict() for n, v in (prior.nodes or {}).items() if n in left}
+            nodes_value = Value.from_python(NODES_TYPE, kept)
+            response.new_state = response.new_state.with_attributes({"nodes": nodes_value})
+            return
+        if stranded:
+            response.diagnostics.warning(
+                f"Cluster {tenant}/{name} deleted except on unreachable hosts",
+                "These VMs could not be deleted because their hosts do not answer: "
+                + ", ".join(
+                    f"{n} ({v['vm_id']} on {v['host']})" for n, v in sorted(stranded.items())
+                )
+                + ". When the hosts are back, photon_tenant's refresh reports them as "
+                "unmanaged; delete them then (a cluster of this name cannot be made again "
+                "while they exist).",
+            )
+        records = self.platform.records()
+        with records.locked(f"delete cluster {tenant}/{name}"):
+            records.remove(CLUSTERS, f"{tenant}.{name}")
+            unhealthy_since.forget(records, tenant, name)
+        response.new_state = Value.null(response.new_state.type)
+
+    def _marked_vms(self, prior: ClusterModel) -> tuple[Nodes, Mapping[str, object]]:
+        """The state's nodes plus every VM with the cluster's marks (a leftover is named
+        ``node@host/moid``: VM ids are per host); and the hosts that do not answer."""
+        nodes: Nodes = {n: v.as_dict() for n, v in (prior.nodes or {}).items()}
+        hosts = self.platform.read_hosts()
+        for host, inventory in hosts.inventories.items():
+            for vm in inventory.vms.values():
+                if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (prior.tenant, prior.name):
+                    node = vm.marks.get("node", vm.moid)
+                    mine = nodes.get(node, {})
+                    if (mine.get("host"), mine.get("vm_id")) != (host, vm.moid):
+                        node = f"{node}@{host}/{vm.moid}"
+                    nodes[node] = {"host": host, "vm_id": vm.moid}
+        return nodes, hosts.down
+
+    # -- shared -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def timeout(self, model: ClusterModel, operation: str) -> Iterator[threading.Event]:
+        """An event set when Terraform asks to stop or the operation's timeout passes."""
+        stop = threading.Event()
+        timers = []
+        if model.timeouts.get(operation):
+            timers.append(threading.Timer(parse_duration(model.timeouts[operation]), stop.set))
+        with self.platform.linked_stop(stop):
+            for timer in timers:
+                timer.start()
+            try:
+                yield stop
+            finally:
+                for timer in timers:
+                    timer.cancel()
+
+    @staticmethod
+    def state(planned: Value, pki: ClusterPki, nodes: Mapping[str, dict[str, Any]]) -> Value:
+        from .kubernetes.kubeconfig import admin_kubeconfig
+
+        tenant, name = planned["tenant"].to_python(), planned["name"].to_python()
+        endpoint = planned["api_endpoint"].to_python()
+        attrs = planned.type.attrs  # type: ignore[attr-defined]
+        return planned.with_attributes(
+            {
+                "id": Value.from_python(attrs["id"], f"{tenant}/{name}"),
+                "ca_certificate": Value.from_python(attrs["ca_certificate"], pki.ca.cert_pem),
+                "kubeconfig": Value.from_python(
+                    attrs["kubeconfig"], admin_kubeconfig(name, endpoint, pki)
+                ),
+                "nodes": Value.from_python(NODES_TYPE, dict(nodes)),
+            }
+        )
+
+    def write_record(
+        self, model: ClusterModel, pki: ClusterPki, nodes: Mapping[str, dict[str, Any]]
+    ) -> None:
+        """The cluster as the platform knows it: spec, nodes and secrets, so that an import
+        can rebuild the state and restore every role (see docs/guides/records.md)."""
+        record_nodes = {
+            n: {k: v.get(k) for k in ("role", "host", "vm_id", "ip", "mac")}
+            for n, v in nodes.items()
+        }
+        record = {"tenant": model.tenant, "cluster": model.name, "spec": model.record_spec(),
+                  "nodes": record_nodes, "pki": pki.to_json()}  # fmt: skip
+        self.platform.records().put(CLUSTERS, f"{model.tenant}.{model.name}", record)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

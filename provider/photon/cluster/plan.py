@@ -1,0 +1,284 @@
+"""What an update does to a cluster's nodes: decided once, at plan, and carried out at apply.
+
+``plan_nodes`` is pure. From the prior state (nodes with their refreshed status), the
+planned model, what plan observed beyond them (when each unhealthy node was first seen,
+whether the secrets can issue etcd certificates), the health policy and the time, it says
+which nodes are kept as they are, added, removed, rolled (workers replaced one at a time for
+a new flavor or image), restored (a new VM for an unhealthy node), repaired in place (its NIC
+put right) and powered on; and what the plan says about health (warnings, or the refusal of
+a restore that cannot work). The resource writes the ``NodePlan`` into the plan's private
+state (``to_private``) and apply reads it back, instead of guessing from the planned values.
+
+Health is judged over the nodes that stay on their VM: a node removed or rolled anyway is
+not restored as well. See health.py for the policy itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...bridge.cty import UNKNOWN, Path
+from ...bridge.diagnostics import Diagnostic, DiagnosticError, Severity
+from .health import (
+    HOST_MAINTENANCE,
+    NETWORK_LOST,
+    READY,
+    HealthPlan,
+    HealthPolicy,
+    judge_control_plane,
+    plan_health,
+)
+from .kubernetes.spec import Node
+from .model import ClusterModel, NodeState
+from .nodes import node_changes
+from .values import load_private
+
+__all__ = [
+    "DESTROY_ANYWAY",
+    "NodePlan",
+    "Observed",
+    "judged_statuses",
+    "node_plan_at_apply",
+    "plan_nodes",
+    "with_node_plan",
+]
+
+# Terraform plans the configuration before `terraform destroy` (a normal plan), so every
+# refusal at plan would also stop the destroy of the very cluster it is about.
+DESTROY_ANYWAY = (
+    " (To destroy this configuration instead, run `terraform destroy -refresh=false`: "
+    "Terraform plans the configuration before a destroy.)"
+)
+NODE_PLAN = "node_plan"  # key of the node plan in the private state, from plan to apply
+NEW_VM = {"host": UNKNOWN, "vm_id": UNKNOWN, "mac": UNKNOWN}  # made by apply
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What plan knows beyond the prior state and the configuration."""
+
+    unhealthy_since: Mapping[str, datetime.datetime] = field(default_factory=dict)
+    etcd_ca_key: bool = True  # False: imported from records without it (no new etcd member)
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    keep: tuple[str, ...] = ()  # stay on their VM, unchanged
+    add: tuple[Node, ...] = ()  # new nodes, in creation order
+    remove: tuple[str, ...] = ()  # no longer wanted, newest workers first
+    roll: tuple[str, ...] = ()  # workers replaced one at a time
+    restore: tuple[str, ...] = ()  # unhealthy: a new VM, same name, role and address
+    repair: tuple[str, ...] = ()  # NIC put right, same VM
+    power_on: tuple[str, ...] = ()
+    notes: tuple[Diagnostic, ...] = ()  # what plan says about health
+
+    @property
+    def changes(self) -> bool:
+        """Whether the plan changes any node (else the node map stays as it is)."""
+        return any((self.add, self.remove, self.roll, self.restore, self.repair, self.power_on))
+
+    def planned_nodes(self, prior: Mapping[str, NodeState]) -> dict[str, dict[str, Any]]:
+        """The ``nodes`` map the plan shows: a new VM's host, vm_id and mac are known after
+        apply; a restored, repaired or powered-on node is ready (a rolled one keeps its
+        status until its new VM is there)."""
+        nodes = {n: v.as_dict() for n, v in prior.items() if n not in self.remove}
+        for name in self.roll:
+            nodes[name].update(NEW_VM)
+        for name in self.restore:
+            nodes[name].update(status=READY, **NEW_VM)
+        for name in self.repair + self.power_on:
+            nodes[name]["status"] = READY
+        for node in self.add:
+            nodes[node.name] = {"role": node.role, "ip": node.ip, "status": READY, **NEW_VM}
+        return nodes
+
+    def written_hosts(self, prior: Mapping[str, NodeState]) -> set[str]:
+        """Hosts whose VMs apply changes: removed, rolled while ready, powered on or repaired.
+        The remnant of a lost node is not counted: leaving it is only a warning."""
+        rolled = [n for n in self.roll if prior[n].status == READY]
+        return {prior[n].host for n in self.remove + tuple(rolled) + self.power_on + self.repair}
+
+    def to_private(self) -> dict[str, Any]:
+        plan = {k: list(v) for k, v in vars(self).items() if k not in ("add", "notes")}
+        return {**plan, "add": [[n.name, n.role, n.ip] for n in self.add]}
+
+    @classmethod
+    def from_private(cls, data: Mapping[str, Any]) -> NodePlan:
+        names = ("keep", "remove", "roll", "restore", "repair", "power_on")
+        return cls(
+            add=tuple(Node(*n) for n in data["add"]),
+            **{k: tuple(data[k]) for k in names},
+        )
+
+
+def plan_nodes(
+    prior: ClusterModel | None,
+    model: ClusterModel,
+    observed: Observed,
+    policy: HealthPolicy,
+    now: datetime.datetime,
+) -> NodePlan:
+    """The node plan of a create (``prior`` None: every desired node is added) or update."""
+    if prior is None or prior.nodes is None:
+        return NodePlan(add=tuple(model.desired))
+    change = node_changes(model.desired, prior.nodes)
+    kept = [n for n in prior.nodes if n not in change.remove]
+    roll = [n for n in kept if prior.nodes[n].role == "worker"] if model.rolls(prior) else []
+    statuses = judged_statuses(prior, model)
+    health, notes = _judge_health(prior.nodes, statuses, observed, policy, now)
+    acted = set(roll) | set(health.restore) | set(health.repair) | set(health.power_on)
+    return NodePlan(
+        keep=tuple(n for n in kept if n not in acted),
+        add=tuple(change.add),
+        remove=tuple(change.remove),
+        roll=tuple(roll),
+        restore=tuple(health.restore),
+        repair=tuple(health.repair),
+        power_on=tuple(health.power_on),
+        notes=tuple(notes),
+    )
+
+
+def with_node_plan(private: bytes, node_plan: NodePlan | None) -> bytes:
+    """The private state with this node plan (or none) beside the secrets."""
+    data = load_private(private)
+    data.pop(NODE_PLAN, None)
+    if node_plan is not None:
+        data[NODE_PLAN] = node_plan.to_private()
+    return json.dumps(data).encode() if data or private else private
+
+
+def node_plan_at_apply(
+    private: bytes, prior: ClusterModel, model: ClusterModel, now: datetime.datetime
+) -> NodePlan:
+    """The node plan that plan handed over, checked against what the same inputs give now;
+    without one (the node map was unknown at plan), that plan without health work: what
+    plan did not show, apply does not restore. Workers roll only if they still must (a
+    flavor unknown at plan may turn out unchanged)."""
+    shape = plan_nodes(prior, model, Observed(), HealthPolicy(enabled=False), now)
+    data = load_private(private).get(NODE_PLAN)
+    if data is None:
+        return dataclasses.replace(shape, notes=())
+    planned = NodePlan.from_private(data)
+    if (planned.add, planned.remove) != (shape.add, shape.remove):
+        raise DiagnosticError(
+            "The plan no longer fits the cluster",
+            "The nodes this plan adds or removes differ from what the cluster's state and "
+            "configuration give now. Run `terraform plan` again.",
+        )
+    return dataclasses.replace(planned, roll=tuple(n for n in planned.roll if n in shape.roll))
+
+
+def judged_statuses(prior: ClusterModel, model: ClusterModel) -> dict[str, str]:
+    """The refreshed status of each node health judges: those that stay on their VM."""
+    assert prior.nodes is not None
+    wanted = {n.name for n in model.desired}
+    rolled = model.rolls(prior)
+    return {
+        n: v.status
+        for n, v in prior.nodes.items()
+        if n in wanted and not (rolled and v.role == "worker")
+    }
+
+
+def _judge_health(
+    nodes: Mapping[str, NodeState],
+    statuses: Mapping[str, str],
+    observed: Observed,
+    policy: HealthPolicy,
+    now: datetime.datetime,
+) -> tuple[HealthPlan, list[Diagnostic]]:
+    """The health policy's plan, less what cannot rejoin the cluster (said in the notes)."""
+    if all(s == READY for s in statuses.values()):
+        return HealthPlan(), []
+    health = plan_health(statuses, observed.unhealthy_since, now, policy)
+    notes = _health_warnings(policy, health, statuses, observed.unhealthy_since, now)
+    notes += _keep_unrestorable(nodes, health, observed)
+    roles = {n: nodes[n].role for n in statuses}
+    verdict = judge_control_plane(roles, statuses, health, policy)
+    if verdict.refusal:
+        refusal = verdict.refusal + DESTROY_ANYWAY
+        path = Path.root().attr("health")
+        error = Diagnostic(Severity.ERROR, "Control plane cannot be restored", refusal, path)
+        return HealthPlan(), [*notes, error]
+    if verdict.rebuild:
+        notes.append(_warning("All cluster state will be lost", verdict.rebuild))
+    return health, notes
+
+
+def _warning(summary: str, detail: str, path: Path | None = None) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, summary, detail, path)
+
+
+def _health_warnings(
+    policy: HealthPolicy,
+    health: HealthPlan,
+    statuses: Mapping[str, str],
+    since: Mapping[str, datetime.datetime],
+    now: datetime.datetime,
+) -> list[Diagnostic]:
+    """Why unhealthy nodes are not restored (yet)."""
+    notes = []
+    if health.held_back:
+        notes.append(_warning("Unhealthy nodes not restored", health.held_back))
+    unhealthy = sorted(n for n, s in statuses.items() if s != READY)
+    if not policy.enabled:
+        notes.append(
+            _warning(
+                "Unhealthy nodes not restored",
+                f"{', '.join(unhealthy)}: health.enabled is false, so they are only reported.",
+            )
+        )
+    for name in health.waiting:
+        off = int((now - since.get(name, now)).total_seconds())
+        notes.append(_waiting_warning(name, statuses[name], off, policy.grace_text))
+    return notes
+
+
+def _waiting_warning(name: str, status: str, off: int, grace: str) -> Diagnostic:
+    if status == NETWORK_LOST:
+        return _warning(
+            f"Node {name} has lost its network",
+            f"It has been seen so for {off}s; its NIC is put back in place once "
+            f"that has lasted {grace} (health.grace_period).",
+        )
+    replaced = f"it is replaced once it has been off for {grace} (health.grace_period)"
+    if status == HOST_MAINTENANCE:
+        return _warning(
+            f"Node {name} is on a host in maintenance mode",
+            f"Its VM has been seen off for {off}s on a host being serviced; {replaced}, "
+            "on another host. Take the host out of maintenance mode and power the VM "
+            "on before then to keep it.",
+        )
+    return _warning(
+        f"Node {name} is powered off",
+        f"It has been seen off for {off}s; {replaced}; set health.power_on = true to "
+        "power it on instead.",
+    )
+
+
+def _keep_unrestorable(
+    nodes: Mapping[str, NodeState], health: HealthPlan, observed: Observed
+) -> list[Diagnostic]:
+    """An imported cluster whose records predate the etcd CA key cannot issue a new etcd
+    member's certificate: say so, and restore everything else."""
+    members = [n for n in health.restore if nodes[n].role == "etcd"]
+    if not members or observed.etcd_ca_key:
+        return []
+    for name in members:
+        health.restore.remove(name)
+    return [
+        _warning(
+            "etcd members cannot be restored",
+            f"{', '.join(members)}: this cluster was imported from records that do not hold "
+            "its etcd CA key, so no certificate can be issued for a new member. Restore the "
+            "Terraform state that created the cluster (its private data holds the key), or "
+            "replace the etcd members by hand; the other nodes are restored.",
+            Path.root().attr("nodes"),
+        )
+    ]

@@ -1,0 +1,104 @@
+"""What a cluster plan checks against the platform before it promises anything: the quota for
+new nodes, room on the tenant's hosts for new and restored nodes, hosts that allow writes;
+and what plan observes there for ``plan_nodes`` (when each unhealthy node was first seen)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ...bridge.cty import Path
+from ...bridge.diagnostics import DiagnosticError, Diagnostics
+from ..host_conditions import refuse_writes, skipped_warning
+from ..platform import Platform
+from ..quota_admission import check, quota_exceeded
+from . import unhealthy_since
+from .health import READY
+from .hosts import ClusterHosts
+from .kubernetes.spec import Node
+from .model import ClusterModel, NodeState
+from .placement import PlacementError, place, skipped
+from .plan import DESTROY_ANYWAY, NodePlan, Observed, judged_statuses
+from .values import demand_of, has_etcd_ca_key, node_demand
+
+__all__ = ["PlanChecks"]
+
+
+class PlanChecks:
+    def __init__(self, platform: Platform, hosts: ClusterHosts) -> None:
+        self.platform = platform
+        self.hosts = hosts
+
+    def observe(self, prior: ClusterModel | None, model: ClusterModel, private: bytes) -> Observed:
+        """The records are read only when a node health judges is unhealthy."""
+        if prior is None or prior.nodes is None:
+            return Observed()
+        statuses = judged_statuses(prior, model)
+        if all(s == READY for s in statuses.values()):
+            return Observed()
+        since = unhealthy_since.recall(self.platform.records(), model.tenant, model.name)
+        return Observed(since, has_etcd_ca_key(private))
+
+    def check(
+        self,
+        prior: ClusterModel | None,
+        model: ClusterModel,
+        plan: NodePlan,
+        diagnostics: Diagnostics,
+    ) -> None:
+        """Room for the restored nodes, the quota and room for the added ones, and writes
+        allowed where the plan changes VMs."""
+        prior_nodes: Mapping[str, NodeState] = {} if prior is None else prior.nodes or {}
+        placed = {n: prior_nodes[n] for n in plan.keep + plan.repair + plan.power_on}
+        if plan.restore:
+            self.room(model, plan.restore, placed, diagnostics)
+        if plan.add and "tenant" not in model.unknown:
+            self.quota(model, list(plan.add), diagnostics)
+            if not diagnostics.has_errors:
+                added = [n.name for n in plan.add]
+                self.room(model, added, placed, diagnostics, restoring=False)
+        if prior is None or plan.changes:
+            writes = set(self.platform.record_hosts) | plan.written_hosts(prior_nodes)
+            refuse_writes(self.platform.read_only(writes), writes, diagnostics)
+
+    def room(
+        self,
+        model: ClusterModel,
+        names: Sequence[str],
+        placed: Mapping[str, NodeState],
+        diagnostics: Diagnostics,
+        *,
+        restoring: bool = True,
+    ) -> None:
+        """Say at plan time when the tenant's usable hosts cannot take the new nodes (or
+        those to restore), and which hosts take none."""
+        try:
+            inventories = self.platform.read_hosts().inventories
+            rooms, _ = self.hosts.rooms(model.tenant, inventories, model.network)
+        except DiagnosticError as exc:
+            diagnostics.add(exc.diagnostic)
+            return
+        skipped_warning(skipped(rooms), diagnostics)
+        roles = {n.name: n.role for n in model.desired}
+        demands = [node_demand(n, roles[n], model.flavors) for n in names]
+        try:
+            place(demands, rooms, {n: (v.role, v.host) for n, v in placed.items()})
+        except PlacementError as exc:
+            what = "restore" if restoring else "place"
+            diagnostics.error(
+                f"No room to {what} the cluster's nodes",
+                f"Placing {', '.join(names)} on the tenant's reachable hosts fails: {exc}. "
+                "Bring lost hosts back, free memory or datastore space, add hosts to the "
+                "tenant, or choose smaller flavors." + DESTROY_ANYWAY,
+            )
+
+    def quota(self, model: ClusterModel, add: list[Node], diagnostics: Diagnostics) -> None:
+        """New nodes must fit the quota, said at plan."""
+        path = Path.root().attr("worker_count")
+        try:
+            decision = check(self.platform, model.tenant, demand_of(add, model.flavors))
+            if decision.allowed:
+                return
+            refusal = quota_exceeded(model.tenant, decision, path).diagnostic
+        except DiagnosticError as exc:
+            refusal = exc.diagnostic
+        diagnostics.error(refusal.summary, refusal.detail + DESTROY_ANYWAY, path)

@@ -1,0 +1,175 @@
+"""Apply's health work: the nodes the node plan powers on, repairs in place, and restores.
+
+Plan decided from the refreshed statuses; the hosts may have changed since. So apply looks
+at each such node again in the host's current inventory (the one this process reads anyway
+to place new VMs) and leaves alone, with a warning, a node that is ready again — it was
+powered on or its host came back, say. Everything else goes as planned: powered on and
+repaired (same VM), then restored with a new VM (etcd members and masters one at a time, so
+quorum holds; workers in batches), and only then is the remnant destroyed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...bridge.api import ApplyResponse
+from ...bridge.diagnostics import DiagnosticError
+from ...esxi.errors import EsxiError
+from ..platform import Platform
+from .health import READY
+from .hosts import ClusterHosts
+from .kubernetes.spec import Node
+from .model import ClusterModel
+from .plan import NodePlan
+from .values import node_status
+
+if TYPE_CHECKING:
+    from ...esxi.session import HostSession
+    from .kubernetes.pki import ClusterPki
+
+__all__ = ["Restorer"]
+
+Nodes = dict[str, dict[str, Any]]
+WriteRecord = Callable[[ClusterModel, "ClusterPki", Mapping[str, dict[str, Any]]], None]
+ROLE_ORDER = {"etcd": 0, "master": 1, "worker": 2}
+
+
+class Restorer:
+    def __init__(self, platform: Platform, hosts: ClusterHosts, write_record: WriteRecord) -> None:
+        self.platform = platform
+        self.hosts = hosts
+        self.write_record = write_record
+
+    def carry_out(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        node_plan: NodePlan,
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        from ...esxi.devices import NicRepair, repair_nics
+        from ...esxi.vms import power_on_vms
+
+        todo = node_plan.power_on + node_plan.repair + node_plan.restore
+        still = self.still_unhealthy(model, todo, nodes, response)
+        power_on = [n for n in node_plan.power_on if n in still]
+        repairs = {
+            n: NicRepair(model.network, nodes[n].get("mac")) for n in node_plan.repair if n in still
+        }
+        self._on_node_vms(
+            power_on, nodes, response,
+            lambda session, names: power_on_vms(session, [nodes[n]["vm_id"] for n in names], stop),
+        )  # fmt: skip
+        self._on_node_vms(
+            list(repairs), nodes, response,
+            lambda session, names: repair_nics(
+                session, {nodes[n]["vm_id"]: repairs[n] for n in names}, stop
+            ),
+        )  # fmt: skip
+        for group in self._restore_groups(
+            model, [n for n in node_plan.restore if n in still], nodes
+        ):
+            if not self.restore(model, pki, group, nodes, stop, response):
+                return
+
+    def still_unhealthy(
+        self, model: ClusterModel, names: tuple[str, ...], nodes: Nodes, response: ApplyResponse
+    ) -> set[str]:
+        """Of ``names``, those the hosts still show unhealthy; a node ready again is left as
+        it is (the plan showed it ready, so the state still matches the plan)."""
+        if not names:
+            return set()
+        inventories = self.platform.read_hosts().inventories
+        still = set()
+        for name in names:
+            node = nodes[name]
+            found = node_status(
+                inventories.get(node["host"]), node, model.tenant, model.name, name,
+                model.network,
+            )  # fmt: skip
+            if found.status != READY:
+                still.add(name)
+                continue
+            was, node["status"] = node["status"], READY
+            response.diagnostics.warning(
+                f"Node {name} is ready again: left as it is",
+                f"The plan acted on it as {was}, but its VM {node['vm_id']} on "
+                f"{node['host']} is ready now, so apply leaves it alone.",
+            )
+        return still
+
+    @staticmethod
+    def _restore_groups(model: ClusterModel, names: list[str], nodes: Nodes) -> list[list[str]]:
+        """etcd members, then masters, one at a time; then workers in batches."""
+        control = sorted(
+            (n for n in names if nodes[n]["role"] != "worker"),
+            key=lambda n: (ROLE_ORDER[nodes[n]["role"]], n),
+        )
+        workers = [n for n in names if nodes[n]["role"] == "worker"]
+        size = model.worker_batch_size
+        return [[n] for n in control] + [
+            workers[i : i + size] for i in range(0, len(workers), size)
+        ]
+
+    def _on_node_vms(
+        self,
+        names: list[str],
+        nodes: Nodes,
+        response: ApplyResponse,
+        work: Callable[[HostSession, list[str]], Mapping[str, EsxiError | None]],
+    ) -> None:
+        """Run ``work`` on the named nodes' VMs, per host (VM moid -> error); a node it
+        succeeds for is ready, a failure is reported."""
+        by_host: dict[str, list[str]] = {}
+        for name in names:
+            by_host.setdefault(nodes[name]["host"], []).append(name)
+        results = self.platform.on_hosts(
+            by_host, lambda session: work(session, by_host[session.name])
+        )
+        for name in names:
+            outcome = results[nodes[name]["host"]]
+            error = (
+                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
+            )
+            if error is None:
+                nodes[name]["status"] = READY
+            elif isinstance(error, DiagnosticError):
+                response.diagnostics.add(error.diagnostic)
+            else:
+                response.diagnostics.add(self.platform.explain(error).diagnostic)
+
+    def restore(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        names: list[str],
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> bool:
+        """Replace ``names`` with new VMs; False after a failure (``nodes`` stays current)."""
+        lost = {n: nodes.pop(n) for n in names}
+        batch = [Node(n, v["role"], v["ip"]) for n, v in lost.items()]
+        made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop, restoring=True)
+        nodes.update(made)
+        for name, old in lost.items():
+            if name not in made:
+                nodes[name] = old  # not replaced: keep tracking the old one
+                continue
+            remnant = self.hosts.destroy(model.tenant, model.name, [name], {name: old}, stop)
+            if remnant[name] is not None:
+                response.diagnostics.warning(
+                    f"The remnant of node {name} was left",
+                    f"{remnant[name].diagnostic.detail} The node was restored; its old VM "
+                    f"{old['vm_id']} on {old['host']} is reported as unmanaged until it is "
+                    "deleted.",
+                )
+        with self.platform.records().locked(f"restore nodes of {model.tenant}/{model.name}"):
+            self.write_record(model, pki, nodes)
+        for failure in errors:
+            response.diagnostics.add(failure.diagnostic)
+        return not errors
