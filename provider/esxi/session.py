@@ -15,7 +15,7 @@ import ssl
 import threading
 from typing import Any
 
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import SmartConnect
 from pyVmomi import vim
 
 from .endpoint import Endpoint, normalize_thumbprint
@@ -102,8 +102,11 @@ class HostSession:
         return self.endpoint.name
 
     def close(self) -> None:
+        """Log out with the content kept (``Disconnect`` fetches it again: a round trip)."""
         with contextlib.suppress(Exception):  # best effort: the host may be gone
-            Disconnect(self.si)
+            self.content.sessionManager.Logout()
+        with contextlib.suppress(Exception):
+            self.si._stub.DropConnections()
 
 
 def open_session(endpoint: Endpoint) -> HostSession:

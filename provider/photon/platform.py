@@ -77,6 +77,7 @@ class Platform:
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._licenses: dict[str, LicenseInfo] = {}  # read once per process
+        self._licenses_lock = threading.Lock()  # concurrent plans share one read
         self._locks = {name: threading.Lock() for name in self.endpoints}
         self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
         self._live_locks = {name: threading.Lock() for name in self.endpoints}
@@ -167,6 +168,15 @@ class Platform:
             log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
             return self.inventory(session)
 
+    def root_pool(self, session: HostSession) -> str:
+        """The host's root resource pool: it is the same for the session's whole life, so
+        the kept inventory answers without a call once it exists (a fresh read otherwise).
+        Creates running side by side would each wait for their own fresh read."""
+        with self._live_locks[session.name]:
+            live = self._live.get(session.name)
+        kept = live.latest() if live is not None and live.session is session else None
+        return (kept or self.inventory(session)).root_pool
+
     def forget_inventory(self, host: str) -> None:
         """After a write whose change the host may not report: the next read is a whole one.
         (A pool's new limits: vcsim 0.24 reports no change made by ``UpdateConfig``.)"""
@@ -189,10 +199,11 @@ class Platform:
         from ..esxi.license import read_license
 
         hosts = [h for h in dict.fromkeys(hosts) if h in self.endpoints]
-        unread = [h for h in hosts if h not in self._licenses]
-        for host, license in self.on_hosts(unread, read_license).items():
-            if not isinstance(license, DiagnosticError):
-                self._licenses[host] = license
+        with self._licenses_lock:
+            unread = [h for h in hosts if h not in self._licenses]
+            for host, license in self.on_hosts(unread, read_license).items():
+                if not isinstance(license, DiagnosticError):
+                    self._licenses[host] = license
         return {h: self._licenses[h] for h in hosts if h in self._licenses}
 
     def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
