@@ -168,14 +168,16 @@ class Platform:
             log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
             return self.inventory(session)
 
-    def root_pool(self, session: HostSession) -> str:
-        """The host's root resource pool: it is the same for the session's whole life, so
-        the kept inventory answers without a call once it exists (a fresh read otherwise).
-        Creates running side by side would each wait for their own fresh read."""
+    def kept_inventory(self, session: HostSession) -> Inventory:
+        """The inventory as last read by this process, without a call once there is one
+        (a fresh read otherwise): only for what cannot change while the session lives (the
+        root pool) or needs nothing newer (which datastore the records are on). Writes
+        running side by side would otherwise each wait for a fresh read of their own;
+        whatever a plan decides on reads ``inventory``."""
         with self._live_locks[session.name]:
             live = self._live.get(session.name)
         kept = live.latest() if live is not None and live.session is session else None
-        return (kept or self.inventory(session)).root_pool
+        return kept or self.inventory(session)
 
     def forget_inventory(self, host: str) -> None:
         """After a write whose change the host may not report: the next read is a whole one.
@@ -254,7 +256,6 @@ class Platform:
             return self._records
 
     def _datastore_records(self) -> RecordStore:
-        from ..esxi.capacity import read_capacity
         from ..esxi.datastore import DatastoreFiles
         from .records_datastore import DatastoreRecords
 
@@ -263,7 +264,8 @@ class Platform:
         try:
             # The first by name, whatever its state: records must never move because a
             # datastore was briefly away.
-            stores = {d.name: d for d in read_capacity(session).datastores}
+            # From the kept inventory: no round trip of its own.
+            stores = {d.name: d for d in self.kept_inventory(session).datastores.values()}
             datastore = datastore or min(stores, default=None)
             if datastore not in stores or not stores[datastore].accessible:
                 raise DiagnosticError(

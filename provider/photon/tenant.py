@@ -314,7 +314,7 @@ class TenantResource(Resource):
         limit_mb = pool_memory_limit_mb(memory_gb)
 
         def add(session: HostSession) -> str:
-            root = self.platform.root_pool(session)
+            root = self.platform.kept_inventory(session).root_pool
             return create_pool(session, root, pool_name(tenant), limit_mb)
 
         return _successes(self.platform.on_hosts(hosts, add), diagnostics)
