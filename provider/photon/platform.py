@@ -255,6 +255,17 @@ class Platform:
                 self._records = SharedReads(self._datastore_records())
             return self._records
 
+    def prefetch_record(self, kind: str, name: str) -> None:
+        """Start a plain read of a record now, so that its round trip overlaps the host reads
+        made before it is used: the later ``records().get`` shares it (``records_cache.py``),
+        or reads again if it failed, and reports that failure."""
+
+        def read() -> None:
+            with contextlib.suppress(Exception):
+                self.records().get(kind, name)
+
+        threading.Thread(target=read, name=f"prefetch {kind}/{name}", daemon=True).start()
+
     def _datastore_records(self) -> RecordStore:
         from ..esxi.datastore import DatastoreFiles
         from .records_datastore import DatastoreRecords

@@ -134,6 +134,7 @@ class TenantResource(Resource):
     def _check_name_free(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> None:
         if diagnostics.has_errors:
             return
+        self.platform.prefetch_record(KIND, tenant)
         for host, inventory in self.platform.inventories(hosts).items():
             if isinstance(inventory, DiagnosticError):
                 diagnostics.add(inventory.diagnostic)
@@ -192,6 +193,7 @@ class TenantResource(Resource):
                 "the host is gone for good, `terraform state rm` the tenant and import it again.",
             )
         present = []
+        self.platform.prefetch_record(KIND, tenant)
         inventories = self.platform.inventories(hosts)
         for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
