@@ -70,6 +70,26 @@ def test_data_source_and_ephemeral_pages_document_every_attribute_and_embed_thei
     assert example.read_text().strip() in text
 
 
+SERVED = [
+    ("resources", name, kind) for name, kind in sorted(PhotonProvider.resources.items())
+] + OTHERS
+
+
+@pytest.mark.parametrize(("folder", "type_name", "served"), SERVED)
+def test_every_default_is_documented_as_the_schema_states_it(
+    folder: str, type_name: str, served: type
+) -> None:
+    """The schema states a default once, in the description Terraform shows; the page must
+    say the same."""
+    lines = page(folder, type_name).splitlines()
+    for attr in served.schema.block.attributes:
+        if attr.default is None:
+            continue
+        stated = attr.documentation.removeprefix(attr.description).strip()
+        (line,) = [line for line in lines if line.startswith(f"- `{attr.name}` (")]
+        assert line.endswith(stated), f"{type_name}.{attr.name}: the page should say {stated}"
+
+
 def test_provider_page_documents_every_setting() -> None:
     text = (DOCS / "index.md").read_text()
     missing = [n for n in attribute_names(PhotonProvider.schema.block) if f"- `{n}` (" not in text]

@@ -236,6 +236,7 @@ class Provider(ABC):
     """The provider as the bridge sees it. Schema and validation must stay cheap to import:
     Terraform starts the provider process for them alone."""
 
+    name: ClassVar[str]  # the NAME of its address NAMESPACE/NAME; messages name it
     schema: ClassVar[Schema]
     resources: ClassVar[Mapping[str, type[Resource] | Deferred]]
     data_sources: ClassVar[Mapping[str, type[DataSource]]]

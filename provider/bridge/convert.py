@@ -111,7 +111,7 @@ def _block_to_proto(block: Block, version: int = 0) -> pb.Schema.Block:
 def _attribute_to_proto(attr: Attribute) -> pb.Schema.Attribute:
     out = pb.Schema.Attribute(
         name=attr.name,
-        description=attr.description,
+        description=attr.documentation,
         description_kind=_MARKDOWN,
         required=attr.required,
         optional=attr.optional,

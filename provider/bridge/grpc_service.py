@@ -49,11 +49,11 @@ from .convert import (
     path_to_proto,
     schema_to_proto,
 )
-from .cty import CodecError, Path, Value
+from .cty import CodecError, Value
 from .diagnostics import DiagnosticError, Diagnostics
 from .logs import log_context
-from .planning import plan_from_schema
-from .schema import Schema, walk_attributes
+from .planning import defaults, plan_from_schema
+from .schema import Schema, validate_attributes
 
 __all__ = ["start_grpc_server"]
 
@@ -65,7 +65,8 @@ _CAPABILITIES = pb.ServerCapabilities(get_provider_schema_optional=True)
 class _Call:
     """Context of one RPC: its diagnostics, and the rule that no exception escapes."""
 
-    def __init__(self, rpc: str, type_name: str = "") -> None:
+    def __init__(self, provider_name: str, rpc: str, type_name: str = "") -> None:
+        self.provider_name = provider_name
         self.rpc = rpc
         self.type_name = type_name
         self.diagnostics = Diagnostics()
@@ -91,7 +92,7 @@ class _Call:
         elif exc is not None:
             log.debug("Unexpected error", exc_info=(kind, exc, tb), **log_context(**context))
             self.diagnostics.error(
-                "Internal error in the photon provider",
+                f"Internal error in the {self.provider_name} provider",
                 f"{self.rpc} failed: {type(exc).__name__}: {exc}. This is a bug in the provider; "
                 "run with TF_LOG=debug to see the traceback and report it.",
             )
@@ -108,11 +109,11 @@ class _Call:
         return diagnostics_to_proto(self.diagnostics)
 
 
-def _unknown_type(kind: str, type_name: str) -> DiagnosticError:
+def _unknown_type(provider_name: str, kind: str, type_name: str) -> DiagnosticError:
     return DiagnosticError(
         f"Unknown {kind} type {type_name!r}",
-        f"The photon provider has no {kind} of that type. Check the spelling, and that the "
-        "provider version in your lock file is the one you expect.",
+        f"The {provider_name} provider has no {kind} of that type. Check the spelling, and that "
+        "the provider version in your lock file is the one you expect.",
     )
 
 
@@ -124,10 +125,7 @@ def _validate(
 ) -> None:
     """Per-attribute validators of the schema on known values, then the owner's own checks."""
     value = decode_dynamic(config, schema.value_type())
-    for attr, attr_value, path in walk_attributes(schema.block, value, Path.root()):
-        if attr.validators and attr_value.is_known and not attr_value.is_null:
-            for validator in attr.validators:
-                validator(attr_value, path, diagnostics)
+    validate_attributes(schema.block, value, diagnostics)
     cross_check(value, diagnostics)
 
 
@@ -148,22 +146,25 @@ class ProviderService(pb_grpc.ProviderServicer):
     def __init__(self, provider: Provider) -> None:
         self._provider = provider
 
+    def _call(self, rpc: str, type_name: str = "") -> _Call:
+        return _Call(self._provider.name, rpc, type_name)
+
     def _resource_schema(self, type_name: str) -> Schema:
         cls = self._provider.resources.get(type_name)
         if cls is None:
-            raise _unknown_type("resource", type_name)
+            raise _unknown_type(self._provider.name, "resource", type_name)
         return cls.schema
 
     def _data_source_schema(self, type_name: str) -> Schema:
         cls = self._provider.data_sources.get(type_name)
         if cls is None:
-            raise _unknown_type("data source", type_name)
+            raise _unknown_type(self._provider.name, "data source", type_name)
         return cls.schema
 
     def _ephemeral_class(self, type_name: str) -> type[EphemeralResource]:
         cls = self._provider.ephemeral_resources.get(type_name)
         if cls is None:
-            raise _unknown_type("ephemeral resource", type_name)
+            raise _unknown_type(self._provider.name, "ephemeral resource", type_name)
         return cls
 
     def _ephemeral_resource(self, type_name: str) -> EphemeralResource:
@@ -179,7 +180,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         return self._provider.new_data_source(type_name)
 
     def GetMetadata(self, request: Any, context: Any) -> pb.GetMetadata.Response:
-        with _Call("GetMetadata") as call:
+        with self._call("GetMetadata") as call:
             return pb.GetMetadata.Response(
                 server_capabilities=_CAPABILITIES,
                 resources=[
@@ -197,7 +198,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.GetMetadata.Response(diagnostics=call.proto_diagnostics)
 
     def GetProviderSchema(self, request: Any, context: Any) -> pb.GetProviderSchema.Response:
-        with _Call("GetProviderSchema") as call:
+        with self._call("GetProviderSchema") as call:
             p = self._provider
             return pb.GetProviderSchema.Response(
                 provider=schema_to_proto(p.schema),
@@ -213,33 +214,33 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.GetProviderSchema.Response(diagnostics=call.proto_diagnostics)
 
     def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
-        with _Call("ValidateProviderConfig") as call:
+        with self._call("ValidateProviderConfig") as call:
             p = self._provider
             _validate(p.schema, request.config, p.validate_config, call.diagnostics)
         return pb.ValidateProviderConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
-        with _Call("ValidateResourceConfig", request.type_name) as call:
+        with self._call("ValidateResourceConfig", request.type_name) as call:
             schema = self._resource_schema(request.type_name)
             check = self._provider.resources[request.type_name].validate_config
             _validate(schema, request.config, check, call.diagnostics)
         return pb.ValidateResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
-        with _Call("ValidateDataResourceConfig", request.type_name) as call:
+        with self._call("ValidateDataResourceConfig", request.type_name) as call:
             schema = self._data_source_schema(request.type_name)
             check = self._provider.data_sources[request.type_name].validate_config
             _validate(schema, request.config, check, call.diagnostics)
         return pb.ValidateDataResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def ConfigureProvider(self, request: Any, context: Any) -> Any:
-        with _Call("ConfigureProvider") as call:
+        with self._call("ConfigureProvider") as call:
             config = decode_dynamic(request.config, self._provider.schema.value_type())
             self._provider.configure(config, call.diagnostics)
         return pb.ConfigureProvider.Response(diagnostics=call.proto_diagnostics)
 
     def UpgradeResourceState(self, request: Any, context: Any) -> Any:
-        with _Call("UpgradeResourceState", request.type_name) as call:
+        with self._call("UpgradeResourceState", request.type_name) as call:
             schema = self._resource_schema(request.type_name)
             if request.version > schema.version:
                 raise DiagnosticError(
@@ -256,7 +257,7 @@ class ProviderService(pb_grpc.ProviderServicer):
 
     def ReadResource(self, request: Any, context: Any) -> Any:
         response: ReadResponse | None = None
-        with _Call("ReadResource", request.type_name) as call:
+        with self._call("ReadResource", request.type_name) as call:
             resource = self._resource(request.type_name)
             state = decode_dynamic(request.current_state, resource.schema.value_type())
             response = ReadResponse(state, request.private, call.diagnostics)
@@ -270,7 +271,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         )
 
     def PlanResourceChange(self, request: Any, context: Any) -> Any:
-        with _Call("PlanResourceChange", request.type_name) as call:
+        with self._call("PlanResourceChange", request.type_name) as call:
             resource = self._resource(request.type_name)
             object_type = resource.schema.value_type()
             plan_request = PlanRequest(
@@ -294,7 +295,7 @@ class ProviderService(pb_grpc.ProviderServicer):
     def ApplyResourceChange(self, request: Any, context: Any) -> Any:
         apply_request: ApplyRequest | None = None
         response: ApplyResponse | None = None
-        with _Call("ApplyResourceChange", request.type_name) as call:
+        with self._call("ApplyResourceChange", request.type_name) as call:
             resource = self._resource(request.type_name)
             object_type = resource.schema.value_type()
             apply_request = ApplyRequest(
@@ -322,7 +323,7 @@ class ProviderService(pb_grpc.ProviderServicer):
             if not call.diagnostics.has_errors:
                 call.diagnostics.error(
                     "Provider left values unknown after apply",
-                    f"This is a bug in the photon provider ({request.type_name}); "
+                    f"This is a bug in the {self._provider.name} provider ({request.type_name}); "
                     "please report it.",
                 )
             new_state = apply_request.prior_state
@@ -333,7 +334,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         )
 
     def ImportResourceState(self, request: Any, context: Any) -> Any:
-        with _Call("ImportResourceState", request.type_name) as call:
+        with self._call("ImportResourceState", request.type_name) as call:
             resource = self._resource(request.type_name)
             response = ImportResponse(diagnostics=call.diagnostics)
             resource.import_state(request.id, response)
@@ -354,12 +355,12 @@ class ProviderService(pb_grpc.ProviderServicer):
         return self._not_served(
             "MoveResourceState",
             pb.MoveResourceState.Response,
-            "Moving state between resource "
-            "types is not supported by the photon provider; use `terraform import` instead.",
+            f"Moving state between resource types is not supported by the "
+            f"{self._provider.name} provider; use `terraform import` instead.",
         )
 
     def ReadDataSource(self, request: Any, context: Any) -> Any:
-        with _Call("ReadDataSource", request.type_name) as call:
+        with self._call("ReadDataSource", request.type_name) as call:
             source = self._data_source(request.type_name)
             config = decode_dynamic(request.config, source.schema.value_type())
             state = source.read(ReadDataRequest(config), call.diagnostics)
@@ -369,20 +370,21 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.ReadDataSource.Response(diagnostics=call.proto_diagnostics)
 
     def _not_served(self, rpc: str, response_type: Callable[..., Any], detail: str) -> Any:
-        with _Call(rpc) as call:
+        with self._call(rpc) as call:
             call.diagnostics.error(f"{rpc} is not supported", detail)
         return response_type(diagnostics=call.proto_diagnostics)
 
     def ValidateEphemeralResourceConfig(self, request: Any, context: Any) -> Any:
-        with _Call("ValidateEphemeralResourceConfig", request.type_name) as call:
+        with self._call("ValidateEphemeralResourceConfig", request.type_name) as call:
             cls = self._ephemeral_class(request.type_name)
             _validate(cls.schema, request.config, cls.validate_config, call.diagnostics)
         return pb.ValidateEphemeralResourceConfig.Response(diagnostics=call.proto_diagnostics)
 
     def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
-        with _Call("OpenEphemeralResource", request.type_name) as call:
+        with self._call("OpenEphemeralResource", request.type_name) as call:
             resource = self._ephemeral_resource(request.type_name)
             config = decode_dynamic(request.config, resource.schema.value_type())
+            config = config.with_attributes(defaults(resource.schema, config))
             response = OpenEphemeralResponse(config, diagnostics=call.diagnostics)
             resource.open(OpenEphemeralRequest(config), response)
             if call.diagnostics.has_errors:
@@ -396,7 +398,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.OpenEphemeralResource.Response(diagnostics=call.proto_diagnostics)
 
     def RenewEphemeralResource(self, request: Any, context: Any) -> Any:
-        with _Call("RenewEphemeralResource", request.type_name) as call:
+        with self._call("RenewEphemeralResource", request.type_name) as call:
             resource = self._ephemeral_resource(request.type_name)
             response = RenewEphemeralResponse(request.private, diagnostics=call.diagnostics)
             resource.renew(RenewEphemeralRequest(request.private), response)
@@ -408,7 +410,7 @@ class ProviderService(pb_grpc.ProviderServicer):
         return pb.RenewEphemeralResource.Response(diagnostics=call.proto_diagnostics)
 
     def CloseEphemeralResource(self, request: Any, context: Any) -> Any:
-        with _Call("CloseEphemeralResource", request.type_name) as call:
+        with self._call("CloseEphemeralResource", request.type_name) as call:
             resource = self._ephemeral_resource(request.type_name)
             resource.close(CloseEphemeralRequest(request.private), call.diagnostics)
         return pb.CloseEphemeralResource.Response(diagnostics=call.proto_diagnostics)
@@ -418,7 +420,9 @@ class ProviderService(pb_grpc.ProviderServicer):
 
     def CallFunction(self, request: Any, context: Any) -> Any:
         return pb.CallFunction.Response(
-            error=pb.FunctionError(text=f"The photon provider has no function {request.name!r}.")
+            error=pb.FunctionError(
+                text=f"The {self._provider.name} provider has no function {request.name!r}."
+            )
         )
 
     def StopProvider(self, request: Any, context: Any) -> Any:

@@ -29,11 +29,18 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 
 
 class HclogJsonFormatter(logging.Formatter):
+    """``@module`` is the provider's name and the package that logged (``NAME.bridge``)."""
+
+    def __init__(self, provider_name: str) -> None:
+        super().__init__()
+        self.provider_name = provider_name
+
     def format(self, record: logging.LogRecord) -> str:
+        package = record.name.removeprefix("provider.").split(".")[0]
         entry: dict[str, Any] = {
             "@level": "trace" if record.levelno <= TRACE else _LEVELS.get(record.levelno, "info"),
             "@message": record.getMessage(),
-            "@module": "photon." + record.name.removeprefix("provider.").split(".")[0],
+            "@module": f"{self.provider_name}.{package}",
             "@timestamp": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(),
         }
         for key, value in vars(record).items():
@@ -44,10 +51,10 @@ class HclogJsonFormatter(logging.Formatter):
         return json.dumps(entry, separators=(",", ":"))
 
 
-def configure_logging() -> None:
+def configure_logging(provider_name: str) -> None:
     """Log everything to stderr as hclog JSON; Terraform filters by ``TF_LOG`` itself."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(HclogJsonFormatter())
+    handler.setFormatter(HclogJsonFormatter(provider_name))
     root = logging.getLogger("provider")
     root.handlers[:] = [handler]
     root.setLevel(TRACE)

@@ -1,7 +1,9 @@
 """The plan every resource gets before its own ``modify_plan``: derived from the schema alone.
 
-- Computed attributes the configuration leaves unset become unknown ("known after apply") on
-  create, and on update when anything changed, unless marked ``use_state_for_unknown``.
+- Attributes with a ``default`` that the configuration leaves unset are planned as the default.
+- Other computed attributes the configuration leaves unset become unknown ("known after
+  apply") on create, and on update when anything changed, unless marked
+  ``use_state_for_unknown``.
 - Attributes marked ``requires_replace`` whose planned value differs from the prior state are
   reported to Terraform, which then plans destroy-and-create.
 """
@@ -12,7 +14,16 @@ from .api import PlanRequest, PlanResponse
 from .cty import Path, Value
 from .schema import Schema
 
-__all__ = ["plan_from_schema"]
+__all__ = ["defaults", "plan_from_schema"]
+
+
+def defaults(schema: Schema, config: Value) -> dict[str, Value]:
+    """The default of every attribute that has one and that ``config`` leaves null."""
+    return {
+        a.name: a.default_value()
+        for a in schema.block.attributes
+        if a.default is not None and config[a.name].is_null
+    }
 
 
 def plan_from_schema(schema: Schema, request: PlanRequest) -> PlanResponse:
@@ -34,13 +45,14 @@ def plan_from_schema(schema: Schema, request: PlanRequest) -> PlanResponse:
     if request.creating or proposed != prior:
         changes = {}
         for attr in schema.block.attributes:
-            if not attr.computed or not config[attr.name].is_null:
+            if not attr.computed or not config[attr.name].is_null or attr.default is not None:
                 continue
             if attr.use_state_for_unknown and not request.creating:
                 changes[attr.name] = prior[attr.name]
             else:
                 changes[attr.name] = Value.unknown(attr.value_type())
         response.planned_state = proposed.with_attributes(changes)
+    response.planned_state = response.planned_state.with_attributes(defaults(schema, config))
     if not request.creating:
         planned = response.planned_state
         response.requires_replace = [

@@ -66,9 +66,9 @@ def negotiate_protocol(environ: dict[str, str] | os._Environ[str]) -> int:
 class _Lifecycle:
     """Everything started for one serve(), stopped in reverse order exactly once."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider_name: str) -> None:
         self.stop_requested = threading.Event()
-        self.folder = tempfile.mkdtemp(prefix="tf-photon-")  # mkdtemp makes it 0700
+        self.folder = tempfile.mkdtemp(prefix=f"tf-{provider_name}-")  # mkdtemp makes it 0700
         self._stoppers: list[Callable[[], None]] = []
 
         # From the first moment: a signal during start-up must also end in a clean exit.
@@ -97,11 +97,15 @@ def serve(
     debug: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Serve one provider until Terraform (or a signal) stops it; returns the exit code."""
+    """Serve one provider until Terraform (or a signal) stops it; returns the exit code.
+
+    ``provider_address`` names the provider (``registry.terraform.io/NAMESPACE/NAME``): its
+    last part, the name Terraform knows it by, names its log lines and its private folder."""
     gc.disable()  # start-up allocates much and frees next to nothing: collecting is lost time
     from .logs import configure_logging
 
-    configure_logging()
+    provider_name = provider_address.rsplit("/", 1)[-1]
+    configure_logging(provider_name)
     if not debug:
         try:
             negotiate_protocol(os.environ)
@@ -109,7 +113,7 @@ def serve(
             print(exc, file=sys.stderr)
             return 1
 
-    life = _Lifecycle()
+    life = _Lifecycle(provider_name)
     try:
         socket_path = os.path.join(life.folder, "plugin.sock")
         if debug:

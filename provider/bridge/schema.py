@@ -1,8 +1,9 @@
 """Schema model: what a provider, resource or data source accepts and returns.
 
 Besides what goes on the wire, an attribute carries behaviour the bridge applies for every
-resource alike: validators (run on known values at validate time), ``requires_replace`` and
-``use_state_for_unknown`` (applied when planning).
+resource alike: validators (run on known values at validate time), ``default``,
+``requires_replace`` and ``use_state_for_unknown`` (applied when planning). A default is
+written into the description sent to Terraform, so it is stated once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .cty import List, Map, Object, Path, Set, Type, Value
 from .diagnostics import Diagnostics
@@ -22,6 +24,7 @@ __all__ = [
     "Nesting",
     "Schema",
     "Validator",
+    "validate_attributes",
     "walk_attributes",
 ]
 
@@ -46,12 +49,22 @@ def _wrap(nesting: Nesting, obj: Object) -> Type:
     return obj
 
 
+def _refuse_defaults(attributes: tuple[Attribute, ...]) -> None:
+    """Planning fills in defaults of top-level attributes only."""
+    for a in attributes:
+        if a.default is not None:
+            raise ValueError(f"attribute {a.name}: a nested attribute cannot have a default")
+
+
 @dataclass(frozen=True)
 class NestedAttributes:
     """Attributes nested inside an attribute (protocol 6 only), e.g. ``nodes = { ... }``."""
 
     attributes: tuple[Attribute, ...]
     nesting: Nesting = Nesting.SINGLE
+
+    def __post_init__(self) -> None:
+        _refuse_defaults(self.attributes)
 
     def value_type(self) -> Type:
         obj = Object({a.name: a.value_type() for a in self.attributes})
@@ -72,15 +85,43 @@ class Attribute:
     requires_replace: bool = False
     use_state_for_unknown: bool = False
     validators: tuple[Validator, ...] = ()
+    default: Any = None  # planned when the configuration leaves the attribute null
 
     def __post_init__(self) -> None:
         if (self.type is None) == (self.nested is None):
             raise ValueError(f"attribute {self.name}: give exactly one of type and nested")
         if not (self.required or self.optional or self.computed):
             raise ValueError(f"attribute {self.name}: must be required, optional or computed")
+        if self.default is not None and not (self.optional and self.computed):
+            raise ValueError(f"attribute {self.name}: a default needs optional and computed")
 
     def value_type(self) -> Type:
         return self.nested.value_type() if self.nested else self.type  # type: ignore[return-value]
+
+    def default_value(self) -> Value:
+        return Value.from_python(self.value_type(), self.default)
+
+    @property
+    def documentation(self) -> str:
+        """The description as Terraform shows it, the default stated at its end."""
+        if self.default is None:
+            return self.description
+        return f"{self.description} Default: `{_hcl(self.default)}`.".lstrip()
+
+
+def _hcl(value: Any, *, top: bool = True) -> str:
+    """A default as a user writes it in HCL (a string at the top level unquoted)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value if top else f'"{value}"'
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_hcl(v, top=False)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_hcl(v, top=False) for v in value) + "]"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -90,6 +131,9 @@ class NestedBlock:
     nesting: Nesting = Nesting.LIST
     min_items: int = 0
     max_items: int = 0
+
+    def __post_init__(self) -> None:
+        _refuse_defaults(self.block.attributes)
 
     def value_type(self) -> Type:
         return _wrap(self.nesting, self.block.value_type())
@@ -146,6 +190,14 @@ def walk_attributes(
         nested_path = path.attr(nested.name)
         for element, element_path in _elements(nested.nesting, value[nested.name], nested_path):
             yield from walk_attributes(nested.block, element, element_path)
+
+
+def validate_attributes(block: Block, value: Value, diagnostics: Diagnostics) -> None:
+    """Every attribute's validators, on its known, non-null values."""
+    for attr, attr_value, path in walk_attributes(block, value, Path.root()):
+        if attr.validators and attr_value.is_known and not attr_value.is_null:
+            for validator in attr.validators:
+                validator(attr_value, path, diagnostics)
 
 
 def _elements(nesting: Nesting, value: Value, path: Path) -> Iterator[tuple[Value, Path]]:

@@ -8,9 +8,11 @@ __all__ = [
     "CertificateMismatch",
     "EsxiError",
     "HostUnreachable",
+    "InvalidPowerState",
     "NameTaken",
     "NotFound",
     "ResourceInUse",
+    "StoppedWaiting",
     "WritesForbidden",
 ]
 
@@ -52,3 +54,11 @@ class ResourceInUse(EsxiError):
 
 class WritesForbidden(EsxiError):
     """The host's license makes its API read-only (the free vSphere Hypervisor)."""
+
+
+class InvalidPowerState(EsxiError):
+    """The VM is not in a power state that allows the operation (already on, or off)."""
+
+
+class StoppedWaiting(EsxiError):
+    """Terraform asked us to stop; the task goes on on the host, unobserved."""

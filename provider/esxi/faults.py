@@ -13,6 +13,7 @@ from .errors import (
     AlreadyExists,
     EsxiError,
     HostUnreachable,
+    InvalidPowerState,
     NameTaken,
     NotFound,
     ResourceInUse,
@@ -39,6 +40,8 @@ def translated(host: str) -> Iterator[None]:
         raise ResourceInUse(host, exc.msg or "the object is in use") from exc
     except vim.fault.RestrictedVersion as exc:
         raise WritesForbidden(host, exc.msg or "the license forbids this operation") from exc
+    except vim.fault.InvalidPowerState as exc:
+        raise InvalidPowerState(host, exc.msg or type(exc).__name__) from exc
     except vim.fault.NotAuthenticated as exc:
         raise HostUnreachable(host, "the session ended (the host restarted?)") from exc
     except (vmodl.MethodFault, vim.fault.VimFault) as exc:

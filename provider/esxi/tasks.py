@@ -14,16 +14,12 @@ from typing import Any
 from pyVmomi import vim
 
 from .collector import properties_of
-from .errors import EsxiError
+from .errors import EsxiError, StoppedWaiting
 from .session import HostSession
 
-__all__ = ["StoppedWaiting", "TaskOutcome", "wait_for_tasks"]
+__all__ = ["TaskOutcome", "wait_for_tasks"]
 
 _FIRST_POLL, _MAX_POLL = 0.01, 0.5
-
-
-class StoppedWaiting(EsxiError):
-    """Terraform asked us to stop; the task goes on on the host, unobserved."""
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pyVmomi import vim
 
 from .collector import properties_of
-from .errors import AlreadyExists, EsxiError, NotFound
+from .errors import AlreadyExists, EsxiError, InvalidPowerState, NotFound, StoppedWaiting
 from .faults import raise_task_error, translated
 from .session import HostSession
-from .tasks import StoppedWaiting, wait_for_tasks
+from .tasks import wait_for_tasks
 
 __all__ = [
     "Created",
@@ -125,95 +127,124 @@ def create_vms(
     content = session.content
     with translated(session.name):
         datacenter = content.rootFolder.childEntity[0]
-    failed: dict[str, EsxiError] = {}
-
-    def phase(
-        items: Mapping[str, object], start: Callable[[str, object], vim.Task | None]
-    ) -> dict[str, object]:
-        """Start a task per item, wait for all; returns the results of those that succeeded.
-        The starting calls go out in parallel too: each is a round trip to the host. After a
-        stop (Ctrl-C or the operation's timeout) no further step starts."""
-        if stop is not None and stop.is_set():
-            for name in items:
-                failed[name] = StoppedWaiting(session.name, f"stopped before {name} was finished")
-            return {}
-
-        def begin(name: str) -> vim.Task | EsxiError | None:
-            try:
-                with translated(session.name):
-                    return start(name, items[name])
-            except EsxiError as exc:
-                return exc
-
-        tasks: dict[str, vim.Task] = {}
-        with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
-            for name, task in zip(items, pool.map(begin, items), strict=True):
-                if isinstance(task, EsxiError):
-                    failed[name] = task
-                elif task is not None:
-                    tasks[name] = task
-        outcomes = wait_for_tasks(session, list(tasks.values()), stop) if tasks else {}
-        results = {}
-        for name, item in items.items():
-            if name in failed:
-                continue
-            task = tasks.get(name)
-            outcome = outcomes.get(task._moId) if task is not None else None
-            if outcome is not None and outcome.error is not None:
-                failed[name] = as_error(session, outcome.error)
-            else:
-                results[name] = outcome.result if outcome is not None else item
-        return results
-
-    by_name = {s.name: s for s in specs}
+    phases = _Phases(session, stop)
     for spec in specs:
-        try:
-            with translated(session.name):
-                content.fileManager.MakeDirectory(
-                    name=spec.folder, datacenter=datacenter, createParentDirectories=True
-                )
-        except AlreadyExists:  # left by an earlier, failed attempt, with its disk maybe
-            try:
-                with translated(session.name):
-                    task = content.virtualDiskManager.DeleteVirtualDisk_Task(
-                        name=spec.disk, datacenter=datacenter
-                    )
-                error = wait_for_tasks(session, [task], stop)[task._moId].error
-                if error is not None and not isinstance(error, vim.fault.FileNotFound):
-                    failed[spec.name] = as_error(session, error)
-            except EsxiError as exc:
-                failed[spec.name] = exc
-        except EsxiError as exc:
-            failed[spec.name] = exc
-    disks = phase(
-        {n: s for n, s in by_name.items() if n not in failed},
-        lambda n, s: content.virtualDiskManager.CopyVirtualDisk_Task(
-            sourceName=f"[{s.datastore}] {s.image}",  # type: ignore[attr-defined]
-            sourceDatacenter=datacenter,
-            destName=s.disk,  # type: ignore[attr-defined]
-            destDatacenter=datacenter,
-        ),
+        if (error := _make_folder(session, datacenter, spec, stop)) is not None:
+            phases.failed[spec.name] = error
+    by_name = {s.name: s for s in specs}
+    ready = [s for s in specs if s.name not in phases.failed]
+    disks = phases.run({s.name: partial(_copy_disk, content, datacenter, s) for s in ready})
+    made: dict[str, vim.VirtualMachine] = phases.run(
+        {n: partial(_create_vm, session, datacenter, by_name[n]) for n in disks}
     )
-    made = phase(
-        {n: by_name[n] for n in disks},
-        lambda n, s: datacenter.vmFolder.CreateVM_Task(
-            config=_config(s),  # type: ignore[arg-type]
-            pool=vim.ResourcePool(s.pool, session.si._stub),  # type: ignore[attr-defined]
-        ),
+    devices = _devices(session, list(made.values())) if made else {}
+    phases.run(
+        {n: partial(_grow, vm, devices[vm._moId], by_name[n].disk_gb) for n, vm in made.items()}
     )
-    devices = _devices(session, list(made.values())) if made else {}  # type: ignore[arg-type]
-    phase(made, lambda n, vm: _reconfigure(vm, devices[vm._moId], by_name[n].disk_gb))  # type: ignore[attr-defined]
-    phase({n: vm for n, vm in made.items() if n not in failed}, lambda n, vm: vm.PowerOnVM_Task())  # type: ignore[attr-defined]
+    phases.run({n: vm.PowerOnVM_Task for n, vm in made.items() if n not in phases.failed})
     return {
-        name: Created(
-            made[name]._moId,
-            failed.get(name),
-            _mac(devices[made[name]._moId]),  # type: ignore[attr-defined]
-        )
+        name: Created(made[name]._moId, phases.failed.get(name), _mac(devices[made[name]._moId]))
         if name in made
-        else Created(None, failed.get(name))
+        else Created(None, phases.failed.get(name))
         for name in by_name
     }
+
+
+class _Phases:
+    """The phases of one ``create_vms``, and the VMs that failed so far (each reported
+    alone; later phases skip it)."""
+
+    def __init__(self, session: HostSession, stop: threading.Event | None) -> None:
+        self.session, self.stop = session, stop
+        self.failed: dict[str, EsxiError] = {}
+
+    def run(self, starts: Mapping[str, Callable[[], vim.Task | None]]) -> dict[str, Any]:
+        """Start a task per VM, wait for all; VM name -> the task's result, for those that
+        succeeded (None where no task was needed). The starting calls go out in parallel too:
+        each is a round trip to the host. After a stop (Ctrl-C or the operation's timeout)
+        no further step starts."""
+        host = self.session.name
+        if self.stop is not None and self.stop.is_set():
+            for name in starts:
+                self.failed[name] = StoppedWaiting(host, f"stopped before {name} was finished")
+            return {}
+        tasks: dict[str, vim.Task] = {}
+        with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
+            started = pool.map(partial(_start, host), starts.values())
+            for name, task in zip(starts, started, strict=True):
+                if isinstance(task, EsxiError):
+                    self.failed[name] = task
+                elif task is not None:
+                    tasks[name] = task
+        outcomes = wait_for_tasks(self.session, list(tasks.values()), self.stop) if tasks else {}
+        results = {}
+        for name in starts:
+            if name in self.failed:
+                continue
+            outcome = outcomes.get(tasks[name]._moId) if name in tasks else None
+            if outcome is not None and outcome.error is not None:
+                self.failed[name] = as_error(self.session, outcome.error)
+            else:
+                results[name] = outcome.result if outcome is not None else None
+        return results
+
+
+def _start(host: str, start: Callable[[], vim.Task | None]) -> vim.Task | EsxiError | None:
+    """One VM's call of a phase; a refusal is returned, to be reported for that VM alone."""
+    try:
+        with translated(host):
+            return start()
+    except EsxiError as exc:
+        return exc
+
+
+def _make_folder(
+    session: HostSession, datacenter: vim.Datacenter, spec: VmSpec, stop: threading.Event | None
+) -> EsxiError | None:
+    """The VM's folder; one left by an earlier, failed attempt is kept, its disk removed."""
+    try:
+        with translated(session.name):
+            session.content.fileManager.MakeDirectory(
+                name=spec.folder, datacenter=datacenter, createParentDirectories=True
+            )
+    except AlreadyExists:
+        return _remove_leftover_disk(session, datacenter, spec, stop)
+    except EsxiError as exc:
+        return exc
+    return None
+
+
+def _remove_leftover_disk(
+    session: HostSession, datacenter: vim.Datacenter, spec: VmSpec, stop: threading.Event | None
+) -> EsxiError | None:
+    """The disk an earlier attempt may have copied into the VM's folder (none: fine)."""
+    try:
+        with translated(session.name):
+            task = session.content.virtualDiskManager.DeleteVirtualDisk_Task(
+                name=spec.disk, datacenter=datacenter
+            )
+        error = wait_for_tasks(session, [task], stop)[task._moId].error
+    except EsxiError as exc:
+        return exc
+    if error is not None and not isinstance(error, vim.fault.FileNotFound):
+        return as_error(session, error)
+    return None
+
+
+def _copy_disk(
+    content: vim.ServiceInstanceContent, datacenter: vim.Datacenter, spec: VmSpec
+) -> vim.Task:
+    return content.virtualDiskManager.CopyVirtualDisk_Task(
+        sourceName=f"[{spec.datastore}] {spec.image}",
+        sourceDatacenter=datacenter,
+        destName=spec.disk,
+        destDatacenter=datacenter,
+    )
+
+
+def _create_vm(session: HostSession, datacenter: vim.Datacenter, spec: VmSpec) -> vim.Task:
+    pool = vim.ResourcePool(spec.pool, session.si._stub)
+    return datacenter.vmFolder.CreateVM_Task(config=_config(spec), pool=pool)
 
 
 def _devices(
@@ -237,9 +268,10 @@ def _mac(devices: Sequence[vim.vm.device.VirtualDevice]) -> str | None:
     return str(nic.macAddress) if nic is not None and nic.macAddress else None
 
 
-def _reconfigure(
+def _grow(
     vm: vim.VirtualMachine, devices: Sequence[vim.vm.device.VirtualDevice], disk_gb: int
 ) -> vim.Task | None:
+    """Grow the copied disk to the flavor's size (no task when it is that big already)."""
     spec = _grow_disk(devices, disk_gb)
     return vm.ReconfigVM_Task(spec=spec) if spec is not None else None
 
@@ -262,9 +294,10 @@ def destroy_vms(
                     tasks[moid] = getattr(vm, action)()
             except NotFound:
                 outcome[moid] = None  # already gone
+            except InvalidPowerState:
+                pass  # powered off already is what we wanted
             except EsxiError as exc:
-                if not isinstance(exc.__cause__, vim.fault.InvalidPowerState):
-                    outcome[moid] = exc  # (powered off already is what we wanted)
+                outcome[moid] = exc
         done = wait_for_tasks(session, list(tasks.values()), stop) if tasks else {}
         for moid, task in tasks.items():
             error = done[task._moId].error
@@ -325,9 +358,10 @@ def power_on_vms(
         try:
             with translated(session.name):
                 tasks[moid] = vim.VirtualMachine(moid, session.si._stub).PowerOnVM_Task()
+        except InvalidPowerState:
+            outcome[moid] = None  # on already
         except EsxiError as exc:
-            powered = isinstance(exc.__cause__, vim.fault.InvalidPowerState)
-            outcome[moid] = None if powered else exc
+            outcome[moid] = exc
     done = wait_for_tasks(session, list(tasks.values()), stop) if tasks else {}
     for moid, task in tasks.items():
         error = done[task._moId].error

@@ -91,7 +91,7 @@ def _cycle(
 
 def cluster_grace_periods(plan: Mapping[str, Any]) -> dict[tuple[str, str], float]:
     """(tenant, cluster name) -> health.grace_period in seconds, from the plan's prior state."""
-    from ..photon.cluster_nodes import parse_duration  # pure; no pyVmomi, no grpc
+    from ..bridge.notation import parse_duration  # pure; no pyVmomi, no grpc
     from ..photon.health import HealthPolicy
 
     default = HealthPolicy().grace_period.total_seconds()

@@ -31,12 +31,13 @@ from ..bridge.api import (
 from ..bridge.cty import UNKNOWN, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.logs import log_context
+from ..bridge.notation import parse_duration
 from ..bridge.schema import Schema
 from ..esxi.errors import EsxiError
 from . import unhealthy_since
 from .cluster_hosts import ClusterHosts
-from .cluster_nodes import node_changes, parse_duration, prefix_length
-from .cluster_schema import DEFAULT_FLAVORS, DEFAULTS, NODES_TYPE, SCHEMA, TYPE_NAME
+from .cluster_nodes import node_changes
+from .cluster_schema import NODES_TYPE, SCHEMA, TYPE_NAME
 from .cluster_values import (
     READY,
     cluster_spec,
@@ -53,21 +54,21 @@ from .cluster_values import (
     rolls,
     worker_batches,
 )
+from .errors import host_error
 from .health import (
     HOST_MAINTENANCE,
     NETWORK_LOST,
     HealthPlan,
     HealthPolicy,
     judge_control_plane,
-    parse_max_unhealthy,
     plan_health,
 )
 from .host_conditions import refuse_writes, skipped_warning
 from .kubernetes.spec import Node
 from .names import is_name
 from .placement import PlacementError, place, skipped
-from .platform import Platform, host_error
-from .quota import admitted, check, quota_exceeded
+from .platform import Platform
+from .quota_admission import admitted, check, quota_exceeded
 from .records import CLUSTERS
 
 if TYPE_CHECKING:
@@ -89,6 +90,10 @@ DESTROY_ANYWAY = (
 )
 
 
+def _default(name: str) -> int:
+    return SCHEMA.block.attribute(name).default
+
+
 class ClusterResource(Resource):
     type_name: ClassVar[str] = TYPE_NAME
     schema: ClassVar[Schema] = SCHEMA
@@ -101,9 +106,10 @@ class ClusterResource(Resource):
 
     @classmethod
     def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
+        """Rules over more than one attribute; the schema's validators check each alone."""
         counts = {
-            "master": (known_in(config, "master_count"), DEFAULTS["master_count"], "master_ips"),
-            "etcd": (known_in(config, "etcd_count"), DEFAULTS["etcd_count"], "etcd_ips"),
+            "master": (known_in(config, "master_count"), _default("master_count"), "master_ips"),
+            "etcd": (known_in(config, "etcd_count"), _default("etcd_count"), "etcd_ips"),
         }
         for role, (count, default, ips_name) in counts.items():
             ips = known_in(config, ips_name)
@@ -119,7 +125,7 @@ class ClusterResource(Resource):
                 )
         workers, pool = known_in(config, "worker_count"), known_in(config, "worker_ips")
         if workers is not UNKNOWN and pool not in (UNKNOWN, None):
-            workers = DEFAULTS["worker_count"] if workers is None else workers
+            workers = _default("worker_count") if workers is None else workers
             if len(pool) < workers:
                 diagnostics.error(
                     "Worker address pool too small",
@@ -127,70 +133,19 @@ class ClusterResource(Resource):
                     "addresses, or leave worker_ips unset for DHCP.",
                     Path.root().attr("worker_ips"),
                 )
-        netmask = known_in(config, "netmask")
-        if netmask is None:
+        if config["netmask"].is_null:
             diagnostics.error(
                 "Netmask needed",
                 "The nodes have static addresses (master_ips); set netmask (and gateway).",
                 Path.root().attr("netmask"),
             )
-        elif netmask is not UNKNOWN:
-            try:
-                prefix_length(netmask)
-            except ValueError:
-                diagnostics.error(
-                    "Invalid netmask",
-                    f"{netmask!r} is not a netmask like 255.255.255.0 or 24.",
-                    Path.root().attr("netmask"),
-                )
-        health = config["health"]
-        if health.is_known and not health.is_null:
-            grace, limit = known_in(health, "grace_period"), known_in(health, "max_unhealthy")
-            path = Path.root().attr("health")
-            if grace not in (None, UNKNOWN):
-                try:
-                    parse_duration(grace)
-                except ValueError as exc:
-                    diagnostics.error("Invalid grace period", str(exc), path.attr("grace_period"))
-            if limit not in (None, UNKNOWN):
-                try:
-                    parse_max_unhealthy(limit, 100)
-                except ValueError as exc:
-                    diagnostics.error(
-                        "Invalid max_unhealthy",
-                        f"{exc}: give a count like 2 or a percentage like 30%.",
-                        path.attr("max_unhealthy"),
-                    )
-        timeouts = config["timeouts"]
-        if timeouts.is_known and not timeouts.is_null:
-            for op in ("create", "update", "delete"):
-                text = known_in(timeouts, op)
-                if text not in (None, UNKNOWN):
-                    try:
-                        parse_duration(text)
-                    except ValueError as exc:
-                        diagnostics.error(
-                            "Invalid timeout", str(exc), Path.root().attr("timeouts").attr(op)
-                        )
 
     # -- plan -------------------------------------------------------------------------
 
     def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
-        planned = response.planned_state
-        defaults: dict[str, Value] = {}
-        for name, default in DEFAULTS.items():
-            if request.config[name].is_null:
-                defaults[name] = Value.from_python(planned.type.attrs[name], default)  # type: ignore[attr-defined]
-        for role, flavor in DEFAULT_FLAVORS.items():
-            name = f"{role}_flavor"
-            if request.config[name].is_null:
-                defaults[name] = Value.from_python(
-                    planned.type.attrs[name],  # type: ignore[attr-defined]
-                    {"vcpu": flavor.vcpu, "memory_gb": flavor.memory_gb, "disk_gb": flavor.disk_gb},
-                )
+        planned = response.planned_state  # with the schema's defaults
         if request.config["worker_image"].is_null:
-            defaults["worker_image"] = planned["image"]
-        planned = planned.with_attributes(defaults)
+            planned = planned.with_attributes({"worker_image": planned["image"]})
         ips = planned["master_ips"]
         if ips.is_fully_known() and ips.to_python():
             endpoint = f"https://{ips.to_python()[0]}:6443"
@@ -821,7 +776,7 @@ class ClusterResource(Resource):
             "tenant": tenant,
             "name": name,
             "api_endpoint": f"https://{spec['master_ips'][0]}:6443",
-            "worker_batch_size": DEFAULTS["worker_batch_size"],
+            "worker_batch_size": _default("worker_batch_size"),
             "nodes": nodes,
             "timeouts": None,
         }

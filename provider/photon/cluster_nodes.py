@@ -3,8 +3,6 @@ Pure: the resource turns these answers into ESXi work."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,8 +13,6 @@ __all__ = [
     "NodeChange",
     "desired_nodes",
     "node_changes",
-    "parse_duration",
-    "prefix_length",
 ]
 
 ROLES = ("etcd", "master", "worker")
@@ -68,20 +64,3 @@ def node_changes(desired: Sequence[Node], existing: Mapping[str, object]) -> Nod
 
 def _number(name: str) -> int:
     return int(name.rsplit("-", 1)[1])
-
-
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-
-
-def parse_duration(text: str) -> float:
-    """Terraform's timeouts notation: ``90s``, ``30m``, ``1h30m``. Raises ValueError."""
-    match = _DURATION.fullmatch(text.strip())
-    if not text.strip() or not match:
-        raise ValueError(f"{text!r} is not a duration like 30m, 1h or 90s")
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def prefix_length(netmask: str) -> int:
-    """``255.255.255.0`` -> 24; also accepts ``24`` or ``/24``."""
-    return ipaddress.ip_network(f"0.0.0.0/{netmask.strip().lstrip('/')}").prefixlen

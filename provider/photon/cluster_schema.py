@@ -2,50 +2,39 @@
 
 from __future__ import annotations
 
-from ..bridge.cty import BOOL, NUMBER, STRING, List, Path, Value
-from ..bridge.diagnostics import Diagnostics
-from ..bridge.schema import (
-    Attribute,
-    Block,
-    NestedAttributes,
-    NestedBlock,
-    Nesting,
-    Schema,
-    Validator,
+import dataclasses
+
+from ..bridge.cty import BOOL, NUMBER, STRING, List
+from ..bridge.schema import Attribute, Block, NestedAttributes, NestedBlock, Nesting, Schema
+from ..bridge.validators import (
+    Message,
+    at_least,
+    between,
+    cidr,
+    count_or_percentage,
+    duration,
+    each,
+    ipv4,
+    matches,
+    netmask,
+    one_of,
 )
-from ..bridge.validators import at_least, matches
 from .cluster_nodes import Flavor
 from .names import NAME_PATTERN, TENANT_NAME_RULE, tenant_name_validator
 
-__all__ = ["DEFAULTS", "DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "TYPE_NAME", "one_of"]
+__all__ = ["DEFAULT_FLAVORS", "NODES_TYPE", "SCHEMA", "TYPE_NAME"]
 
 DEFAULT_FLAVORS = {
     "etcd": Flavor(vcpu=1, memory_gb=2, disk_gb=10),
     "master": Flavor(vcpu=2, memory_gb=4, disk_gb=20),
     "worker": Flavor(vcpu=2, memory_gb=4, disk_gb=20),
 }
-DEFAULTS = {
-    "etcd_count": 0,
-    "master_count": 1,
-    "worker_count": 1,
-    "worker_batch_size": 10,
-    "network": "VM Network",
-    "pod_cidr": "10.244.0.0/16",
-    "service_cidr": "10.96.0.0/12",
-}
-
-
-def one_of(*allowed: int) -> Validator:
-    def check(value: Value, path: Path, diagnostics: Diagnostics) -> None:
-        if value.to_python() not in allowed:
-            choices = " or ".join(str(a) for a in allowed)
-            diagnostics.error("Invalid count", f"{value.to_python()} is not {choices}.", path)
-
-    return check
+_ADDRESS = ipv4()
+_ADDRESSES = each(_ADDRESS)
+_COUNT = "Invalid count"
 
 
 def _flavor(role: str) -> Attribute:
-    d = DEFAULT_FLAVORS[role]
     rolled = role == "worker"
     change = (
         "Changing it replaces the workers one at a time."
@@ -65,10 +54,10 @@ def _flavor(role: str) -> Attribute:
                           validators=(at_least(1, whole=True, summary="Invalid flavor"),)),
             )
         ),
-        description=f"Size of each {role} VM. Default: {d.vcpu} vCPU, {d.memory_gb:g} GB "
-        f"memory, {d.disk_gb} GB disk. {change}",
+        description=f"Size of each {role} VM. {change}",
         optional=True,
         computed=True,
+        default=dataclasses.asdict(DEFAULT_FLAVORS[role]),
         requires_replace=not rolled,
     )  # fmt: skip
 
@@ -112,6 +101,7 @@ _HEALTH = Block(
             "before it is replaced, and a node with a lost NIC before its NIC is put back, "
             "e.g. `5m` (default). A deleted VM or lost disk is replaced at once.",
             optional=True,
+            validators=(duration(Message("Invalid grace period", "{error}")),),
         ),
         Attribute(
             "max_unhealthy",
@@ -119,6 +109,14 @@ _HEALTH = Block(
             "Above this many unhealthy nodes (a count, or a "
             "percentage of the cluster like `50%`, the default) nothing is restored.",
             optional=True,
+            validators=(
+                count_or_percentage(
+                    Message(
+                        "Invalid max_unhealthy",
+                        "{error}: give a count like 2 or a percentage like 30%.",
+                    )
+                ),
+            ),
         ),
         Attribute(
             "power_on",
@@ -139,7 +137,7 @@ _HEALTH = Block(
 _TIMEOUTS = Block(
     attributes=tuple(
         Attribute(op, STRING, f"How long {op} may take, e.g. `30m` (default none).",
-                  optional=True)
+                  optional=True, validators=(duration(Message("Invalid timeout", "{error}")),))
         for op in ("create", "update", "delete")
     )
 )  # fmt: skip
@@ -171,42 +169,47 @@ SCHEMA = Schema(
             Attribute("worker_image", STRING, "Base disk for the workers, if not `image`. "
                       "Changing it replaces the workers one at a time.", optional=True,
                       computed=True),
-            Attribute("network", STRING, "Port group of the nodes' NIC. Default `VM Network`.",
-                      optional=True, computed=True, requires_replace=True),
+            Attribute("network", STRING, "Port group of the nodes' NIC.", optional=True,
+                      computed=True, default="VM Network", requires_replace=True),
             Attribute("etcd_count", NUMBER, "Dedicated etcd VMs: 0 (etcd runs on the "
-                      "masters), 1 or 3. Default 0.", optional=True, computed=True,
-                      requires_replace=True, validators=(one_of(0, 1, 3),)),
-            Attribute("master_count", NUMBER, "Masters: 1 or 3. Default 1.", optional=True,
-                      computed=True, requires_replace=True, validators=(one_of(1, 3),)),
+                      "masters), 1 or 3.", optional=True, computed=True, default=0,
+                      requires_replace=True, validators=(one_of(0, 1, 3, summary=_COUNT),)),
+            Attribute("master_count", NUMBER, "Masters: 1 or 3.", optional=True,
+                      computed=True, default=1, requires_replace=True,
+                      validators=(one_of(1, 3, summary=_COUNT),)),
             Attribute("worker_count", NUMBER, "Workers, 0 to 1000; changed in place (shrinking "
-                      "removes the newest first). Default 1.", optional=True, computed=True,
-                      validators=(at_least(0, whole=True, summary="Invalid count"),)),
-            Attribute("worker_batch_size", NUMBER, "Workers created at once when growing. "
-                      "Default 10.", optional=True, computed=True,
-                      validators=(at_least(1, whole=True, summary="Invalid count"),)),
+                      "removes the newest first).", optional=True, computed=True, default=1,
+                      validators=(between(0, 1000, whole=True, summary=_COUNT),)),
+            Attribute("worker_batch_size", NUMBER, "Workers created at once when growing.",
+                      optional=True, computed=True, default=10,
+                      validators=(at_least(1, whole=True, summary=_COUNT),)),
             _flavor("etcd"),
             _flavor("master"),
             _flavor("worker"),
             Attribute("ssh_public_keys", List(STRING), "Keys allowed to log in to the nodes.",
                       optional=True),
-            Attribute("pod_cidr", STRING, "Pod network. Default `10.244.0.0/16`.",
-                      optional=True, computed=True, requires_replace=True),
-            Attribute("service_cidr", STRING, "Service network. Default `10.96.0.0/12`.",
-                      optional=True, computed=True, requires_replace=True),
-            Attribute("dns_servers", List(STRING), "DNS servers of the nodes.", optional=True,
-                      requires_replace=True),
+            Attribute("pod_cidr", STRING, "Pod network, in CIDR notation.", optional=True,
+                      computed=True, default="10.244.0.0/16", requires_replace=True,
+                      validators=(cidr(),)),
+            Attribute("service_cidr", STRING, "Service network, in CIDR notation.",
+                      optional=True, computed=True, default="10.96.0.0/12",
+                      requires_replace=True, validators=(cidr(),)),
+            Attribute("dns_servers", List(STRING), "DNS servers (IPv4 addresses) of the nodes.",
+                      optional=True, requires_replace=True, validators=(_ADDRESSES,)),
             Attribute("gateway", STRING, "Default gateway of the nodes' static addresses.",
-                      optional=True, requires_replace=True),
+                      optional=True, requires_replace=True, validators=(_ADDRESS,)),
             Attribute("netmask", STRING, "Netmask of the static addresses, e.g. "
-                      "`255.255.255.0` or `24`.", optional=True, requires_replace=True),
-            Attribute("master_ips", List(STRING), "Static addresses of the masters, one per "
-                      "master; the first is the API endpoint.", required=True,
-                      requires_replace=True),
-            Attribute("etcd_ips", List(STRING), "Static addresses of the etcd VMs, one per "
-                      "member.", optional=True, requires_replace=True),
-            Attribute("worker_ips", List(STRING), "Address pool for workers (worker-N gets "
-                      "the N-th); unset: DHCP. May grow in place; addresses in use may not "
-                      "change.", optional=True),
+                      "`255.255.255.0` or `24`.", optional=True, requires_replace=True,
+                      validators=(netmask(),)),
+            Attribute("master_ips", List(STRING), "Static IPv4 addresses of the masters, one "
+                      "per master; the first is the API endpoint.", required=True,
+                      requires_replace=True, validators=(_ADDRESSES,)),
+            Attribute("etcd_ips", List(STRING), "Static IPv4 addresses of the etcd VMs, one "
+                      "per member.", optional=True, requires_replace=True,
+                      validators=(_ADDRESSES,)),
+            Attribute("worker_ips", List(STRING), "IPv4 address pool for workers (worker-N "
+                      "gets the N-th); unset: DHCP. May grow in place; addresses in use may "
+                      "not change.", optional=True, validators=(_ADDRESSES,)),
             Attribute("api_endpoint", STRING, "URL of the Kubernetes API.", computed=True),
             Attribute("ca_certificate", STRING, "PEM of the cluster CA.", computed=True),
             Attribute("kubeconfig", STRING, "Admin kubeconfig (JSON, which kubectl reads).",

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..bridge.cty import UNKNOWN, Value
 from ..bridge.diagnostics import DiagnosticError
-from .cluster_nodes import Flavor, desired_nodes, parse_duration, prefix_length
+from ..bridge.notation import parse_duration, prefix_length
+from .cluster_nodes import Flavor, desired_nodes
 from .cluster_schema import DEFAULT_FLAVORS
 from .health import (
     DISK_LOST,

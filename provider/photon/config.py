@@ -16,6 +16,7 @@ from ..esxi.endpoint import Endpoint, normalize_thumbprint
 
 __all__ = [
     "ENVIRONMENT",
+    "check_thumbprint",
     "endpoints_from_blocks",
     "endpoints_from_config",
     "lock_timeout",
@@ -42,8 +43,21 @@ def _known(value: Value) -> object:
     return value.to_python() if value.is_known and not value.is_null else None
 
 
+def check_thumbprint(value: Value, path: Path, diagnostics: Diagnostics) -> None:
+    """The schema's validator of a host's thumbprint."""
+    if not _SHA256.fullmatch(normalize_thumbprint(value.to_python())):
+        diagnostics.error(
+            "Invalid thumbprint",
+            "A thumbprint is the SHA-256 hash of the host's certificate: 64 hex digits, "
+            "optionally separated by colons. On the host: `openssl x509 -in "
+            "/etc/vmware/ssl/rui.crt -noout -fingerprint -sha256`.",
+            path,
+        )
+
+
 def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
-    """Checks that need no environment and no host: run at validate time."""
+    """Checks over several attributes that need no environment and no host: run at validate
+    time (each attribute alone is checked by the schema's validators)."""
     blocks = config["host"]
     if not blocks.is_known or blocks.is_null:
         return
@@ -69,16 +83,7 @@ def validate_hosts(config: Value, diagnostics: Diagnostics) -> None:
                     path.attr("name"),
                 )
             seen.setdefault(name, index)
-        thumbprint = _known(block["thumbprint"])
-        if isinstance(thumbprint, str) and not _SHA256.fullmatch(normalize_thumbprint(thumbprint)):
-            diagnostics.error(
-                "Invalid thumbprint",
-                "A thumbprint is the SHA-256 hash of the host's certificate: 64 hex digits, "
-                "optionally separated by colons. On the host: `openssl x509 -in "
-                "/etc/vmware/ssl/rui.crt -noout -fingerprint -sha256`.",
-                path.attr("thumbprint"),
-            )
-        if thumbprint is not None and _known(block["insecure"]) is True:
+        if _known(block["thumbprint"]) is not None and _known(block["insecure"]) is True:
             diagnostics.error(
                 "Conflicting TLS settings",
                 "Set either thumbprint (verify the host) or insecure = true (do not), not both.",

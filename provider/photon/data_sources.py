@@ -10,10 +10,9 @@ from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedAttributes, Nesting, Schema
 from .names import pool_name, tenant_name_validator
 from .platform import Platform
-from .quota import KIND as QUOTAS
-from .quota import QuotaResource, limits_of, tenant_usage, warn_unknown_usage
-from .quota_policy import KINDS
-from .tenant import KIND as TENANTS
+from .quota import QuotaResource, warn_unknown_usage
+from .quota_policy import KINDS, limits_of, tenant_usage
+from .records import QUOTAS, TENANTS
 
 if TYPE_CHECKING:
     from ..esxi.capacity import HostCapacity

@@ -28,6 +28,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..bridge.notation import parse_count_or_percentage
+
 __all__ = [
     "DISK_LOST",
     "HOST_MAINTENANCE",
@@ -71,16 +73,8 @@ class HealthPlan:
 
 def parse_max_unhealthy(text: str, total: int) -> int:
     """``"2"`` or ``"30%"`` (of the cluster's nodes, rounded down) -> a count. ValueError."""
-    text = text.strip()
-    if text.endswith("%"):
-        percent = float(text[:-1])
-        if not 0 <= percent <= 100:
-            raise ValueError(f"{text!r} is not a percentage from 0% to 100%")
-        return math.floor(total * percent / 100)
-    count = int(text)
-    if count < 0:
-        raise ValueError(f"{text!r} is negative")
-    return count
+    number, percent = parse_count_or_percentage(text)
+    return math.floor(total * number / 100) if percent else int(number)
 
 
 def plan_health(

@@ -22,55 +22,35 @@ from ..bridge.api import (
 )
 from ..bridge.cty import STRING, List, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
+from ..bridge.notation import parse_duration
 from ..bridge.schema import Attribute, Block, Schema
-from .cluster_nodes import parse_duration
+from ..bridge.validators import Message, duration
 from .names import is_name
 from .platform import Platform
 from .records import CLUSTERS
 
-__all__ = ["KubeconfigEphemeral", "parse_ttl"]
-
-DEFAULT_TTL = "1h"
-MIN_TTL = datetime.timedelta(minutes=5)
-MAX_TTL = datetime.timedelta(hours=24)
-DEFAULT_USER = "terraform"
-DEFAULT_GROUPS = ("system:masters",)
-_TTL = Path.root().attr("ttl")
+__all__ = ["KubeconfigEphemeral"]
 
 
-def parse_ttl(text: str) -> datetime.timedelta:
-    """``15m``, ``1h``, ``1h30m`` between 5 minutes and 24 hours; else a diagnostic at ttl."""
-    try:
-        ttl = datetime.timedelta(seconds=parse_duration(text))
-    except ValueError:
-        raise DiagnosticError(
-            "Invalid ttl",
-            f"{text!r} is not a duration. Give the certificate's lifetime like 15m, 1h or "
-            "1h30m (from 5m to 24h).",
-            _TTL,
-        ) from None
-    if ttl < MIN_TTL:
-        raise DiagnosticError(
-            "ttl too short",
-            f"ttl {text} is shorter than 5m: the certificate could expire before Terraform "
-            "is done with it. Give at least 5m.",
-            _TTL,
-        )
-    if ttl > MAX_TTL:
-        raise DiagnosticError(
-            "ttl too long",
-            f"ttl {text} is longer than 24h. A kubeconfig from photon_k8s_kubeconfig lasts "
-            "one Terraform run and is minted again by the next; give at most 24h.",
-            _TTL,
-        )
-    return ttl
-
-
-def _check_ttl(value: Value, path: Path, diagnostics: Diagnostics) -> None:
-    try:
-        parse_ttl(value.to_python())
-    except DiagnosticError as exc:
-        diagnostics.add(exc.diagnostic)
+_TTL_RULE = duration(
+    Message(
+        "Invalid ttl",
+        "{value!r} is not a duration. Give the certificate's lifetime like 15m, 1h or 1h30m "
+        "(from 5m to 24h).",
+    ),
+    minimum="5m",
+    maximum="24h",
+    too_short=Message(
+        "ttl too short",
+        "ttl {value} is shorter than 5m: the certificate could expire before Terraform is done "
+        "with it. Give at least 5m.",
+    ),
+    too_long=Message(
+        "ttl too long",
+        "ttl {value} is longer than 24h. A kubeconfig from photon_k8s_kubeconfig lasts one "
+        "Terraform run and is minted again by the next; give at most 24h.",
+    ),
+)
 
 
 def _check_user(value: Value, path: Path, diagnostics: Diagnostics) -> None:
@@ -80,9 +60,19 @@ def _check_user(value: Value, path: Path, diagnostics: Diagnostics) -> None:
         )
 
 
+def _check_groups(value: Value, path: Path, diagnostics: Diagnostics) -> None:
+    for index, group in enumerate(value.payload):
+        if group.is_known and not (group.to_python() or "").strip():
+            diagnostics.error(
+                "Invalid group",
+                "A group name must not be empty; leave it out of the list.",
+                path.index(index),
+            )
+
+
 @dataclass(frozen=True)
 class _Request:
-    """The configuration, decoded once, with defaults applied."""
+    """The configuration (the bridge has put in the defaults), decoded once."""
 
     cluster: str
     ttl_text: str
@@ -92,14 +82,13 @@ class _Request:
 
     @classmethod
     def from_config(cls, config: Value) -> _Request:
-        ttl_text = config["ttl"].to_python() or DEFAULT_TTL
-        groups = config["groups"].to_python()
+        ttl_text = config["ttl"].to_python()
         return cls(
             cluster=config["cluster"].to_python(),
             ttl_text=ttl_text,
-            ttl=parse_ttl(ttl_text),
-            user=config["user"].to_python() or DEFAULT_USER,
-            groups=DEFAULT_GROUPS if groups is None else tuple(groups),
+            ttl=datetime.timedelta(seconds=parse_duration(ttl_text)),
+            user=config["user"].to_python(),
+            groups=tuple(config["groups"].to_python()),
         )
 
 
@@ -112,16 +101,16 @@ class KubeconfigEphemeral(EphemeralResource):
             attributes=(
                 Attribute("cluster", STRING, "ID of the cluster (`photon_k8s_cluster.x.id`, "
                           "`<tenant>/<name>`).", required=True),
-                Attribute("ttl", STRING, f"Lifetime of the certificate, from `5m` to `24h`. "
-                          f"Default `{DEFAULT_TTL}`.", optional=True, computed=True,
-                          validators=(_check_ttl,)),
-                Attribute("user", STRING, "User name in the certificate (its common name). "
-                          f"Default `{DEFAULT_USER}`.", optional=True, computed=True,
+                Attribute("ttl", STRING, "Lifetime of the certificate, from `5m` to `24h`.",
+                          optional=True, computed=True, default="1h",
+                          validators=(_TTL_RULE,)),
+                Attribute("user", STRING, "User name in the certificate (its common name).",
+                          optional=True, computed=True, default="terraform",
                           validators=(_check_user,)),
                 Attribute("groups", List(STRING), "Kubernetes groups of the user (the "
-                          "certificate's organizations). Default `[\"system:masters\"]` "
-                          "(cluster admin); `[]` for none, and grant rights with RBAC.",
-                          optional=True, computed=True),
+                          "certificate's organizations); `system:masters` is cluster admin, "
+                          "`[]` none (grant rights with RBAC).", optional=True, computed=True,
+                          default=["system:masters"], validators=(_check_groups,)),
                 Attribute("kubeconfig", STRING, "The kubeconfig (JSON, which kubectl reads).",
                           computed=True, sensitive=True),
                 Attribute("host", STRING, "URL of the Kubernetes API.", computed=True),
@@ -139,18 +128,6 @@ class KubeconfigEphemeral(EphemeralResource):
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-
-    @classmethod
-    def validate_config(cls, config: Value, diagnostics: Diagnostics) -> None:
-        groups = config["groups"]
-        if groups.is_known and not groups.is_null:
-            for index, group in enumerate(groups.payload):
-                if group.is_known and not (group.to_python() or "").strip():
-                    diagnostics.error(
-                        "Invalid group",
-                        "A group name must not be empty; leave it out of the list.",
-                        Path.root().attr("groups").index(index),
-                    )
 
     def open(self, request: OpenEphemeralRequest, response: OpenEphemeralResponse) -> None:
         from .kubernetes.kubeconfig import client_kubeconfig

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..esxi.session import HostSession
     from .records import RecordStore
 
-__all__ = ["HostsRead", "Platform", "host_error"]
+__all__ = ["HostsRead", "Platform"]
 
 log = logging.getLogger("provider.photon")
 T = TypeVar("T")

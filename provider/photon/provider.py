@@ -10,10 +10,11 @@ from typing import ClassVar
 from ..bridge.api import DataSource, Deferred, EphemeralResource, Provider, Resource
 from ..bridge.cty import BOOL, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
-from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema
+from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema, validate_attributes
 from . import cluster_schema
 from .config import (
     ENVIRONMENT,
+    check_thumbprint,
     endpoints_from_config,
     lock_timeout,
     records_url,
@@ -60,6 +61,7 @@ _HOST_BLOCK = Block(
             "SHA-256 thumbprint of the host's TLS certificate; "
             "the connection is refused if the host presents another certificate.",
             optional=True,
+            validators=(check_thumbprint,),
         ),
         Attribute(
             "insecure", BOOL, "Skip checking the host's certificate (lab use only).", optional=True
@@ -87,6 +89,7 @@ _RECORDS_BLOCK = Block(
 
 
 class PhotonProvider(Provider):
+    name: ClassVar[str] = "photon"
     schema: ClassVar[Schema] = Schema(
         Block(
             description="Photon Platform style Kubernetes-as-a-Service on ESXi hosts. "
@@ -146,6 +149,7 @@ class PhotonProvider(Provider):
                 "provider needs them to plan. Apply what they depend on first (-target).",
             )
             return
+        validate_attributes(self.schema.block, config, diagnostics)
         validate_hosts(config, diagnostics)
         endpoints = endpoints_from_config(config, os.environ, diagnostics)
         lock_wait = lock_timeout(os.environ, diagnostics)

@@ -3,17 +3,14 @@
 The limits are kept in the platform records, so any configuration planning against the same
 hosts sees them; usage is counted live from the VMs that carry the tenant's ownership mark.
 Memory is also set as the hard memory limit of each of the tenant's resource pools, so ESXi
-itself enforces it on every host.
-
-``check`` and ``admitted`` are the enforcement API for resources that consume quota: check
-at plan time, then admit under the platform lock at apply time.
+itself enforces it on every host. Resources that consume quota are admitted by
+``quota_admission``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from ..bridge.api import (
@@ -37,27 +34,18 @@ from .quota_policy import (
     KINDS,
     PHOTON_NAMES,
     Amounts,
-    Decision,
     below_usage,
-    decide,
+    limits_of,
     pool_memory_limit_mb,
-    usage_of,
+    tenant_usage,
 )
-from .tenant import KIND as TENANTS
-from .tenant import QUOTAS
+from .records import QUOTAS, TENANTS
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
     from ..esxi.session import HostSession
 
-__all__ = [
-    "QuotaResource",
-    "admitted",
-    "check",
-    "quota_exceeded",
-    "tenant_usage",
-    "warn_unknown_usage",
-]
+__all__ = ["QuotaResource", "warn_unknown_usage"]
 
 KIND = QUOTAS
 _DESCRIPTIONS = {
@@ -83,9 +71,6 @@ def _usage(kind: str) -> Attribute:
     return Attribute(kind, NUMBER, f"{_DESCRIPTIONS[kind]} in use now.", computed=True)
 
 
-# -- the enforcement API ----------------------------------------------------------------
-
-
 def warn_unknown_usage(hosts: HostsRead, tenant: str, diagnostics: Diagnostics) -> None:
     if hosts.down:
         down = ", ".join(sorted(hosts.down))
@@ -95,56 +80,6 @@ def warn_unknown_usage(hosts: HostsRead, tenant: str, diagnostics: Diagnostics) 
             "host answers again. Restoring lost cluster nodes goes on; growth that the "
             "quota must admit waits for the host.",
         )
-
-
-def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
-    return usage_of(
-        vm
-        for inventory in inventories.values()
-        for vm in inventory.vms.values()
-        if vm.marks.get("tenant") == tenant
-    )
-
-
-def limits_of(record: Mapping[str, object] | None) -> Amounts:
-    if record is None:
-        return Amounts(None, None, None, None)
-    return Amounts.from_mapping(record.get("limits") or {})  # type: ignore[arg-type]
-
-
-def check(platform: Platform, tenant: str, request: Amounts) -> Decision:
-    """Would ``request`` fit in the tenant's quota now? (A tenant without quota: yes.)"""
-    limits = limits_of(platform.records().get(KIND, tenant))
-    if all(v is None for v in limits.as_dict().values()):
-        return Decision(())  # unlimited: no need to count, nor to reach every host
-    hosts = platform.read_hosts()
-    hosts.require_all(f"Growing within the quota of tenant {tenant}")
-    return decide(limits, tenant_usage(hosts.inventories, tenant), request)
-
-
-@contextlib.contextmanager
-def admitted(platform: Platform, tenant: str, request: Amounts, purpose: str) -> Iterator[None]:
-    """Hold the platform lock while the request is checked and carried out, so two runs
-    cannot both pass the check and together exceed the quota."""
-    records = platform.records()
-    with records.locked(purpose):
-        decision = check(platform, tenant, request)
-        if not decision.allowed:
-            raise quota_exceeded(tenant, decision)
-        records.confirm_lock()  # still ours after counting: only then are VMs made
-        yield
-
-
-def quota_exceeded(tenant: str, decision: Decision, path: Path | None = None) -> DiagnosticError:
-    return DiagnosticError(
-        f"Quota of tenant {tenant} exceeded",
-        "; ".join(str(e) for e in decision.excesses)
-        + ". Ask for less, free some of the tenant's resources, or raise its photon_quota.",
-        path,
-    )
-
-
-# -- the resource -------------------------------------------------------------------------
 
 
 class QuotaResource(Resource):

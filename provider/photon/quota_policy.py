@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import VmInfo
+    from ..esxi.inventory import Inventory, VmInfo
 
 __all__ = [
     "KINDS",
@@ -21,7 +21,9 @@ __all__ = [
     "Excess",
     "below_usage",
     "decide",
+    "limits_of",
     "pool_memory_limit_mb",
+    "tenant_usage",
     "usage_of",
 ]
 
@@ -118,3 +120,20 @@ def usage_of(vms: Iterable[VmInfo]) -> Amounts:
         memory_gb=sum(vm.memory_mb for vm in vms) / 1024,
         disk_gb=sum(vm.disk_kb for vm in vms) / (1024 * 1024),
     )
+
+
+def tenant_usage(inventories: Mapping[str, Inventory], tenant: str) -> Amounts:
+    """What the VMs marked as the tenant's use, on the hosts of ``inventories``."""
+    return usage_of(
+        vm
+        for inventory in inventories.values()
+        for vm in inventory.vms.values()
+        if vm.marks.get("tenant") == tenant
+    )
+
+
+def limits_of(record: Mapping[str, object] | None) -> Amounts:
+    """The limits a quota record holds; no record: unlimited."""
+    if record is None:
+        return Amounts(None, None, None, None)
+    return Amounts.from_mapping(record.get("limits") or {})  # type: ignore[arg-type]

@@ -18,11 +18,23 @@ import json
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-__all__ = ["CLUSTERS", "FORMAT", "KINDS", "Record", "RecordStore", "encode", "shaped"]
+__all__ = [
+    "CLUSTERS",
+    "FORMAT",
+    "HEALTH",
+    "KINDS",
+    "QUOTAS",
+    "TENANTS",
+    "Record",
+    "RecordStore",
+    "encode",
+    "shaped",
+]
 
 FORMAT = 1
-CLUSTERS = "clusters"  # the kind of cluster records
-KINDS = ("tenants", "quotas", CLUSTERS, "health")  # every kind the domain keeps
+# Every kind of record the domain keeps (a folder of the datastore store, a value of the
+# ``kind`` column in PostgreSQL); the resources name theirs from here.
+TENANTS, QUOTAS, CLUSTERS, HEALTH = KINDS = ("tenants", "quotas", "clusters", "health")
 Record = dict[str, Any]
 
 

@@ -23,7 +23,7 @@ from .host_conditions import refuse_writes
 from .names import is_name, pool_name, tenant_name_validator
 from .platform import Platform
 from .quota_policy import pool_memory_limit_mb
-from .records import CLUSTERS
+from .records import CLUSTERS, QUOTAS, TENANTS
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["TenantResource"]
 
 _HOSTS = Path.root().attr("hosts")
-KIND = "tenants"  # records folder
-QUOTAS = "quotas"  # the quota records folder (quota.KIND; quota imports this module's names)
+KIND = TENANTS
 
 
 class TenantResource(Resource):

@@ -95,6 +95,7 @@ class Lease(EphemeralResource):
 
 
 class TinyProvider(Provider):
+    name: ClassVar[str] = "tiny"
     schema: ClassVar[Schema] = Schema(Block())
     resources: ClassVar = {"test_thing": Thing}
     data_sources: ClassVar = {}
@@ -138,7 +139,7 @@ def test_a_crash_becomes_one_diagnostic_and_the_prior_state() -> None:
     planned = Value.from_python(T, {"name": "x", "made": UNKNOWN})
     response = apply(Value.null(T), planned)
     (diagnostic,) = response.diagnostics
-    assert diagnostic.summary == "Internal error in the photon provider"
+    assert diagnostic.summary == "Internal error in the tiny provider"
     assert "ApplyResourceChange failed: RuntimeError: boom" in diagnostic.detail
     assert "Traceback" not in diagnostic.detail
     assert decode_dynamic(response.new_state, T).is_null
@@ -162,7 +163,7 @@ def test_a_failed_read_keeps_the_state() -> None:
     prior = Value.from_python(T, {"name": "x", "made": "yes"})
     request = pb.ReadResource.Request(type_name="test_thing", current_state=encode_dynamic(prior))
     response = SERVICE.ReadResource(request, None)
-    assert response.diagnostics[0].summary == "Internal error in the photon provider"
+    assert response.diagnostics[0].summary == "Internal error in the tiny provider"
     assert decode_dynamic(response.new_state, T) == prior
 
 

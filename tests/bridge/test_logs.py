@@ -13,7 +13,7 @@ def record(level: int, message: str, context: dict | None = None) -> dict[str, o
     logger = logging.getLogger("provider.photon.tenant")
     extra = (context or {}).get("extra")
     rec = logger.makeRecord(logger.name, level, __file__, 1, message, (), None, extra=extra)
-    return json.loads(HclogJsonFormatter().format(rec))
+    return json.loads(HclogJsonFormatter("photon").format(rec))
 
 
 def test_levels_and_fields() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provider.bridge.api import PlanRequest
 from provider.bridge.cty import STRING, UNKNOWN, Path, Value
-from provider.bridge.planning import plan_from_schema
+from provider.bridge.planning import defaults, plan_from_schema
 from provider.bridge.schema import Attribute, Block, Schema
 
 SCHEMA = Schema(
@@ -92,3 +92,49 @@ def test_an_unset_optional_computed_nested_attribute_keeps_its_prior_value() -> 
     config = Value.from_python(t, {"name": "a"})
     plan = plan_from_schema(schema, PlanRequest(prior, proposed, config, b""))
     assert plan.planned_state == prior  # no change, so nothing becomes unknown
+
+
+DEFAULTED = Schema(
+    Block(
+        attributes=(
+            Attribute("name", STRING, required=True),
+            Attribute("zone", STRING, optional=True, computed=True, default="z1",
+                      requires_replace=True),
+            Attribute("stamp", STRING, computed=True),
+        )
+    )
+)  # fmt: skip
+D = DEFAULTED.value_type()
+
+
+def obj_d(**attrs: object) -> Value:
+    return Value.from_python(D, attrs)
+
+
+def test_an_unset_defaulted_attribute_is_planned_as_its_default() -> None:
+    def plan(prior: dict | None, config: dict, proposed: dict | None = None) -> object:
+        before = Value.null(D) if prior is None else Value.from_python(D, prior)
+        after = Value.from_python(D, config)
+        shown = after if proposed is None else Value.from_python(D, proposed)
+        return plan_from_schema(DEFAULTED, PlanRequest(before, shown, after, b""))
+
+    created = plan(None, {"name": "a"})
+    assert created.planned_state == obj_d(name="a", zone="z1", stamp=UNKNOWN)
+    # an update that changes something else still plans the default, not "known after apply"
+    prior = {"name": "a", "zone": "z1", "stamp": "s"}
+    renamed = plan(prior, {"name": "b"}, {"name": "b", "zone": "z1", "stamp": "s"})
+    assert renamed.planned_state == obj_d(name="b", zone="z1", stamp=UNKNOWN)
+    assert renamed.requires_replace == []
+    # set in the configuration: the configured value; unset again: back to the default
+    configured = plan(prior, {"name": "a", "zone": "z2"}, prior | {"zone": "z2"})
+    assert configured.planned_state["zone"] == Value.from_python(STRING, "z2")
+    assert configured.requires_replace == [Path.root().attr("zone")]
+    unset = plan(prior | {"zone": "z2"}, {"name": "a"}, prior | {"zone": "z2"})
+    assert unset.planned_state["zone"] == Value.from_python(STRING, "z1")
+    assert unset.requires_replace == [Path.root().attr("zone")]
+
+
+def test_defaults_fill_only_what_the_configuration_leaves_null() -> None:
+    config = Value.from_python(D, {"name": "a"})
+    assert defaults(DEFAULTED, config) == {"zone": Value.from_python(STRING, "z1")}
+    assert defaults(DEFAULTED, Value.from_python(D, {"name": "a", "zone": "z9"})) == {}

@@ -110,10 +110,8 @@ def test_serves_schema_over_mutual_tls_and_exits_on_shutdown(
         password = next(a for a in host.block.attributes if a.name == "password")
         assert password.sensitive
 
-        started = time.monotonic()
         controller_grpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=5)
     assert plugin.proc.wait(timeout=5) == 0
-    assert time.monotonic() - started < 1.0
     assert not os.path.exists(os.path.dirname(plugin.socket))  # private folder removed
 
 
@@ -129,10 +127,8 @@ def test_refuses_a_client_without_terraforms_certificate(plugin: Plugin) -> None
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_exits_promptly_on_signals(plugin: Plugin, signum: int) -> None:
-    started = time.monotonic()
     plugin.proc.send_signal(signum)
     assert plugin.proc.wait(timeout=5) == 0
-    assert time.monotonic() - started < 1.0
     assert not os.path.exists(os.path.dirname(plugin.socket))
 
 

@@ -7,6 +7,7 @@ import pytest
 from provider.bridge._generated import tfplugin6_pb2 as pb
 from provider.bridge.convert import schema_to_proto
 from provider.bridge.cty import BOOL, NUMBER, STRING, List, Map, Object, Path, Set, Value
+from provider.bridge.diagnostics import Diagnostics
 from provider.bridge.schema import (
     Attribute,
     Block,
@@ -14,6 +15,7 @@ from provider.bridge.schema import (
     NestedBlock,
     Nesting,
     Schema,
+    validate_attributes,
     walk_attributes,
 )
 
@@ -87,3 +89,50 @@ def test_walk_reaches_attributes_in_nested_blocks_with_their_paths() -> None:
 def test_set_of_strings_round_trips_through_python() -> None:
     value = Value.from_python(Set(STRING), ["b", "a", "b"])
     assert value.to_python() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("type_", "default", "stated"),
+    [
+        (STRING, "5m", "Wait. Default: `5m`."),
+        (NUMBER, 10, "Wait. Default: `10`."),
+        (BOOL, False, "Wait. Default: `false`."),
+        (List(STRING), ["system:masters"], 'Wait. Default: `["system:masters"]`.'),
+        (Object({"vcpu": NUMBER, "gb": NUMBER}), {"vcpu": 1, "gb": 2.0},
+         "Wait. Default: `{ vcpu = 1, gb = 2 }`."),
+    ],
+)  # fmt: skip
+def test_a_default_is_stated_in_the_description_terraform_shows(
+    type_: object, default: object, stated: str
+) -> None:
+    attr = Attribute("x", type_, "Wait.", optional=True, computed=True, default=default)
+    assert attr.documentation == stated
+    assert attr.default_value() == Value.from_python(type_, default)
+    proto = schema_to_proto(Schema(Block(attributes=(attr,))))
+    assert proto.block.attributes[0].description == stated
+    assert Attribute("y", STRING, "Wait.", optional=True).documentation == "Wait."
+
+
+def test_a_default_needs_a_planned_top_level_attribute() -> None:
+    with pytest.raises(ValueError, match="a default needs optional and computed"):
+        Attribute("x", STRING, optional=True, default="a")
+    defaulted = Attribute("x", STRING, optional=True, computed=True, default="a")
+    with pytest.raises(ValueError, match="a nested attribute cannot have a default"):
+        NestedAttributes((defaulted,))
+    with pytest.raises(ValueError, match="a nested attribute cannot have a default"):
+        NestedBlock("b", Block(attributes=(defaulted,)))
+
+
+def test_validate_attributes_runs_validators_on_known_values_at_their_paths() -> None:
+    def positive(value: Value, path: Path, diagnostics: Diagnostics) -> None:
+        if value.to_python() <= 0:
+            diagnostics.error("Not positive", str(value.to_python()), path)
+
+    disk = Block(attributes=(Attribute("size", NUMBER, required=True, validators=(positive,)),))
+    schema = Schema(Block(blocks=(NestedBlock("disk", disk, Nesting.LIST),)))
+    value = Value.from_python(
+        schema.value_type(), {"disk": [{"size": 1}, {"size": -2}, {"size": None}]}
+    )
+    diagnostics = Diagnostics()
+    validate_attributes(schema.block, value, diagnostics)
+    assert [(d.summary, str(d.path)) for d in diagnostics] == [("Not positive", "disk[1].size")]

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tests.e2e.test_tenant import pools, tenant
 from tests.support.simulator import Simulator
+from tests.support.tenancy import pools, tenant
 from tests.support.terraform import Terraform, provider_block
 
 

@@ -6,12 +6,11 @@ import base64
 import json
 from collections import Counter
 
-from tests.e2e.test_quota import quota, state
-from tests.e2e.test_tenant import tenant
-from tests.support.cluster import SMALL, cluster, cluster_vms
+from tests.support.cluster import SMALL, cluster, cluster_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, provider_block
+from tests.support.tenancy import quota, tenant
+from tests.support.terraform import Terraform, planned_actions, planned_change, provider_block
 
 
 def test_create_1_1_3_cluster(sim3: Simulator, tf: Terraform) -> None:
@@ -33,7 +32,7 @@ def test_create_1_1_3_cluster(sim3: Simulator, tf: Terraform) -> None:
     metadata = json.loads(base64.b64decode(master["guestinfo.metadata"]))
     assert metadata["network"]["ethernets"]["primary"]["addresses"] == ["10.0.0.21/24"]
 
-    values = state(tf, "photon_k8s_cluster.c")
+    values = tf.resource_values("photon_k8s_cluster.c")
     assert values["api_endpoint"] == "https://10.0.0.21:6443"
     assert values["id"] == "team-a/prod"
     assert set(values["nodes"]) == set(vms)
@@ -67,9 +66,11 @@ def test_workers_grow_and_shrink_in_place(sim3: Simulator, tf: Terraform) -> Non
     first = cluster_vms(sim3)
 
     tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=5, worker_batch_size="2"))
-    plan = tf.plan()
-    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
-    assert '+ "worker-5"' in plan.stdout or "worker-5" in plan.stdout
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown) == {"photon_k8s_cluster.c": ["update"]}
+    change = planned_change(shown, "photon_k8s_cluster.c")
+    assert "worker-5" not in change["before"]["nodes"] and "worker-5" in change["after"]["nodes"]
     assert tf.apply().code == 0
     grown = cluster_vms(sim3)
     assert sorted(grown) == ["master-1"] + [f"worker-{i}" for i in range(1, 6)]
@@ -108,9 +109,10 @@ def test_a_failed_node_is_reported_with_the_rest_kept_then_completed(
     assert "Warning: Node worker-" in applied.flat and "does not exist" in applied.flat
     kept = cluster_vms(sim3)
     assert kept and all(v["host"] != "esx-3" for v in kept.values())
-    assert set(state(tf, "photon_k8s_cluster.c")["nodes"]) == set(kept)  # nothing forgotten
-    plan = tf.plan()  # CI sees it: something to do
-    assert plan.code == 2 and "will be updated in-place" in plan.stdout, plan.output
+    assert set(nodes(tf)) == set(kept)  # nothing forgotten
+    plan, shown = tf.saved_plan()  # CI sees it: something to do
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown)["photon_k8s_cluster.c"] == ["update"]
 
     with probe(sim3["esx-3"]) as p:
         p.create_base_disk("images/k8s.vmdk")
@@ -148,11 +150,11 @@ def test_import_rebuilds_a_lost_state(sim3: Simulator, tf: Terraform, tmp_path) 
     tf.write(hcl)
     tf.init()
     assert tf.apply().code == 0
-    original = state(tf, "photon_k8s_cluster.c")
+    original = tf.resource_values("photon_k8s_cluster.c")
     again = tf.elsewhere(tmp_path / "again")
     imported = again.import_cluster()
     assert imported.code == 0, imported.output
-    values = state(again, "photon_k8s_cluster.c")
+    values = again.resource_values("photon_k8s_cluster.c")
     assert values["ca_certificate"] == original["ca_certificate"]
     assert values["nodes"] == original["nodes"]
     assert again.plan().code == 0
@@ -179,18 +181,18 @@ def test_a_worker_flavor_change_rolls_the_workers(sim3: Simulator, tf: Terraform
     tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
     tf.init()
     assert tf.apply().code == 0
-    before = state(tf, "photon_k8s_cluster.c")["nodes"]
+    before = nodes(tf)
     bigger = "{ vcpu = 2, memory_gb = 1, disk_gb = 3 }"
     tf.write(
         provider_block(sim3.hosts) + tenant()
         + cluster(workers=2).replace(f"worker_flavor      = {SMALL}", f"worker_flavor = {bigger}")
     )  # fmt: skip
-    plan = tf.plan()
-    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
-    assert "forces replacement" not in plan.stdout
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown) == {"photon_k8s_cluster.c": ["update"]}  # not replaced
     applied = tf.apply()
     assert applied.code == 0, applied.output
-    after = state(tf, "photon_k8s_cluster.c")["nodes"]
+    after = nodes(tf)
     assert after["master-1"] == before["master-1"]  # the control plane is untouched
     for worker in ("worker-1", "worker-2"):
         assert after[worker]["vm_id"] != before[worker]["vm_id"]
@@ -232,7 +234,7 @@ def test_a_host_stopping_during_apply_then_convergence_on_the_others(tf: Terrafo
         assert "The cluster was created with 1 worker(s) missing" in output
         survivors = cluster_vms(sim, down=("esx-3",))
         assert survivors and all(v["host"] != "esx-3" for v in survivors.values())
-        recorded = state(tf, "photon_k8s_cluster.c")["nodes"]
+        recorded = nodes(tf)
         assert set(survivors) <= set(recorded)  # every VM that exists is in the state
 
         completed = tf.apply()
@@ -260,7 +262,7 @@ def test_a_new_worker_image_rolls_the_workers(sim3: Simulator, tf: Terraform) ->
     tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
     tf.init()
     assert tf.apply().code == 0
-    before = state(tf, "photon_k8s_cluster.c")["nodes"]
+    before = nodes(tf)
     for host in sim3.hosts:
         with probe(host) as p:
             p.create_base_disk("images/k8s-next.vmdk")
@@ -268,10 +270,11 @@ def test_a_new_worker_image_rolls_the_workers(sim3: Simulator, tf: Terraform) ->
         provider_block(sim3.hosts) + tenant()
         + cluster(workers=2, worker_image='"images/k8s-next.vmdk"')
     )  # fmt: skip
-    plan = tf.plan()
-    assert plan.code == 2 and "forces replacement" not in plan.stdout, plan.output
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert "delete" not in planned_actions(shown)["photon_k8s_cluster.c"]  # not replaced
     assert tf.apply().code == 0
-    after = state(tf, "photon_k8s_cluster.c")["nodes"]
+    after = nodes(tf)
     assert after["master-1"] == before["master-1"]
     assert all(after[w]["vm_id"] != before[w]["vm_id"] for w in ("worker-1", "worker-2"))
     assert tf.plan().code == 0
@@ -284,6 +287,20 @@ def test_timeouts_are_validated(tf: Terraform) -> None:
     validated = tf.run("validate", "-no-color")
     assert validated.code == 1 and "Invalid timeout" in validated.flat
     assert "'soon' is not a duration like 30m, 1h or 90s" in validated.flat
+
+
+def test_addresses_and_networks_are_validated_at_their_attributes(tf: Terraform) -> None:
+    hcl = cluster(workers=2, worker_ips='["10.0.0.31", "10.0.0.300"]', pod_cidr='"10.244.0.0"')
+    tf.write(provider_block([]) + tenant() + hcl)
+    tf.init()
+    validated = tf.run("validate", "-no-color")
+    assert validated.code == 1
+    assert "Error: Invalid address" in validated.flat
+    assert "'10.0.0.300' is not an IPv4 address." in validated.flat
+    assert 'worker_ips = ["10.0.0.31", "10.0.0.300"]' in validated.flat  # its line
+    assert "Error: Invalid network" in validated.flat
+    assert "'10.244.0.0' is not a network in CIDR notation like 10.244.0.0/16." in validated.flat
+    assert 'pod_cidr = "10.244.0.0"' in validated.flat
 
 
 def test_a_create_timeout_ends_the_wait_and_keeps_what_exists(tf: Terraform) -> None:
@@ -299,5 +316,5 @@ def test_a_create_timeout_ends_the_wait_and_keeps_what_exists(tf: Terraform) -> 
         applied = tf.apply()
         assert applied.code == 1, applied.output
         assert "stopped before" in applied.flat and "Error: Node master-1" in applied.flat
-        recorded = state(tf, "photon_k8s_cluster.c")["nodes"]
+        recorded = nodes(tf)
         assert set(recorded) == set(cluster_vms(sim))  # every VM made is in the state

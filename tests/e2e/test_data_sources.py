@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from tests.e2e.test_quota import add_vm, quota
-from tests.e2e.test_tenant import tenant
 from tests.support.simulator import Simulator
+from tests.support.tenancy import add_vm, quota, tenant
 from tests.support.terraform import Terraform, provider_block
 
 

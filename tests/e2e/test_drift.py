@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_tenant import tenant
-from tests.support.cluster import cluster, cluster_vms, delete_vm, nodes, power_off
+from tests.support.cluster import cluster, cluster_vms, delete_vm, nodes, planned_nodes, power_off
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, provider_block
+from tests.support.tenancy import tenant
+from tests.support.terraform import (
+    Terraform,
+    planned_actions,
+    planned_change,
+    provider_block,
+    unknown_until_apply,
+)
 
 
 def power_state(sim: Simulator, node: dict) -> str:
@@ -36,14 +42,14 @@ def test_a_deleted_node_is_planned_back_and_restored(
     before = nodes(tf)
     delete_vm(sim3, before[lost])
 
-    plan = tf.plan()
-    assert plan.code == 2, plan.output
-    assert "1 to change, 0 to destroy" in plan.stdout and "must be replaced" not in plan.stdout
-    vm_id = before[lost]["vm_id"]
-    assert plan.stdout.count("-> (known after apply)") == 3  # host, vm_id and mac of that node
-    assert f'~ vm_id  = "{vm_id}" -> (known after apply)' in plan.stdout
-    assert f'~ "{lost}" = {{' in plan.stdout and "# (4 unchanged elements hidden)" in plan.stdout
-    assert '~ status = "lost" -> "ready"' in plan.stdout
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown) == {"photon_k8s_cluster.c": ["update"]}  # not replaced
+    # That node alone: its status, and host, vm_id and mac of a new VM (the 4 others: as they are)
+    assert planned_nodes(shown) == {lost: ("lost", "ready", {"host", "vm_id", "mac"})}
+    change = planned_change(shown, "photon_k8s_cluster.c")
+    assert change["before"]["nodes"][lost]["vm_id"] == before[lost]["vm_id"]
+    assert len(change["before"]["nodes"]) == 5
 
     applied = tf.apply()
     assert applied.code == 0, applied.output
@@ -71,9 +77,11 @@ def test_power_on_within_the_grace_period(sim3: Simulator, tf: Terraform) -> Non
     apply_cluster(tf, sim3, health='    grace_period = "1h"\n    power_on = true')
     before = nodes(tf)
     power_off(sim3, before["worker-1"])
-    plan = tf.plan()
-    assert plan.code == 2 and '~ status = "powered_off" -> "ready"' in plan.stdout, plan.output
-    assert "known after apply" not in plan.stdout  # the same VM, powered on
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_nodes(shown) == {"worker-1": ("powered_off", "ready", set())}
+    change = planned_change(shown, "photon_k8s_cluster.c")
+    assert not unknown_until_apply(change["after_unknown"])  # the same VM, powered on
     assert tf.apply().code == 0
     assert nodes(tf)["worker-1"] == before["worker-1"]
     assert power_state(sim3, before["worker-1"]) == "poweredOn"

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.e2e.test_tenant import pools
 from tests.support.simulator import TOP, Simulator
+from tests.support.tenancy import pools
 from tests.support.terraform import Terraform, provider_block
 
 

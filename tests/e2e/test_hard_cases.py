@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import time
 
-from tests.e2e.test_quota import add_vm, quota, state
-from tests.e2e.test_tenant import tenant
 from tests.support.cluster import cluster, cluster_vms, delete_vm, nodes, power_off
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
+from tests.support.tenancy import add_vm, quota, tenant
 from tests.support.terraform import Terraform, provider_block
 
 HEALTH_RECORD = "photon-platform/health/team-a.prod.json"
@@ -59,7 +58,7 @@ def test_a_host_down_with_a_quota_heals_refuses_growth_and_destroys_the_rest(
     assert all(after[n]["status"] == "ready" for n in on_3)
     assert all(after[n] == before[n] for n in set(before) - set(on_3))
     assert sorted(cluster_vms(sim3, down=("esx-3",))) == sorted(before)
-    assert state(tf)["usage"] is None
+    assert tf.resource_values("photon_quota.q")["usage"] is None
     assert tf.plan().code == 0
 
     tf.write(base + cluster(etcd=3, masters=1, workers=3))

@@ -12,10 +12,10 @@ from provider.esxi.endpoint import Endpoint
 from provider.esxi.inventory import read_inventory
 from provider.esxi.pools import create_pool
 from provider.photon.platform import Platform
-from tests.e2e.test_tenant import tenant
 from tests.support.cluster import SMALL, cluster, marked_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
+from tests.support.tenancy import tenant
 from tests.support.terraform import Terraform, provider_block
 
 FREE = "VMware vSphere 7 Hypervisor"

@@ -5,17 +5,15 @@ without the cluster's port group), apply does exactly that, and the next plan is
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.test_tenant import tenant
-from tests.support.cluster import cluster, marked_vms, nodes, power_off
+from tests.support.cluster import cluster, marked_vms, nodes, planned_nodes, power_off
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
+from tests.support.tenancy import tenant
 from tests.support.terraform import Terraform, provider_block
 
-ADDRESS = "photon_k8s_cluster.c"
 NEW_VM = {"host", "vm_id", "mac"}  # unknown in the plan: the node gets a new VM
 # Grace 0s: a lost NIC is put back at the first plan (the waiting is unit-tested).
 HEALTH = '  health {\n    grace_period  = "0s"\n    max_unhealthy = "100%"\n  }'
@@ -32,20 +30,6 @@ def tf(
     applied = tf.apply()
     assert applied.code == 0, applied.output
     return tf
-
-
-def planned_nodes(shown: dict[str, Any]) -> dict[str, tuple[str, str, set[str]]]:
-    """Node -> (status before, status after, attributes unknown after), for the nodes the
-    saved plan changes."""
-    change = next(c for c in shown["resource_changes"] if c["address"] == ADDRESS)["change"]
-    before, after = change["before"]["nodes"], change["after"]["nodes"]
-    unknown = change["after_unknown"].get("nodes") or {}
-    return {
-        name: (before[name]["status"], after[name]["status"], {k for k, v in marks.items() if v})
-        for name in before
-        for marks in [unknown.get(name) or {}]
-        if before[name] != after[name] or marks
-    }
 
 
 def test_lost_nics_are_put_back_in_place_and_lost_disks_replaced(

@@ -6,9 +6,9 @@ import json
 import os
 import time
 
-from tests.e2e.test_tenant import pools, tenant
 from tests.support.reattach import start_reattached
 from tests.support.simulator import Simulator
+from tests.support.tenancy import pools, tenant
 from tests.support.terraform import Terraform, provider_block
 
 

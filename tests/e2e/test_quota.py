@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_tenant import tenant
 from tests.support.postgres import Postgres
 from tests.support.probe import probe
 from tests.support.records import Records
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, provider_block
+from tests.support.tenancy import add_vm, quota, tenant
+from tests.support.terraform import Terraform, planned_change, provider_block
 
 POOL = "photon-tenant-team-a"
 RECORD = "photon-platform/quotas/team-a.json"
@@ -28,30 +28,6 @@ def records(request: pytest.FixtureRequest, sim: Simulator, postgres: Postgres) 
     return Records(sim["esx-1"], url)
 
 
-def quota(limits: str, name: str = "q", tenant_ref: str = "photon_tenant.t.id") -> str:
-    return (
-        f'\nresource "photon_quota" "{name}" {{\n  tenant = {tenant_ref}\n  limits = {limits}\n}}\n'
-    )
-
-
-def state(tf: Terraform, address: str = "photon_quota.q") -> dict:
-    shown = json.loads(tf.ok("show", "-json").stdout)
-    resources = shown["values"]["root_module"]["resources"]
-    return next(r["values"] for r in resources if r["address"] == address)
-
-
-def add_vm(sim: Simulator, host: str, name: str, tenant_name: str = "team-a") -> None:
-    with probe(sim[host]) as p:
-        p.create_vm(
-            p.pool(f"photon-tenant-{tenant_name}"),
-            name,
-            cpus=2,
-            memory_mb=1024,
-            disk_gb=1,
-            marks={"tenant": tenant_name, "cluster": "c1", "role": "worker", "node": name},
-        )
-
-
 def test_lifecycle_records_pool_limits_and_usage(
     sim: Simulator, tf: Terraform, records: Records
 ) -> None:
@@ -60,7 +36,7 @@ def test_lifecycle_records_pool_limits_and_usage(
     tf.init()
     applied = tf.apply()
     assert applied.code == 0, applied.output
-    values = state(tf)
+    values = tf.resource_values("photon_quota.q")
     assert values["limits"] == {"vm_count": None, "vcpu": 8, "memory_gb": 16, "disk_gb": None}
     assert values["usage"] == {"vm_count": 0, "vcpu": 0, "memory_gb": 0, "disk_gb": 0}
     assert (records.get("quotas", "team-a") or {})["limits"]["vcpu"] == 8
@@ -93,7 +69,8 @@ def test_usage_follows_vms_owned_by_the_tenant_on_any_host(sim: Simulator, tf: T
     with probe(sim["esx-1"]) as p:  # not the tenant's: no mark
         p.create_vm(p.pool(POOL), "unmarked", cpus=4)
     assert tf.apply("-refresh-only").code == 0
-    assert state(tf)["usage"] == {"vm_count": 2, "vcpu": 4, "memory_gb": 2, "disk_gb": 2}
+    usage = tf.resource_values("photon_quota.q")["usage"]
+    assert usage == {"vm_count": 2, "vcpu": 4, "memory_gb": 2, "disk_gb": 2}
 
     tf.write(head + tenant() + quota("{ vcpu = 3 }"))
     plan = tf.plan()
@@ -231,7 +208,7 @@ def test_import_by_tenant_name(sim: Simulator, tf: Terraform, tmp_path: Path) ->
     other.init()
     assert other.run("import", "-no-color", "photon_tenant.t", "team-a").code == 0
     assert other.run("import", "-no-color", "photon_quota.q", "team-a").code == 0
-    assert state(other, "photon_tenant.t")["description"] == "Team A"  # from the record
+    assert other.resource_values("photon_tenant.t")["description"] == "Team A"  # from the record
     assert other.plan().code == 0
     missing = other.run("import", "-no-color", "photon_quota.q", "team-b")
     assert missing.code == 1 and "No quota to import" in missing.flat
@@ -253,8 +230,11 @@ def test_memory_limit_follows_new_pools_and_is_restored_after_drift(
         alloc.limit = -1
         p.pool(POOL).UpdateConfig(name=None, config=p.pool(POOL).config.__class__(
             cpuAllocation=p.pool(POOL).config.cpuAllocation, memoryAllocation=alloc))  # fmt: skip
-    plan = tf.plan()
-    assert plan.code == 2 and "memory_gb = 4" in plan.stdout, plan.output
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    change = planned_change(shown, "photon_quota.q")
+    assert change["before"]["limits"]["memory_gb"] is None  # as the pool says now
+    assert change["after"]["limits"]["memory_gb"] == 4
     assert tf.apply().code == 0
     with probe(sim["esx-1"]) as p:
         assert p.memory_limit(POOL) == 4096

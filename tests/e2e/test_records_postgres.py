@@ -17,12 +17,11 @@ import psycopg
 import pytest
 
 from provider.photon.records_pg import PostgresRecords
-from tests.e2e.test_quota import quota, state
-from tests.e2e.test_tenant import tenant
 from tests.support.postgres import Postgres
 from tests.support.probe import probe
 from tests.support.records import Records
 from tests.support.simulator import TOP, Simulator
+from tests.support.tenancy import quota, tenant
 from tests.support.terraform import Result, Terraform, provider_block
 
 
@@ -107,7 +106,7 @@ def test_a_database_killed_mid_apply_keeps_partial_state_and_the_next_apply_conv
     applied = outcome[0]
     assert applied.code == 1, applied.output
     assert "Error: PostgreSQL connection lost" in applied.flat, applied.output
-    assert state(tf, "photon_tenant.first")["hosts"] == ["esx-1", "esx-2"]  # kept
+    assert tf.resource_values("photon_tenant.first")["hosts"] == ["esx-1", "esx-2"]  # kept
     shown = json.loads(tf.ok("show", "-json").stdout)["values"]["root_module"]["resources"]
     assert [r["address"] for r in shown] == ["photon_tenant.first"]
     with probe(sim2["esx-2"]) as p:

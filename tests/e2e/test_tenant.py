@@ -6,22 +6,10 @@ import re
 
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
-from tests.support.terraform import Terraform, provider_block
+from tests.support.tenancy import pools, tenant
+from tests.support.terraform import Terraform, planned_actions, planned_change, provider_block
 
 POOL = "photon-tenant-team-a"
-
-
-def tenant(name: str = "team-a", **attrs: str) -> str:
-    body = "".join(f"\n  {k} = {v}" for k, v in attrs.items())
-    return f'\nresource "photon_tenant" "t" {{\n  name = "{name}"{body}\n}}\n'
-
-
-def pools(sim: Simulator) -> dict[str, list[str]]:
-    result = {}
-    for host in sim.hosts:
-        with probe(host) as p:
-            result[host.name] = p.pool_names()
-    return result
 
 
 def test_create_update_destroy(sim: Simulator, tf: Terraform) -> None:
@@ -33,10 +21,11 @@ def test_create_update_destroy(sim: Simulator, tf: Terraform) -> None:
     assert tf.plan().code == 0
 
     tf.write(provider_block(sim.hosts) + tenant(description='"Team A, payments"'))
-    plan = tf.plan()
-    assert plan.code == 2 and "1 to change, 0 to destroy" in plan.stdout, plan.output
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown) == {"photon_tenant.t": ["update"]}
     assert tf.apply().code == 0
-    assert "Team A, payments" in tf.ok("state", "show", "-no-color", "photon_tenant.t").stdout
+    assert tf.resource_values("photon_tenant.t")["description"] == "Team A, payments"
 
     tf.write(provider_block(sim.hosts) + tenant(hosts='["esx-1"]'))
     assert tf.apply().code == 0
@@ -53,8 +42,10 @@ def test_renaming_replaces(sim: Simulator, tf: Terraform) -> None:
     tf.init()
     assert tf.apply().code == 0
     tf.write(provider_block(sim.hosts) + tenant("team-b"))
-    plan = tf.plan()
-    assert plan.code == 2 and "# forces replacement" in plan.stdout, plan.output
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    change = planned_change(shown, "photon_tenant.t")
+    assert change["actions"] == ["delete", "create"] and change["replace_paths"] == [["name"]]
     assert tf.apply().code == 0
     assert pools(sim) == {"esx-1": ["photon-tenant-team-b"], "esx-2": ["photon-tenant-team-b"]}
 
@@ -68,19 +59,21 @@ def test_deleted_or_renamed_pool_is_drift_and_restored(sim: Simulator, tf: Terra
     with probe(sim["esx-1"]) as p:
         p.pool(POOL).UpdateConfig(name="someone-elses-pool", config=None)
 
-    plan = tf.plan()
-    assert plan.code == 2, plan.output
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
     # Gone from every host, but its record remains: the same tenant is restored in place.
-    assert "photon_tenant.t will be updated in-place" in plan.stdout
+    assert planned_actions(shown)["photon_tenant.t"] == ["update"]
     assert tf.apply().code == 0
     assert pools(sim) == {"esx-1": [POOL, "someone-elses-pool"], "esx-2": [POOL]}
     assert tf.plan().code == 0
 
     with probe(sim["esx-2"]) as p:
         p.pool(POOL).Destroy_Task()
-    plan = tf.plan()
-    assert plan.code == 2 and "will be updated in-place" in plan.stdout, plan.output
-    assert '+ "esx-2"' in plan.stdout
+    plan, shown = tf.saved_plan()
+    assert plan.code == 2 and shown is not None, plan.output
+    assert planned_actions(shown) == {"photon_tenant.t": ["update"]}
+    hosts = planned_change(shown, "photon_tenant.t")
+    assert "esx-2" not in hosts["before"]["hosts"] and "esx-2" in hosts["after"]["hosts"]
     assert tf.apply().code == 0
     assert pools(sim)["esx-2"] == [POOL]
     assert tf.plan().code == 0
@@ -94,8 +87,8 @@ def test_import(sim: Simulator, tf: Terraform) -> None:
     tf.init()
     imported = tf.run("import", "-no-color", "photon_tenant.t", "team-a")
     assert imported.code == 0, imported.output
-    shown = tf.ok("state", "show", "-no-color", "photon_tenant.t").stdout
-    assert '"esx-1"' in shown and '"esx-2"' in shown and 'id    = "team-a"' in shown
+    values = tf.resource_values("photon_tenant.t")
+    assert set(values["hosts"]) == {"esx-1", "esx-2"} and values["id"] == "team-a"
     assert tf.plan().code == 0
 
     tf.write(provider_block(sim.hosts) + tenant() + tenant("team-b").replace('"t"', '"u"'))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from provider.bridge.cty import Path, Value
 from provider.bridge.diagnostics import Diagnostics
+from provider.bridge.schema import validate_attributes
 from provider.esxi.endpoint import Endpoint
 from provider.photon.config import endpoints_from_config, records_url, validate_hosts
 from provider.photon.provider import PhotonProvider
@@ -62,6 +63,7 @@ def test_validation_of_host_blocks() -> None:
         {"name": "a", "address": "1", "thumbprint": "xyz"},
         {"name": "a", "address": "2", "thumbprint": TP, "insecure": True},
     )
+    validate_attributes(PhotonProvider.schema.block, cfg, diagnostics)  # as the bridge does
     validate_hosts(cfg, diagnostics)
     assert [f"{d.summary} @ {d.path}" for d in diagnostics] == [
         "Invalid thumbprint @ host[0].thumbprint",
@@ -117,3 +119,23 @@ def test_records_in_postgres_and_on_a_datastore_at_once_are_refused() -> None:
         "records_host places the platform records on a datastore, PHOTON_RECORDS_URL in "
         "PostgreSQL: unset one of them."
     ]
+
+
+def test_the_bridge_speaks_of_the_photon_provider() -> None:
+    """The bridge names no domain: the provider hands it its name, the one in its address."""
+    from provider.__main__ import PROVIDER_ADDRESS
+    from provider.bridge._generated import tfplugin6_pb2 as pb
+    from provider.bridge.grpc_service import ProviderService
+
+    assert PROVIDER_ADDRESS.rsplit("/", 1)[-1] == PhotonProvider.name == "photon"
+    service = ProviderService(PhotonProvider())
+    read = service.ReadResource(pb.ReadResource.Request(type_name="photon_nothing"), None)
+    assert read.diagnostics[0].detail == (
+        "The photon provider has no resource of that type. Check the spelling, and that the "
+        "provider version in your lock file is the one you expect."
+    )
+    moved = service.MoveResourceState(pb.MoveResourceState.Request(), None)
+    assert moved.diagnostics[0].detail == (
+        "Moving state between resource types is not supported by the photon provider; use "
+        "`terraform import` instead."
+    )

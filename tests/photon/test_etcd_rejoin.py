@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import glob
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -57,17 +56,35 @@ class FakeGateway:
         return "99"
 
 
-def test_add_is_retried_until_the_cluster_takes_it() -> None:
+class FakeClock:
+    """Stands in for the ``time`` module: sleeping moves the clock, and takes no time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_add_is_retried_until_the_cluster_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(etcd_rejoin, "time", clock)
     gateway = FakeGateway([OTHER, DEAD], refusals=2)
-    assert rejoin(gateway, URL, "add", time.monotonic() + 5, pause=0)  # type: ignore[arg-type]
+    assert rejoin(gateway, URL, "add", 105.0, pause=1.0)  # type: ignore[arg-type]
+    assert clock.now == 102.0  # refused twice, a pause after each
     assert gateway.calls == ["remove 11", "add", "add", "add"]  # removed once, added once
 
 
-def test_gives_up_at_the_deadline() -> None:
+def test_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(etcd_rejoin, "time", clock)
     gateway = FakeGateway([OTHER, DEAD], refusals=10**6)
-    started = time.monotonic()
-    assert not rejoin(gateway, URL, "add", started + 0.2, pause=0.01)  # type: ignore[arg-type]
-    assert time.monotonic() - started < 2
+    assert not rejoin(gateway, URL, "add", 101.0, pause=0.25)  # type: ignore[arg-type]
+    assert clock.now == 101.0  # tried at 100, 100.25, ... and 101, then gave up
+    assert gateway.calls == ["remove 11"] + ["add"] * 5
 
 
 def arguments(data_dir: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""photon_k8s_kubeconfig's pure parts: the ttl rule and the certificate it mints."""
+"""photon_k8s_kubeconfig's pure parts: the ttl rule (a schema validator) and the certificate
+it mints."""
 
 from __future__ import annotations
 
@@ -14,16 +15,33 @@ from provider.bridge.api import (
     RenewEphemeralResponse,
 )
 from provider.bridge.cty import Path, Value
-from provider.bridge.diagnostics import DiagnosticError
-from provider.photon.kubeconfig_ephemeral import KubeconfigEphemeral, parse_ttl
+from provider.bridge.diagnostics import Diagnostics
+from provider.bridge.notation import parse_duration
+from provider.bridge.planning import defaults
+from provider.bridge.schema import validate_attributes
+from provider.photon.kubeconfig_ephemeral import KubeconfigEphemeral
 from provider.photon.kubernetes.pki import issue, make_cluster_pki
+
+SCHEMA = KubeconfigEphemeral.schema
+
+
+def config(**attrs: object) -> Value:
+    """A configuration as Terraform sends it: unset attributes null."""
+    return Value.from_python(SCHEMA.value_type(), dict.fromkeys(SCHEMA.value_type().attrs) | attrs)
+
+
+def ttl_diagnostics(text: str) -> Diagnostics:
+    diagnostics = Diagnostics()
+    validate_attributes(SCHEMA.block, config(cluster="team-a/prod", ttl=text), diagnostics)
+    return diagnostics
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"), [("5m", 300), ("1h", 3600), ("1h30m", 5400), ("24h", 86400)]
 )
 def test_ttls_in_range(text: str, seconds: int) -> None:
-    assert parse_ttl(text).total_seconds() == seconds
+    assert not ttl_diagnostics(text)
+    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize(
@@ -39,10 +57,9 @@ def test_ttls_in_range(text: str, seconds: int) -> None:
     ],
 )  # fmt: skip
 def test_ttls_refused(text: str, summary: str, detail: str) -> None:
-    with pytest.raises(DiagnosticError) as refused:
-        parse_ttl(text)
-    assert (refused.value.diagnostic.summary, refused.value.diagnostic.detail) == (summary, detail)
-    assert refused.value.diagnostic.path == Path.root().attr("ttl")
+    (refused,) = ttl_diagnostics(text)
+    assert (refused.summary, refused.detail) == (summary, detail)
+    assert refused.path == Path.root().attr("ttl")
 
 
 def test_a_minted_certificate_names_user_and_groups_and_ends_after_its_ttl() -> None:
@@ -81,13 +98,10 @@ def test_open_asks_for_renewal_before_expiry_and_renewal_warns() -> None:
     pki = make_cluster_pki("prod")
     record = {"cluster": "prod", "spec": {"master_ips": ["10.0.0.21"]}, "pki": pki.to_json()}
     resource = KubeconfigEphemeral(_Platform(record))  # type: ignore[arg-type]
-    config = Value.from_python(
-        KubeconfigEphemeral.schema.value_type(),
-        {n: None for n in KubeconfigEphemeral.schema.value_type().attrs}
-        | {"cluster": "team-a/prod"},
-    )
-    response = OpenEphemeralResponse(config)
-    resource.open(OpenEphemeralRequest(config), response)
+    unset = config(cluster="team-a/prod")
+    opened = unset.with_attributes(defaults(SCHEMA, unset))  # as the bridge opens it
+    response = OpenEphemeralResponse(opened)
+    resource.open(OpenEphemeralRequest(opened), response)
     result = response.result.to_python()
     assert (result["ttl"], result["user"], result["groups"]) == (
         "1h",

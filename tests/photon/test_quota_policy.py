@@ -9,7 +9,7 @@ from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.esxi.inventory import VmInfo
 from provider.photon.platform import Platform
-from provider.photon.quota import admitted, check
+from provider.photon.quota_admission import admitted, check
 from provider.photon.quota_policy import Amounts, below_usage, decide, usage_of
 from tests.support.probe import probe
 from tests.support.simulator import Simulator

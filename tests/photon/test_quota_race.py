@@ -15,7 +15,7 @@ import pytest
 from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
-from provider.photon.quota import admitted
+from provider.photon.quota_admission import admitted
 from provider.photon.quota_policy import Amounts
 from provider.photon.records_pg import PostgresRecords
 from tests.support.postgres import Postgres

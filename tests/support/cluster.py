@@ -9,7 +9,7 @@ from typing import Any
 
 from .probe import probe
 from .simulator import SimHost, Simulator
-from .terraform import Terraform
+from .terraform import Terraform, planned_change
 
 SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
 
@@ -58,9 +58,23 @@ def cluster(etcd: int = 0, masters: int = 1, workers: int = 3, raw: str = "", **
 
 def nodes(tf: Terraform, address: str = "photon_k8s_cluster.c") -> dict[str, dict[str, Any]]:
     """The cluster's ``nodes`` as the state holds them (``show -json``, stdout only)."""
-    shown = json.loads(tf.ok("show", "-json").stdout)
-    resources = shown["values"]["root_module"]["resources"]
-    return next(r for r in resources if r["address"] == address)["values"]["nodes"]
+    return tf.resource_values(address)["nodes"]
+
+
+def planned_nodes(
+    shown: dict[str, Any], address: str = "photon_k8s_cluster.c"
+) -> dict[str, tuple[str, str, set[str]]]:
+    """Node -> (status before, status after, attributes unknown after), for the nodes a
+    plan from ``saved_plan`` changes."""
+    change = planned_change(shown, address)
+    before, after = change["before"]["nodes"], change["after"]["nodes"]
+    unknown = change["after_unknown"].get("nodes") or {}
+    return {
+        name: (before[name]["status"], after[name]["status"], {k for k, v in marks.items() if v})
+        for name in before
+        for marks in [unknown.get(name) or {}]
+        if before[name] != after[name] or marks
+    }
 
 
 def delete_vm(sim: Simulator, *lost: dict[str, Any]) -> None:

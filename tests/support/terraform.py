@@ -95,6 +95,12 @@ class Terraform:
             return planned, None
         return planned, json.loads(self.ok("show", "-json", "saved.tfplan").stdout)
 
+    def resource_values(self, address: str) -> dict[str, Any]:
+        """A resource's attributes as the state holds them (``show -json``, stdout only)."""
+        shown = json.loads(self.ok("show", "-json").stdout)
+        resources = shown["values"]["root_module"]["resources"]
+        return next(r["values"] for r in resources if r["address"] == address)
+
     def outputs(self) -> dict:
         """The root module's output values (``output -json``, stdout only)."""
         shown = json.loads(self.ok("output", "-json").stdout)
@@ -117,6 +123,30 @@ class Terraform:
 
     def destroy(self) -> Result:
         return self.run("destroy", "-auto-approve", "-no-color")
+
+
+def planned_actions(shown: dict[str, Any]) -> dict[str, list[str]]:
+    """Address -> actions (``["update"]``, ``["delete", "create"]``, ...) of each resource that
+    a plan from ``saved_plan`` changes."""
+    changes = shown.get("resource_changes") or []
+    return {
+        c["address"]: c["change"]["actions"] for c in changes if c["change"]["actions"] != ["no-op"]
+    }
+
+
+def planned_change(shown: dict[str, Any], address: str) -> dict[str, Any]:
+    """One resource's planned change: ``actions``, ``before``, ``after``, ``after_unknown``,
+    ``replace_paths``."""
+    return next(c["change"] for c in shown["resource_changes"] if c["address"] == address)
+
+
+def unknown_until_apply(after_unknown: object) -> bool:
+    """Whether a change's ``after_unknown`` marks any value as known only after apply."""
+    if isinstance(after_unknown, dict):
+        return any(map(unknown_until_apply, after_unknown.values()))
+    if isinstance(after_unknown, list):
+        return any(map(unknown_until_apply, after_unknown))
+    return after_unknown is True
 
 
 def provider_block(
