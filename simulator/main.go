@@ -23,6 +23,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -85,7 +86,7 @@ func selfSigned() tls.Certificate {
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "host:port to listen on (port 0 = random)")
-	latency := flag.Int("latency-ms", 0, "delay in ms added to every SOAP call")
+	latency := flag.Int("latency-ms", 0, "delay in ms added to every HTTP request (SOAP call or datastore file)")
 	image := flag.String("image", "", "make a 1 GB base disk at this datastore path (e.g. images/k8s.vmdk)")
 	free := flag.Bool("free-license", false, "play the free vSphere Hypervisor licence: writes fail with RestrictedVersion")
 	capacity := flag.String("datastore-capacity", "", "datastore size, all free (e.g. 40G); default: its file system's")
@@ -108,7 +109,7 @@ func main() {
 
 	model := simulator.ESX() // one standalone host, one local datastore
 	model.Machine = 0        // empty inventory: no VMs
-	model.DelayConfig = simulator.DelayConfig{Delay: *latency, MethodDelay: delays}
+	model.DelayConfig = simulator.DelayConfig{MethodDelay: delays} // -latency-ms: see perRequest
 	check(model.Create())
 	defer model.Remove()
 
@@ -117,6 +118,7 @@ func main() {
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(user, password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned()}} // HTTPS
 	server := model.Service.NewServer()
+	server.Config.Handler = perRequest(time.Duration(*latency)*time.Millisecond, server.Config.Handler)
 	// No server.Close(): it blocks on in-flight (possibly delayed) calls;
 	// process exit closes the listener and connections anyway.
 
@@ -148,6 +150,21 @@ func main() {
 	go func() { <-sigs; done <- struct{}{} }()
 	<-done
 	// Deferred (run on return): model.Remove, RemoveAll(tmp).
+}
+
+// perRequest delays every request the host serves by the same latency, as a host across a
+// WAN does: each SOAP call and each datastore file GET/PUT is one round trip. (The simulator's
+// own DelayConfig.Delay is charged per internal call too: its /folder handler looks the
+// datastore up through ~5 in-process calls, so a file transfer cost 5 round trips.) It is
+// set before the address is printed, so no request is served without it.
+func perRequest(latency time.Duration, next http.Handler) http.Handler {
+	if latency <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(latency)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // makeBaseDisk puts a base disk on the host's datastore, as an admin would upload the node

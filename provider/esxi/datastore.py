@@ -12,6 +12,8 @@ import datetime
 import http.client
 import urllib.parse
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from pyVmomi import vim
 
@@ -129,15 +131,20 @@ class DatastoreFiles:
         status, _ = self._request("PUT", path, data)
         self._check(status, "PUT", path)
 
-    def replace(self, path: str, data: bytes) -> None:
+    def replace(self, path: str, data: bytes, check: Callable[[], None] | None = None) -> None:
         """Write so that readers see the old content or the new, never a part of it: an HTTP
         PUT fills the file as the bytes arrive, so they go to a temporary name first, which
-        is then renamed over ``path``."""
+        is then renamed over ``path``. ``check`` (a fencing check) runs while the bytes
+        travel, and must pass before the rename: the two round trips overlap."""
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-        self.write(temporary, data)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checked = pool.submit(check) if check is not None else None
+            self.write(temporary, data)
         try:
+            if checked is not None:
+                checked.result()
             self.move(temporary, path, replace=True)
-        except EsxiError:
+        except BaseException:  # the check failed, or the rename
             with contextlib.suppress(EsxiError):
                 self.delete(temporary)
             raise

@@ -74,6 +74,11 @@ class LiveInventory:
             assert self._outcome is not None
             return self._outcome
 
+    def latest(self) -> Inventory | None:
+        """The inventory as last brought up to date, without a call: only for what cannot
+        change while the session lives (the root pool's moid); None before the first read."""
+        return self._snapshot
+
     def _update(self) -> Inventory:
         with translated(self.session.name):
             self._version, found = updates_since(self._collector, self._version, 0)

@@ -15,7 +15,7 @@ import ssl
 import threading
 from typing import Any
 
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import SmartStubAdapter
 from pyVmomi import vim
 
 from .endpoint import Endpoint, normalize_thumbprint
@@ -25,6 +25,7 @@ __all__ = ["HostSession", "open_session"]
 
 _CONNECT_TIMEOUT = 15.0
 _CALL_TIMEOUT = 60.0
+_POOL = 16  # connections kept per host: as many as calls the adapter sends at once
 
 
 def _pinned_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -65,11 +66,15 @@ class HostSession:
     """A logged-in session; the service instance is private to the adapter."""
 
     def __init__(
-        self, endpoint: Endpoint, service_instance: vim.ServiceInstance, context: ssl.SSLContext
+        self,
+        endpoint: Endpoint,
+        service_instance: vim.ServiceInstance,
+        content: vim.ServiceInstanceContent,
+        context: ssl.SSLContext,
     ) -> None:
         self.endpoint = endpoint
         self.si = service_instance
-        self.content = service_instance.RetrieveContent()
+        self.content = content
         self.ssl_context = context  # the pinned context, for the datastore file transfers
         self.calls = 0  # round trips made through this session, for logs and benchmarks
         self._calls_lock = threading.Lock()
@@ -102,22 +107,29 @@ class HostSession:
         return self.endpoint.name
 
     def close(self) -> None:
+        """Log out with the content kept (``Disconnect`` fetches it again: a round trip)."""
         with contextlib.suppress(Exception):  # best effort: the host may be gone
-            Disconnect(self.si)
+            self.content.sessionManager.Logout()
+        with contextlib.suppress(Exception):
+            self.si._stub.DropConnections()
 
 
 def open_session(endpoint: Endpoint) -> HostSession:
+    """Three round trips, as ``SmartConnect`` makes them (the API version, the service
+    content, the login) but keeping the content, which it throws away and a session needs."""
     context = _pinned_context(endpoint)
     host, port = endpoint.host_port
     try:
-        si = SmartConnect(
+        stub = SmartStubAdapter(
             host=host,
             port=port,
-            user=endpoint.user,
-            pwd=endpoint.password,
             sslContext=context,
+            poolSize=_POOL,  # more calls at once than kept connections: a TLS set-up each
             httpConnectionTimeout=_CALL_TIMEOUT,  # also bounds each call: a hung host fails
         )
+        si = vim.ServiceInstance("ServiceInstance", stub)
+        content = si.RetrieveContent()
+        content.sessionManager.Login(endpoint.user, endpoint.password, None)
     except vim.fault.InvalidLogin as exc:
         raise AuthenticationFailed(
             endpoint.name, f"{endpoint.address} refused user {endpoint.user!r}: {exc.msg}"
@@ -130,4 +142,4 @@ def open_session(endpoint: Endpoint) -> HostSession:
         raise HostUnreachable(endpoint.name, f"cannot reach {endpoint.address}: {exc}") from exc
     except vim.fault.VimFault as exc:
         raise EsxiError(endpoint.name, f"login failed: {exc.msg}") from exc
-    return HostSession(endpoint, si, context)
+    return HostSession(endpoint, si, content, context)

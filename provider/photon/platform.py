@@ -77,6 +77,7 @@ class Platform:
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._licenses: dict[str, LicenseInfo] = {}  # read once per process
+        self._licenses_lock = threading.Lock()  # concurrent plans share one read
         self._locks = {name: threading.Lock() for name in self.endpoints}
         self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
         self._live_locks = {name: threading.Lock() for name in self.endpoints}
@@ -167,6 +168,17 @@ class Platform:
             log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
             return self.inventory(session)
 
+    def kept_inventory(self, session: HostSession) -> Inventory:
+        """The inventory as last read by this process, without a call once there is one
+        (a fresh read otherwise): only for what cannot change while the session lives (the
+        root pool) or needs nothing newer (which datastore the records are on). Writes
+        running side by side would otherwise each wait for a fresh read of their own;
+        whatever a plan decides on reads ``inventory``."""
+        with self._live_locks[session.name]:
+            live = self._live.get(session.name)
+        kept = live.latest() if live is not None and live.session is session else None
+        return kept or self.inventory(session)
+
     def forget_inventory(self, host: str) -> None:
         """After a write whose change the host may not report: the next read is a whole one.
         (A pool's new limits: vcsim 0.24 reports no change made by ``UpdateConfig``.)"""
@@ -189,10 +201,11 @@ class Platform:
         from ..esxi.license import read_license
 
         hosts = [h for h in dict.fromkeys(hosts) if h in self.endpoints]
-        unread = [h for h in hosts if h not in self._licenses]
-        for host, license in self.on_hosts(unread, read_license).items():
-            if not isinstance(license, DiagnosticError):
-                self._licenses[host] = license
+        with self._licenses_lock:
+            unread = [h for h in hosts if h not in self._licenses]
+            for host, license in self.on_hosts(unread, read_license).items():
+                if not isinstance(license, DiagnosticError):
+                    self._licenses[host] = license
         return {h: self._licenses[h] for h in hosts if h in self._licenses}
 
     def read_only(self, hosts: Iterable[str]) -> dict[str, LicenseInfo]:
@@ -242,8 +255,18 @@ class Platform:
                 self._records = SharedReads(self._datastore_records())
             return self._records
 
+    def prefetch_record(self, kind: str, name: str) -> None:
+        """Start a plain read of a record now, so that its round trip overlaps the host reads
+        made before it is used: the later ``records().get`` shares it (``records_cache.py``),
+        or reads again if it failed, and reports that failure."""
+
+        def read() -> None:
+            with contextlib.suppress(Exception):
+                self.records().get(kind, name)
+
+        threading.Thread(target=read, name=f"prefetch {kind}/{name}", daemon=True).start()
+
     def _datastore_records(self) -> RecordStore:
-        from ..esxi.capacity import read_capacity
         from ..esxi.datastore import DatastoreFiles
         from .records_datastore import DatastoreRecords
 
@@ -252,7 +275,8 @@ class Platform:
         try:
             # The first by name, whatever its state: records must never move because a
             # datastore was briefly away.
-            stores = {d.name: d for d in read_capacity(session).datastores}
+            # From the kept inventory: no round trip of its own.
+            stores = {d.name: d for d in self.kept_inventory(session).datastores.values()}
             datastore = datastore or min(stores, default=None)
             if datastore not in stores or not stores[datastore].accessible:
                 raise DiagnosticError(

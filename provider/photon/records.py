@@ -52,8 +52,10 @@ class RecordStore(Protocol):
     def names(self, kind: str) -> list[str]:
         """Every record name of ``kind``, sorted."""
 
-    def locked(self, purpose: str) -> AbstractContextManager[None]:
-        """Hold the platform lock: checks and writes inside see no concurrent writer."""
+    def locked(self, purpose: str, key: str | None = None) -> AbstractContextManager[None]:
+        """Hold the platform lock: checks and writes inside see no concurrent writer. With a
+        ``key`` (what the section alone reads and writes, e.g. one tenant), sections of this
+        process with other keys may run beside it (``records_lease.py``)."""
 
     def confirm_lock(self) -> None:
         """Raise unless this run still holds the platform lock (fencing, before work that

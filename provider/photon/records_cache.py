@@ -95,8 +95,8 @@ class SharedReads:
         return self.store.names(kind)
 
     @contextlib.contextmanager
-    def locked(self, purpose: str) -> Iterator[None]:
-        with self.store.locked(purpose):
+    def locked(self, purpose: str, key: str | None = None) -> Iterator[None]:
+        with self.store.locked(purpose, key):
             with self._lock:
                 self._sections += 1
             try:

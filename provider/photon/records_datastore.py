@@ -62,9 +62,12 @@ class DatastoreRecords:
         self._lease = Lease(self._take, self._let_go, self._check_stop)
         self._renewing = threading.Event()
         self._renewer: threading.Thread | None = None
-        self._root_made = False
+        self._root_made = True  # until the lock folder cannot be made for want of it
         self._folders: set[str] = set()  # kind folders known to exist
         self._token: str | None = None  # the lock's token while this process holds it
+        # Records read as absent while this process held the lock: no other run wrote them
+        # since, so writing one needs no copy of a previous version (two round trips).
+        self._absent: set[str] = set()
 
     def _where(self, path: str) -> str:
         return f"[{self.files.datastore}] {path} on host {self.host}"
@@ -79,8 +82,11 @@ class DatastoreRecords:
 
     def get(self, kind: str, name: str) -> Record | None:
         path = f"{ROOT}/{kind}/{name}.json"
+        token = self._token
         data = self._call(self.files.read, path)
         if data is None:
+            if token is not None and token == self._token:  # held from before the read on
+                self._absent.add(path)
             return None
         try:
             return _parsed(kind, data)
@@ -116,9 +122,13 @@ class DatastoreRecords:
         if folder not in self._folders:
             self._call(self.files.make_directory, folder, True)
             self._folders.add(folder)
-        self.confirm_lock()
-        self._call(self.files.copy, path, f"{path}.1")  # the previous version, if any
-        self._call(self.files.replace, path, data)
+        if path in self._absent:  # no previous version: the fencing check overlaps the PUT
+            self._call(self.files.replace, path, data, self.confirm_lock)
+        else:
+            self.confirm_lock()
+            self._call(self.files.copy, path, f"{path}.1")  # the previous version, if any
+            self._call(self.files.replace, path, data)
+        self._absent.discard(path)
 
     def remove(self, kind: str, name: str) -> None:
         """The record goes; its last version stays as ``.json.1``, to recover from."""
@@ -155,16 +165,18 @@ class DatastoreRecords:
 
     # -- lock ---------------------------------------------------------------------------
 
-    def locked(self, purpose: str) -> AbstractContextManager[None]:
+    def locked(self, purpose: str, key: str | None = None) -> AbstractContextManager[None]:
         """Hold the platform lock: checks and writes inside see no concurrent writer.
 
-        Sections of this process run one at a time and share one acquisition while more are
-        queued (``records_lease.py``), so a run never waits for itself on the datastore.
-        While held, the expiry is pushed forward regularly."""
-        return self._lease.section(purpose)
+        Sections of this process share one acquisition while more are queued, and sections
+        with different keys run side by side (``records_lease.py``; each record is a file
+        of its own), so a run never waits for itself on the datastore. While held, the
+        expiry is pushed forward regularly."""
+        return self._lease.section(purpose, key)
 
     def _take(self, purpose: str) -> None:
         token = uuid.uuid4().hex
+        self._absent = set()  # another run may have written anything while it was not held
         self._acquire(token, purpose)
         self._token = token
         self._renewing = threading.Event()
@@ -175,6 +187,7 @@ class DatastoreRecords:
 
     def _let_go(self) -> None:
         token, self._token = self._token, None
+        self._absent = set()
         self._renewing.set()
         if self._renewer is not None:
             self._renewer.join()

@@ -296,14 +296,15 @@ class PostgresRecords:
     # -- lock ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self, purpose: str) -> Iterator[None]:
+    def locked(self, purpose: str, key: str | None = None) -> Iterator[None]:
         """Hold the platform lock: one transaction, committed when the section ends (also
         after a failure inside: what was written then is kept, as on the datastore).
 
         The lock is a session-level advisory lock, so one acquisition can serve several
         sections: those of this process run one at a time and share it while more are queued
         (``records_lease.py``), each in its own transaction, committed before its resource's
-        answer goes back to Terraform."""
+        answer goes back to Terraform. So sections run one at a time whatever their ``key``:
+        the connection has one transaction open at a time."""
         with self._lease.section(purpose):
             self._begin()
             try:

@@ -133,6 +133,7 @@ class TenantResource(Resource):
     def _check_name_free(self, tenant: str, hosts: list[str], diagnostics: Diagnostics) -> None:
         if diagnostics.has_errors:
             return
+        self.platform.prefetch_record(KIND, tenant)
         for host, inventory in self.platform.inventories(hosts).items():
             if isinstance(inventory, DiagnosticError):
                 diagnostics.add(inventory.diagnostic)
@@ -149,7 +150,7 @@ class TenantResource(Resource):
         planned = request.planned_state
         tenant = planned["name"].to_python()
         records = self.platform.records()
-        with records.locked(f"create tenant {tenant}"):
+        with records.locked(f"create tenant {tenant}", _key(tenant)):
             if records.get(KIND, tenant) is not None:
                 raise _taken(tenant, "The platform records already hold this tenant.")
             created = self._add_pools(tenant, planned["hosts"].to_python(), response.diagnostics)
@@ -191,6 +192,7 @@ class TenantResource(Resource):
                 "the host is gone for good, `terraform state rm` the tenant and import it again.",
             )
         present = []
+        self.platform.prefetch_record(KIND, tenant)
         inventories = self.platform.inventories(hosts)
         for host, inventory in inventories.items():
             if isinstance(inventory, DiagnosticError):
@@ -249,7 +251,7 @@ class TenantResource(Resource):
         wanted = set(request.planned_state["hosts"].to_python())
         diagnostics = response.diagnostics
         records = self.platform.records()
-        with records.locked(f"update tenant {tenant}"):
+        with records.locked(f"update tenant {tenant}", _key(tenant)):
             added = self._add_pools(tenant, sorted(wanted - before), diagnostics)
             removed = self._remove_pools(tenant, sorted(before - wanted), diagnostics)
             now = (before | set(added)) - set(removed)
@@ -261,7 +263,7 @@ class TenantResource(Resource):
         tenant = prior["name"].to_python()
         hosts = prior["hosts"].to_python()
         records = self.platform.records()
-        with records.locked(f"delete tenant {tenant}"):
+        with records.locked(f"delete tenant {tenant}", _key(tenant)):
             if records.get(QUOTAS, tenant) is not None:
                 raise DiagnosticError(
                     "Tenant still has a quota",
@@ -313,8 +315,8 @@ class TenantResource(Resource):
         limit_mb = pool_memory_limit_mb(memory_gb)
 
         def add(session: HostSession) -> str:
-            inventory = self.platform.inventory(session)
-            return create_pool(session, inventory.root_pool, pool_name(tenant), limit_mb)
+            root = self.platform.kept_inventory(session).root_pool
+            return create_pool(session, root, pool_name(tenant), limit_mb)
 
         return _successes(self.platform.on_hosts(hosts, add), diagnostics)
 
@@ -346,6 +348,13 @@ class TenantResource(Resource):
                 destroy_pool(session, pool.moid, self.platform.stop_requested)
 
         return _successes(self.platform.on_hosts(inventories, remove), diagnostics)
+
+
+def _key(tenant: str) -> str:
+    """What a tenant's create, update and delete alone touch: its record, its quota's record
+    (read only) and its pools. So those of different tenants run side by side under the
+    platform lock; anything keyless (quota, cluster) runs alone."""
+    return f"tenant {tenant}"
 
 
 def _taken(tenant: str, why: str) -> DiagnosticError:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -59,6 +62,24 @@ def test_unreachable_address() -> None:
     dead = Endpoint("esx-9", f"127.0.0.1:{port}", "root", "pw", insecure=True)
     with pytest.raises(HostUnreachable, match=f"cannot reach 127.0.0.1:{port}"):
         open_session(dead)
+
+
+def test_a_host_that_stops_answering_mid_session_is_an_error_not_a_hang(
+    host: SimHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call is bounded (the session's socket timeout): a call made inside a locked
+    step must not hold the platform lock for ever."""
+    monkeypatch.setattr("provider.esxi.session._CALL_TIMEOUT", 1.0)
+    s = open_session(endpoint(host))
+    os.kill(host.pid, signal.SIGSTOP)  # the process lives, its socket stays open, no answer
+    try:
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable):
+            read_inventory(s)
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(host.pid, signal.SIGCONT)
+    s.close()
 
 
 def test_pools_are_created_found_and_destroyed(host: SimHost, session: HostSession) -> None:

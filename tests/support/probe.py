@@ -25,6 +25,9 @@ class Probe:
             user=host.user,
             pwd=host.password,
             disableSslCertValidation=True,
+            # A call that never gets an answer fails instead of hanging the test; inside a
+            # locked step (test_quota_race) a hang held the lock until others gave up.
+            httpConnectionTimeout=60,
         )
         compute = self.si.content.rootFolder.childEntity[0].hostFolder.childEntity[0]
         self.root_pool: vim.ResourcePool = compute.resourcePool
