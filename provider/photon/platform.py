@@ -174,8 +174,9 @@ class Platform:
 
     def kept_inventory(self, session: HostSession) -> Inventory:
         """The inventory as last read by this process, without a call once there is one
-        (else the read in flight, or a fresh one): only for what cannot change while the session lives (the
-        root pool) or needs nothing newer (which datastore the records are on). Writes
+        (else the read in flight, or a fresh one): only for what cannot change while the
+        session lives (the root pool) or needs nothing newer (which datastore the records are
+        on). Writes
         running side by side would otherwise each wait for a fresh read of their own;
         whatever a plan decides on reads ``inventory``."""
         with self._live_locks[session.name]:
