@@ -2,16 +2,17 @@
 
 A Terraform phase serves all its resources from one process, and each resource reads every
 host: re-reading the whole inventory per resource costs a round trip per host each time.
-Instead, the first read takes the whole inventory (``RetrievePropertiesEx``) while a
-PropertyCollector filter over the same objects is made beside it (the two calls overlap: one
-round trip), and every later read asks that filter for what changed (``WaitForUpdatesEx`` with
-``maxWaitSeconds=0``: one small call) and applies it to the kept properties. The filter's
-first answer holds everything again, as of its own moment: it replaces what was kept.
+Instead, the first read takes the whole inventory (``RetrievePropertiesEx``: one round trip)
+while a PropertyCollector of its own and a filter over the same objects are made in the
+background (two more, off the reader's path: the next read is seldom sooner). Every later read
+asks that filter for what changed (``WaitForUpdatesEx`` with ``maxWaitSeconds=0``: one small
+call) and applies it to the kept properties; the filter's first answer holds everything
+again, as of its own moment, and replaces what was kept.
 
-The filter sits on the session's own PropertyCollector (filters are private to a session,
-and nothing else in the adapter waits for updates on that collector: ``watch.py`` makes its
-own), which saves the call that would make a collector; a second kept inventory on the same
-session (after ``forget``) makes its own collector, so two filters never share one.
+A collector of its own, not the session's (``ServiceContent.propertyCollector``, which the
+API makes private to the session): vcsim 0.24 registers every session's instance of that
+collector for updates under one key, so only the session that asked last would hear of
+changes.
 
 Freshness: a change is in the collector's update stream once the call or task that made it
 has completed, so a read that starts after a write (this provider's or anyone's) sees it. A
@@ -28,8 +29,9 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
 
 from pyVmomi import vim, vmodl
 
@@ -41,8 +43,7 @@ from .session import HostSession
 __all__ = ["LiveInventory"]
 
 _PC = vmodl.query.PropertyCollector
-_SHARED: weakref.WeakSet[HostSession] = weakref.WeakSet()  # sessions whose collector is taken
-_SHARED_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 class LiveInventory:
@@ -51,7 +52,7 @@ class LiveInventory:
     def __init__(self, session: HostSession) -> None:
         self.session = session
         self._objects: dict[str, tuple[type, dict[str, object]]] = {}
-        self._collector: _PC | None = None  # made by the first call
+        self._collector: Future[_PC] | None = None  # made beside the first read
         self._version = ""  # the filter's first answer holds everything
         self._snapshot: Inventory | None = None
         self._turn = threading.Condition()
@@ -94,7 +95,8 @@ class LiveInventory:
                 changed = True
             else:
                 version = self._version
-                self._version, found = updates_since(self._collector, version, 0)
+                collector = self._collector.result()  # made by now, as a rule
+                self._version, found = updates_since(collector, version, 0)
                 if not version:  # everything, as of this answer: nothing kept outlives it
                     self._objects.clear()
                 for update in found:
@@ -105,25 +107,16 @@ class LiveInventory:
         return self._snapshot
 
     def _first_read(self) -> None:
-        """The whole inventory, with the filter for later reads made beside it."""
+        """The whole inventory, with the filter for later reads made in the background."""
         content = self.session.content
         spec = _filter_spec(content.rootFolder)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            made = pool.submit(self._make_filter, spec)
-            objects = retrieve_all(content.propertyCollector, spec)
-        self._collector = made.result()
+        self._collector = _in_background(self._make_filter, spec)
+        objects = retrieve_all(content.propertyCollector, spec)
         self._objects = {moid: (kind, dict(props)) for moid, (kind, props) in objects.items()}
 
     def _make_filter(self, spec: _PC.FilterSpec) -> _PC:
-        with _SHARED_LOCK:
-            shared = self.session not in _SHARED
-            _SHARED.add(self.session)
-        content = self.session.content
         with translated(self.session.name):
-            if shared:
-                collector = content.propertyCollector
-            else:
-                collector = content.propertyCollector.CreatePropertyCollector()
+            collector = self.session.content.propertyCollector.CreatePropertyCollector()
             collector.CreateFilter(spec, partialUpdates=False)
         return collector
 
@@ -167,3 +160,17 @@ def _filter_spec(root: vim.Folder) -> _PC.FilterSpec:
             _PC.PropertySpec(type=t, pathSet=list(p)) for t, p in INVENTORY_PROPERTIES.items()
         ],
     )
+
+
+def _in_background(work: Callable[..., T], *args: object) -> Future[T]:
+    """``work(*args)`` on a thread of its own; its outcome (or fault) in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # handed to the read that needs it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="inventory filter", daemon=True).start()
+    return future
