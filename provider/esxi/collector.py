@@ -9,7 +9,7 @@ from pyVmomi import vmodl
 
 from .session import HostSession
 
-__all__ = ["properties_of", "updates_since"]
+__all__ = ["properties_of", "retrieve_all", "updates_since"]
 
 _PC = vmodl.query.PropertyCollector
 
@@ -43,3 +43,19 @@ def updates_since(
             found.extend(filter_update.objectSet or ())
         if not result.truncated:
             return version, found
+
+
+def retrieve_all(
+    collector: vmodl.query.PropertyCollector, spec: vmodl.query.PropertyCollector.FilterSpec
+) -> dict[str, tuple[type, dict[str, object]]]:
+    """moid -> (type, {property path: value}) of everything ``spec`` selects, in one
+    ``RetrievePropertiesEx`` (continued while the host pages the answer)."""
+    objects: dict[str, tuple[type, dict[str, object]]] = {}
+    result = collector.RetrievePropertiesEx([spec], _PC.RetrieveOptions())
+    while result is not None:
+        for item in result.objects:
+            objects[item.obj._moId] = (type(item.obj), {p.name: p.val for p in item.propSet})
+        if not result.token:
+            break
+        result = collector.ContinueRetrievePropertiesEx(result.token)
+    return objects

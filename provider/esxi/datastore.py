@@ -28,9 +28,17 @@ _TIMEOUT = 30.0
 
 
 class DatastoreFiles:
-    def __init__(self, session: HostSession, datastore: str) -> None:
+    def __init__(
+        self, session: HostSession, datastore: str, datacenter: tuple[str, str] | None = None
+    ) -> None:
+        """``datacenter``: its (moid, name) when known already (an inventory holds them),
+        which saves the two round trips of looking it up."""
         self.session = session
         self.datastore = datastore
+        if datacenter is not None and all(datacenter):
+            moid, self._datacenter_name = datacenter
+            self._datacenter = vim.Datacenter(moid, session.si._stub)
+            return
         with translated(session.name):
             self._datacenter = session.content.rootFolder.childEntity[0]
             self._datacenter_name = self._datacenter.name

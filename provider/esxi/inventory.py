@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pyVmomi import vim, vmodl
 
-from .collector import properties_of
+from .collector import properties_of, retrieve_all
 from .errors import EsxiError
 from .faults import translated
 from .session import HostSession
@@ -54,6 +54,7 @@ DATASTORE_PROPERTIES = (
     "summary.accessible",
 )
 _HOST_PROPERTIES = ("runtime.inMaintenanceMode",)
+_DATACENTER_PROPERTIES = ("name",)  # the datastore file API's dcPath
 _NETWORK_PROPERTIES = ("name",)
 MARK_PREFIX = "photon."
 
@@ -117,6 +118,7 @@ class Inventory:
     networks: Mapping[str, str] = field(default_factory=dict)  # port group name -> moid
     datastores: Mapping[str, DatastoreInfo] = field(default_factory=dict)  # by moid
     maintenance: bool = False  # in maintenance mode (or entering it)
+    datacenter: tuple[str, str] = ("", "")  # (moid, name): ESXi has exactly one
 
     def children(self, parent: str | None = None) -> Iterator[PoolInfo]:
         """Pools directly under ``parent`` (default: the host's root pool)."""
@@ -153,18 +155,7 @@ def retrieve(
                 for t, paths in properties.items()
             ],
         )
-        collector = content.propertyCollector
-        result = collector.RetrievePropertiesEx(
-            [spec], vmodl.query.PropertyCollector.RetrieveOptions()
-        )
-        objects: dict[str, tuple[type, dict[str, object]]] = {}
-        while result is not None:
-            for item in result.objects:
-                objects[item.obj._moId] = (type(item.obj), {p.name: p.val for p in item.propSet})
-            if not result.token:
-                break
-            result = collector.ContinueRetrievePropertiesEx(result.token)
-        return objects
+        return retrieve_all(content.propertyCollector, spec)
     finally:
         view.DestroyView()
 
@@ -241,6 +232,7 @@ INVENTORY_PROPERTIES: Mapping[type, Sequence[str]] = {
     vim.Network: _NETWORK_PROPERTIES,
     vim.Datastore: DATASTORE_PROPERTIES,
     vim.HostSystem: _HOST_PROPERTIES,
+    vim.Datacenter: _DATACENTER_PROPERTIES,
 }
 
 
@@ -258,6 +250,7 @@ def inventory_of(host: str, objects: Mapping[str, tuple[type, Mapping[str, objec
     datastores: dict[str, DatastoreInfo] = {}
     maintenance = False
     root = None
+    datacenter = ("", "")
     for moid, (kind, props) in objects.items():
         if issubclass(kind, vim.VirtualMachine):
             vms[moid] = _vm_info(moid, props)
@@ -267,13 +260,15 @@ def inventory_of(host: str, objects: Mapping[str, tuple[type, Mapping[str, objec
             datastores[moid] = datastore_info(moid, props)
         elif issubclass(kind, vim.HostSystem):
             maintenance = bool(props.get("runtime.inMaintenanceMode"))
+        elif issubclass(kind, vim.Datacenter):
+            datacenter = (moid, str(props.get("name", "")))
         else:
             pool = _pool_info(moid, props)
             pools[moid] = pool
             root = moid if pool.parent is None else root
     if root is None:
         raise EsxiError(host, "the host has no root resource pool; is it an ESXi host?")
-    return Inventory(host, pools, root, vms, networks, datastores, maintenance)
+    return Inventory(host, pools, root, vms, networks, datastores, maintenance, datacenter)
 
 
 def _pool_info(moid: str, props: Mapping[str, object]) -> PoolInfo:

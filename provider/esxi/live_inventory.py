@@ -1,29 +1,41 @@
 """One host's inventory, kept current for the life of a provider process.
 
 A Terraform phase serves all its resources from one process, and each resource reads every
-host: re-reading the whole inventory per resource costs three round trips per host each time.
-Instead, the first read takes the whole inventory through a PropertyCollector filter (its own
-collector, as ``watch.py`` has; ``_filter_spec`` says why it needs no container view), and
-every later read asks that filter for what changed since (``WaitForUpdatesEx`` with
-``maxWaitSeconds=0``: one small call) and applies it to the kept properties.
+host: re-reading the whole inventory per resource costs a round trip per host each time.
+Instead, the first read takes the whole inventory (``RetrievePropertiesEx``: one round trip)
+while a PropertyCollector of its own and a filter over the same objects are made in the
+background (two more, off the reader's path: the next read is seldom sooner). Every later read
+asks that filter for what changed (``WaitForUpdatesEx`` with ``maxWaitSeconds=0``: one small
+call) and applies it to the kept properties; the filter's first answer holds everything
+again, as of its own moment, and replaces what was kept.
+
+A collector of its own, not the session's (``ServiceContent.propertyCollector``, which the
+API makes private to the session): vcsim 0.24 registers every session's instance of that
+collector for updates under one key, so only the session that asked last would hear of
+changes.
 
 Freshness: a change is in the collector's update stream once the call or task that made it
 has completed, so a read that starts after a write (this provider's or anyone's) sees it. A
-reader only ever uses the answer of a call that started after it arrived; readers arriving
-while a call is in flight share the next one (single flight), so concurrent reads of one host
-cost one call, never a stale snapshot.
+reader only ever uses the answer of a call that started after the reader asked (``asked``:
+the moment it began to wait, logging in included); readers that asked before a call began
+share it (single flight), so concurrent reads of one host cost one call, never a stale
+snapshot.
 
-The collector and its filter belong to the session: logging out (or the host restarting) takes them
-with it, so there is nothing to destroy; after a failure the caller builds a new one.
+The collectors and filters belong to the session: logging out (or the host restarting) takes
+them with it, so there is nothing to destroy; after a failure the caller builds a new one.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
 
 from pyVmomi import vim, vmodl
 
-from .collector import updates_since
+from .collector import retrieve_all, updates_since
 from .faults import translated
 from .inventory import INVENTORY_PROPERTIES, Inventory, inventory_of
 from .session import HostSession
@@ -31,6 +43,7 @@ from .session import HostSession
 __all__ = ["LiveInventory"]
 
 _PC = vmodl.query.PropertyCollector
+T = TypeVar("T")
 
 
 class LiveInventory:
@@ -39,27 +52,24 @@ class LiveInventory:
     def __init__(self, session: HostSession) -> None:
         self.session = session
         self._objects: dict[str, tuple[type, dict[str, object]]] = {}
-        self._version = ""  # the first call answers with everything
+        self._collector: Future[_PC] | None = None  # made beside the first read
+        self._version = ""  # the filter's first answer holds everything
         self._snapshot: Inventory | None = None
         self._turn = threading.Condition()
-        self._started = 0  # update calls begun
-        self._finished = 0  # update calls ended; the last one's outcome is in _outcome
-        self._busy = False
+        self._busy = False  # a call is in flight
+        self._began = 0.0  # when the last finished call began; its outcome is in _outcome
         self._outcome: Inventory | BaseException | None = None
-        content = session.content
-        with translated(session.name):
-            self._collector = content.propertyCollector.CreatePropertyCollector()
-            self._collector.CreateFilter(_filter_spec(content.rootFolder), partialUpdates=False)
 
-    def current(self) -> Inventory:
-        """The inventory, brought up to date by a call that began after this one was made."""
+    def current(self, asked: float | None = None) -> Inventory:
+        """The inventory, brought up to date by a call that began after ``asked`` (a
+        ``time.monotonic()`` taken when the reader began to wait; default: now)."""
+        asked = time.monotonic() if asked is None else asked
         with self._turn:
-            needed = self._started + 1
-            while self._finished < needed:
+            while self._outcome is None or self._began < asked:
                 if self._busy:
                     self._turn.wait()
                     continue
-                self._busy, self._started = True, self._started + 1
+                self._busy, began = True, time.monotonic()
                 self._turn.release()
                 try:
                     outcome: Inventory | BaseException = self._update()
@@ -67,11 +77,10 @@ class LiveInventory:
                     outcome = exc
                 finally:
                     self._turn.acquire()
-                self._busy, self._finished, self._outcome = False, self._started, outcome
+                self._busy, self._began, self._outcome = False, began, outcome
                 self._turn.notify_all()
             if isinstance(self._outcome, BaseException):
                 raise self._outcome
-            assert self._outcome is not None
             return self._outcome
 
     def latest(self) -> Inventory | None:
@@ -81,12 +90,35 @@ class LiveInventory:
 
     def _update(self) -> Inventory:
         with translated(self.session.name):
-            self._version, found = updates_since(self._collector, self._version, 0)
-        for update in found:
-            self._apply(update)
-        if found or self._snapshot is None:
+            if self._collector is None:
+                self._first_read()
+                changed = True
+            else:
+                version = self._version
+                collector = self._collector.result()  # made by now, as a rule
+                self._version, found = updates_since(collector, version, 0)
+                if not version:  # everything, as of this answer: nothing kept outlives it
+                    self._objects.clear()
+                for update in found:
+                    self._apply(update)
+                changed = bool(found)
+        if changed or self._snapshot is None:
             self._snapshot = inventory_of(self.session.name, self._objects)
         return self._snapshot
+
+    def _first_read(self) -> None:
+        """The whole inventory, with the filter for later reads made in the background."""
+        content = self.session.content
+        spec = _filter_spec(content.rootFolder)
+        self._collector = _in_background(self._make_filter, spec)
+        objects = retrieve_all(content.propertyCollector, spec)
+        self._objects = {moid: (kind, dict(props)) for moid, (kind, props) in objects.items()}
+
+    def _make_filter(self, spec: _PC.FilterSpec) -> _PC:
+        with translated(self.session.name):
+            collector = self.session.content.propertyCollector.CreatePropertyCollector()
+            collector.CreateFilter(spec, partialUpdates=False)
+        return collector
 
     def _apply(self, update: _PC.ObjectUpdate) -> None:
         moid = update.obj._moId
@@ -128,3 +160,17 @@ def _filter_spec(root: vim.Folder) -> _PC.FilterSpec:
             _PC.PropertySpec(type=t, pathSet=list(p)) for t, p in INVENTORY_PROPERTIES.items()
         ],
     )
+
+
+def _in_background(work: Callable[..., T], *args: object) -> Future[T]:
+    """``work(*args)`` on a thread of its own; its outcome (or fault) in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # handed to the read that needs it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="inventory filter", daemon=True).start()
+    return future

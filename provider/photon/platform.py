@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -142,11 +143,14 @@ class Platform:
             return dict(zip(hosts, pool.map(run, hosts), strict=True))
 
     def inventories(self, hosts: Iterable[str]) -> dict[str, Inventory | DiagnosticError]:
-        return self.on_hosts(hosts, self.inventory)
+        # Asked now, before logging in: readers waiting for the login share the first read.
+        asked = time.monotonic()
+        return self.on_hosts(hosts, lambda session: self.inventory(session, asked))
 
-    def inventory(self, session: HostSession) -> Inventory:
-        """The host's inventory as of now: the first read per process takes it whole, later
-        ones only what changed since (``esxi/live_inventory.py``). When the kept one fails
+    def inventory(self, session: HostSession, asked: float | None = None) -> Inventory:
+        """The host's inventory as of a moment after ``asked`` (default: now): the first read
+        per process takes it whole, later ones only what changed since
+        (``esxi/live_inventory.py``). When the kept one fails
         (its filter gone: the host restarted, or the simulator dropped the connection), it
         is rebuilt once at once; a failed fresh one is dropped, so the next read starts over."""
         from ..esxi.live_inventory import LiveInventory
@@ -158,7 +162,7 @@ class Platform:
             if live is None or not kept:
                 live = self._live[name] = LiveInventory(session)
         try:
-            return live.current()
+            return live.current(asked)
         except EsxiError:
             with self._live_locks[name]:
                 if self._live.get(name) is live:
@@ -166,18 +170,19 @@ class Platform:
             if not kept:
                 raise
             log.debug("Rebuilding the kept inventory", **log_context(host=name), exc_info=True)
-            return self.inventory(session)
+            return self.inventory(session, asked)
 
     def kept_inventory(self, session: HostSession) -> Inventory:
         """The inventory as last read by this process, without a call once there is one
-        (a fresh read otherwise): only for what cannot change while the session lives (the
-        root pool) or needs nothing newer (which datastore the records are on). Writes
+        (else the read in flight, or a fresh one): only for what cannot change while the
+        session lives (the root pool) or needs nothing newer (which datastore the records are
+        on). Writes
         running side by side would otherwise each wait for a fresh read of their own;
         whatever a plan decides on reads ``inventory``."""
         with self._live_locks[session.name]:
             live = self._live.get(session.name)
         kept = live.latest() if live is not None and live.session is session else None
-        return kept or self.inventory(session)
+        return kept or self.inventory(session, asked=0.0)  # any read: one in flight will do
 
     def forget_inventory(self, host: str) -> None:
         """After a write whose change the host may not report: the next read is a whole one.
@@ -276,7 +281,8 @@ class Platform:
             # The first by name, whatever its state: records must never move because a
             # datastore was briefly away.
             # From the kept inventory: no round trip of its own.
-            stores = {d.name: d for d in self.kept_inventory(session).datastores.values()}
+            kept = self.kept_inventory(session)
+            stores = {d.name: d for d in kept.datastores.values()}
             datastore = datastore or min(stores, default=None)
             if datastore not in stores or not stores[datastore].accessible:
                 raise DiagnosticError(
@@ -285,7 +291,7 @@ class Platform:
                     f"{self.records_host} is missing or not accessible. Bring it back, or "
                     "set records_host/records_datastore (for every configuration alike).",
                 )
-            files = DatastoreFiles(session, datastore)
+            files = DatastoreFiles(session, datastore, kept.datacenter)
             return DatastoreRecords(files, self._lock_wait, self.stop_requested)
         except EsxiError as exc:
             raise host_error(exc) from exc

@@ -55,6 +55,14 @@ def test_wrong_password(host: SimHost) -> None:
         open_session(endpoint(host, password="wrong"))
 
 
+def test_login_speaks_the_api_version_the_host_names(session: HostSession) -> None:
+    """Taken from the service content (vcsim 0.24 names 6.5), not from a list fetched first;
+    the login sent beside that call holds."""
+    assert session.content.about.apiVersion == "6.5"
+    assert session.si._stub.version == "vim.version.version11"  # pyVmomi's name for 6.5
+    assert session.content.sessionManager.currentSession.userName == "root"
+
+
 def test_unreachable_address() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
