@@ -107,8 +107,8 @@ func main() {
 	check(err)
 	user, password := "root", hex.EncodeToString(buf)
 
-	model := simulator.ESX() // one standalone host, one local datastore
-	model.Machine = 0        // empty inventory: no VMs
+	model := simulator.ESX()                                       // one standalone host, one local datastore
+	model.Machine = 0                                              // empty inventory: no VMs
 	model.DelayConfig = simulator.DelayConfig{MethodDelay: delays} // -latency-ms: see perRequest
 	check(model.Create())
 	defer model.Remove()
@@ -118,7 +118,8 @@ func main() {
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(user, password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned()}} // HTTPS
 	server := model.Service.NewServer()
-	server.Config.Handler = perRequest(time.Duration(*latency)*time.Millisecond, server.Config.Handler)
+	server.Config.Handler = perRequest(time.Duration(*latency)*time.Millisecond,
+		firstContact(server.Config.Handler))
 	// No server.Close(): it blocks on in-flight (possibly delayed) calls;
 	// process exit closes the listener and connections anyway.
 
@@ -165,6 +166,47 @@ func perRequest(latency time.Duration, next http.Handler) http.Handler {
 		time.Sleep(latency)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// firstContact gives a SOAP call that carries no session cookie a new session, as hostd
+// does: a real host answers even RetrieveServiceContent with a vmware_soap_session cookie,
+// and a Login on that session makes it a logged-in one. vcsim sets the cookie at Login only,
+// so without this a client that sent its first calls side by side would pass here and fail
+// on a real host (the first call's cookie can replace the logged-in one).
+func firstContact(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(sessionCookie); err == nil || r.URL.Path != "/sdk" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&newSession{ResponseWriter: w}, r)
+	})
+}
+
+const sessionCookie = "vmware_soap_session"
+
+// newSession adds a fresh session cookie to an answer that sets none of its own.
+type newSession struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (s *newSession) WriteHeader(code int) {
+	if !s.started && s.Header().Get("Set-Cookie") == "" {
+		key := make([]byte, 16)
+		_, _ = rand.Read(key)
+		http.SetCookie(s.ResponseWriter, &http.Cookie{
+			Name: sessionCookie, Value: hex.EncodeToString(key), HttpOnly: true})
+	}
+	s.started = true
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *newSession) Write(b []byte) (int, error) {
+	if !s.started {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // makeBaseDisk puts a base disk on the host's datastore, as an admin would upload the node

@@ -13,10 +13,9 @@ import hashlib
 import http.client
 import ssl
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pyVmomi import SoapStubAdapter, vim, vmodl
+from pyVmomi import SoapStubAdapter, vim
 from pyVmomi.VmomiSupport import GetServiceVersions, versionIdMap
 
 from .endpoint import Endpoint, normalize_thumbprint
@@ -30,7 +29,6 @@ _POOL = 16  # connections kept per host: as many as calls the adapter sends at o
 # The version of the first calls, before the host has said its own: vSphere 6.0, which every
 # host this provider supports still serves.
 _FIRST_VERSION = "vim.version.version10"
-_ESXI_SESSION_MANAGER = "ha-sessionmgr"
 
 
 def _pinned_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -120,10 +118,11 @@ class HostSession:
 
 
 def open_session(endpoint: Endpoint) -> HostSession:
-    """One round trip: the service content and the login travel side by side (see
-    ``_log_in``), and the API version is taken from the content's answer, as rbvmomi does,
-    instead of asking for the host's version list first as ``SmartConnect`` does (a round
-    trip of its own)."""
+    """Two round trips: the service content, then the login. The API version is taken from
+    the content's answer, as rbvmomi does, instead of asking for the host's version list
+    first as ``SmartConnect`` does (a round trip of its own). The two cannot travel side by
+    side: ESXi answers a first call without a session cookie with a new session of its own,
+    so the content's answer could replace the logged-in session's cookie."""
     context = _pinned_context(endpoint)
     host, port = endpoint.host_port
     try:
@@ -136,7 +135,8 @@ def open_session(endpoint: Endpoint) -> HostSession:
             httpConnectionTimeout=_CALL_TIMEOUT,  # also bounds each call: a hung host fails
         )
         si = vim.ServiceInstance("ServiceInstance", stub)
-        content = _log_in(si, endpoint)
+        content = si.RetrieveContent()
+        content.sessionManager.Login(endpoint.user, endpoint.password, None)
         stub.ComputeVersionInfo(_api_version(content.about.apiVersion))
     except vim.fault.InvalidLogin as exc:
         raise AuthenticationFailed(
@@ -151,21 +151,6 @@ def open_session(endpoint: Endpoint) -> HostSession:
     except vim.fault.VimFault as exc:
         raise EsxiError(endpoint.name, f"login failed: {exc.msg}") from exc
     return HostSession(endpoint, si, content, context)
-
-
-def _log_in(si: vim.ServiceInstance, endpoint: Endpoint) -> vim.ServiceInstanceContent:
-    """The service content, with the login sent beside it to the session manager every ESXi
-    host has (``ha-sessionmgr``); where there is none (vCenter), through the one the content
-    names, after it."""
-    guess = vim.SessionManager(_ESXI_SESSION_MANAGER, si._stub)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        logged_in = pool.submit(guess.Login, endpoint.user, endpoint.password, None)
-        content = si.RetrieveContent()
-    try:
-        logged_in.result()
-    except vmodl.fault.ManagedObjectNotFound:
-        content.sessionManager.Login(endpoint.user, endpoint.password, None)
-    return content
 
 
 def _api_version(server: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 
@@ -57,10 +59,34 @@ def test_wrong_password(host: SimHost) -> None:
 
 def test_login_speaks_the_api_version_the_host_names(session: HostSession) -> None:
     """Taken from the service content (vcsim 0.24 names 6.5), not from a list fetched first;
-    the login sent beside that call holds."""
+    the login made on the session that call opened holds."""
     assert session.content.about.apiVersion == "6.5"
     assert session.si._stub.version == "vim.version.version11"  # pyVmomi's name for 6.5
     assert session.content.sessionManager.currentSession.userName == "root"
+
+
+_FIRST_CALL = (
+    '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv='
+    '"http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrieveServiceContent '
+    'xmlns="urn:vim25"><_this type="ServiceInstance">ServiceInstance</_this>'
+    "</RetrieveServiceContent></soapenv:Body></soapenv:Envelope>"
+)
+
+
+def test_a_first_call_opens_a_session_as_on_a_real_host(host: SimHost) -> None:
+    """hostd answers a call without a cookie with a new session's cookie (vcsim alone sets
+    one at Login only); the simulator does as hostd, so a login sent beside the first call,
+    whose answer may replace the logged-in cookie, fails here as it would on a host."""
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", host.port, context=ssl._create_unverified_context()
+    )
+    try:
+        connection.request("POST", "/sdk", _FIRST_CALL, {"Content-Type": "text/xml"})
+        answer = connection.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("Set-Cookie", "").startswith("vmware_soap_session=")
+    finally:
+        connection.close()
 
 
 def test_unreachable_address() -> None:
