@@ -13,14 +13,13 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..records import HEALTH as KIND
 from .health import READY
 
 if TYPE_CHECKING:
     from ..records import RecordStore
 
 __all__ = ["forget", "recall", "remember"]
-
-KIND = "health"
 
 
 def _key(tenant: str, cluster: str) -> str:
