@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -27,78 +25,45 @@ from provider.bridge.plugin_server import (
     HandshakeError,
     negotiate_protocol,
 )
+from tests.support.plugin_client import PluginClient, Started
 from tests.support.reattach import start_reattached
 
 
-def plugin_env(client: ServerIdentity, versions: str = "6,5") -> dict[str, str]:
-    return {
-        **os.environ,
-        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
-        "PLUGIN_PROTOCOL_VERSIONS": versions,
-        "PLUGIN_CLIENT_CERT": client.cert_pem.decode(),
-    }
-
-
-@dataclass
-class Plugin:
-    proc: subprocess.Popen[bytes]
-    socket: str
-    server_cert_pem: bytes
-
-    def channel(self, client: ServerIdentity | None) -> grpc.Channel:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=self.server_cert_pem,
-            private_key=client.key_pem if client else None,
-            certificate_chain=client.cert_pem if client else None,
-        )
-        return grpc.secure_channel(
-            f"unix:{self.socket}",
-            credentials,
-            options=[("grpc.ssl_target_name_override", "localhost")],
-        )
+@pytest.fixture
+def client() -> PluginClient:
+    """Starts ``python -m provider`` as Terraform starts a provider."""
+    return PluginClient([sys.executable, "-m", "provider"], dict(os.environ))
 
 
 @pytest.fixture
-def client_identity() -> ServerIdentity:
-    return make_server_identity()
+def client_identity(client: PluginClient) -> ServerIdentity:
+    return client.identity
 
 
 @pytest.fixture
-def plugin(client_identity: ServerIdentity) -> Iterator[Plugin]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provider"],
-        env=plugin_env(client_identity),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    line = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
-    core, app, network, address, protocol, cert = line.split("|")
+def plugin(client: PluginClient) -> Iterator[Started]:
+    started = client.start()
+    core, app, network, _, protocol, cert = started.handshake
     assert (core, app, network, protocol) == ("1", "6", "unix", "grpc")
-    der = base64.b64decode(cert + "=" * (-len(cert) % 4))
     assert not cert.endswith("=")  # go-plugin wants base64 without padding
-    pem = x509.load_der_x509_certificate(der).public_bytes(
-        __import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]
-        ).Encoding.PEM
-    )
-    yield Plugin(proc, address, pem)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    yield started
+    if started.proc.poll() is None:
+        started.proc.kill()
+        started.proc.wait()
 
 
-def test_handshake_announces_a_fresh_p256_certificate_for_localhost(plugin: Plugin) -> None:
-    cert = x509.load_pem_x509_certificate(plugin.server_cert_pem)
+def test_handshake_announces_a_fresh_p256_certificate_for_localhost(plugin: Started) -> None:
+    cert = x509.load_pem_x509_certificate(plugin.server_pem)
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
     assert cert.public_key().curve.name == "secp256r1"
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
-    folder = os.path.dirname(plugin.socket)
+    folder = os.path.dirname(plugin.address)
     assert os.stat(folder).st_mode & 0o777 == 0o700
 
 
 def test_serves_schema_over_mutual_tls_and_exits_on_shutdown(
-    plugin: Plugin, client_identity: ServerIdentity
+    plugin: Started, client_identity: ServerIdentity
 ) -> None:
     with plugin.channel(client_identity) as channel:
         schema = pb_grpc.ProviderStub(channel).GetProviderSchema(
@@ -112,10 +77,10 @@ def test_serves_schema_over_mutual_tls_and_exits_on_shutdown(
 
         controller_grpc.GRPCControllerStub(channel).Shutdown(controller_pb.Empty(), timeout=5)
     assert plugin.proc.wait(timeout=5) == 0
-    assert not os.path.exists(os.path.dirname(plugin.socket))  # private folder removed
+    assert not os.path.exists(os.path.dirname(plugin.address))  # private folder removed
 
 
-def test_refuses_a_client_without_terraforms_certificate(plugin: Plugin) -> None:
+def test_refuses_a_client_without_terraforms_certificate(plugin: Started) -> None:
     stranger = make_server_identity()
     for client in (None, stranger):
         with plugin.channel(client) as channel, pytest.raises(grpc.RpcError) as failure:
@@ -126,14 +91,14 @@ def test_refuses_a_client_without_terraforms_certificate(plugin: Plugin) -> None
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_exits_promptly_on_signals(plugin: Plugin, signum: int) -> None:
+def test_exits_promptly_on_signals(plugin: Started, signum: int) -> None:
     plugin.proc.send_signal(signum)
     assert plugin.proc.wait(timeout=5) == 0
-    assert not os.path.exists(os.path.dirname(plugin.socket))
+    assert not os.path.exists(os.path.dirname(plugin.address))
 
 
 def test_unserved_rpcs_answer_with_a_diagnostic(
-    plugin: Plugin, client_identity: ServerIdentity
+    plugin: Started, client_identity: ServerIdentity
 ) -> None:
     with plugin.channel(client_identity) as channel:
         stub = pb_grpc.ProviderStub(channel)

@@ -75,7 +75,7 @@ def client(tmp_path: Path, terraform_env: dict[str, str]) -> Iterator[PluginClie
     test's own."""
     folder = Path(terraform_env["TF_CLI_CONFIG_FILE"]).parent
     env = {**terraform_env, "PHOTON_WARM_START_DIR": str(tmp_path / "warm")}
-    yield PluginClient(installed_launcher(folder), env)
+    yield PluginClient([str(installed_launcher(folder))], env)
     stop_warm_servers(tmp_path / "warm")
 
 

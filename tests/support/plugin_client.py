@@ -20,7 +20,7 @@ from provider.bridge._generated import grpc_controller_pb2 as controller_pb
 from provider.bridge._generated import grpc_controller_pb2_grpc as controller_grpc
 from provider.bridge._generated import tfplugin6_pb2 as pb
 from provider.bridge._generated import tfplugin6_pb2_grpc as pb_grpc
-from provider.bridge.certs import make_server_identity
+from provider.bridge.certs import ServerIdentity, make_server_identity
 from provider.bridge.plugin_server import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 
 
@@ -29,14 +29,28 @@ class Started:
     """One provider process and what its handshake line said."""
 
     proc: subprocess.Popen[bytes]
-    address: str
+    handshake: list[str]  # the line's fields: core and app protocol, network, address, ...
     server_pem: bytes
     started: float = field(default_factory=time.perf_counter)
 
+    @property
+    def address(self) -> str:
+        return self.handshake[3]
+
+    def channel(self, client: ServerIdentity | None) -> grpc.Channel:
+        """A channel to it that presents ``client``'s certificate (or none)."""
+        credentials = grpc.ssl_channel_credentials(
+            self.server_pem,
+            client.key_pem if client else None,
+            client.cert_pem if client else None,
+        )
+        options = [("grpc.ssl_target_name_override", "localhost")]
+        return grpc.secure_channel(f"unix:{self.address}", credentials, options=options)
+
 
 class PluginClient:
-    def __init__(self, launcher: Path, env: dict[str, str]) -> None:
-        self.launcher = launcher
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command = command
         self.identity = make_server_identity()
         self.env = {
             **env,
@@ -49,23 +63,20 @@ class PluginClient:
         """Launch it and read the handshake line (stderr goes to a pipe: read it after exit)."""
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [str(self.launcher)],
+            self.command,
             env={**self.env, **extra_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        line = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
-        _, _, _, address, _, cert = line.split("|")
+        handshake = proc.stdout.readline().decode().strip().split("|")  # type: ignore[union-attr]
+        cert = handshake[-1]
         der = base64.b64decode(cert + "=" * (-len(cert) % 4))
         pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der)
-        return Started(proc, address, pem + b"-----END CERTIFICATE-----\n", started)
+        return Started(proc, handshake, pem + b"-----END CERTIFICATE-----\n", started)
 
     def channel(self, started: Started) -> grpc.Channel:
-        credentials = grpc.ssl_channel_credentials(
-            started.server_pem, self.identity.key_pem, self.identity.cert_pem
-        )
-        options = [("grpc.ssl_target_name_override", "localhost")]
-        return grpc.secure_channel(f"unix:{started.address}", credentials, options=options)
+        """A channel to it that presents Terraform's certificate, as Terraform's does."""
+        return started.channel(self.identity)
 
     @staticmethod
     def schema(channel: grpc.Channel) -> pb.GetProviderSchema.Response:
