@@ -37,10 +37,10 @@ exec {python} -I -S {launcher} photon provider.__main__:main "$@"
 _CLI_CONFIG = """provider_installation {{
   filesystem_mirror {{
     path    = "{mirror}"
-    include = ["registry.terraform.io/photon-platform/photon"]
+    include = ["{provider}"]
   }}
   direct {{
-    exclude = ["registry.terraform.io/photon-platform/photon"]
+    exclude = ["{provider}"]
   }}
 }}
 """
@@ -49,7 +49,7 @@ _CLI_CONFIG = """provider_installation {{
 def cli_config(mirror: Path) -> str:
     """The Terraform CLI configuration that takes this provider from ``mirror`` and every
     other provider from its registry."""
-    return _CLI_CONFIG.format(mirror=mirror)
+    return _CLI_CONFIG.format(mirror=mirror, provider=PROVIDER)
 
 
 def target_platform() -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "UnsafeRuntimeDir",
     "code_stamp",
     "main",
+    "peer_credentials",
     "runtime_dir",
     "secure_runtime_dir",
     "server_paths",
@@ -175,8 +176,7 @@ def _connect(sock_path: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.connect(sock_path)
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-        uid = int.from_bytes(creds[4:8], sys.byteorder)
+        _, uid = peer_credentials(sock)
         if uid != os.getuid():
             raise UnsafeRuntimeDir(f"the server on {sock_path} runs as uid {uid}")
     except BaseException:
@@ -215,7 +215,8 @@ def _hand_over(name: str, sock_path: str, stamp: str, args: list[str]) -> socket
         sock.close()
         raise
     if answer.startswith(b"started "):
-        _debug(name, f"served by warm-start server {_peer_pid(sock)}, {answer.decode()}")
+        pid, _ = peer_credentials(sock)
+        _debug(name, f"served by warm-start server {pid}, {answer.decode()}")
         return sock
     sock.close()
     if answer == b"stale":
@@ -225,9 +226,10 @@ def _hand_over(name: str, sock_path: str, stamp: str, args: list[str]) -> socket
     raise OSError(f"the warm-start server answered {answer[:40]!r}")
 
 
-def _peer_pid(sock: socket.socket) -> int:
+def peer_credentials(sock: socket.socket) -> tuple[int, int]:
+    """The pid and uid of the process at the other end of a unix socket (``SO_PEERCRED``)."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    return int.from_bytes(creds[0:4], sys.byteorder)
+    return int.from_bytes(creds[0:4], sys.byteorder), int.from_bytes(creds[4:8], sys.byteorder)
 
 
 def _served(name: str, entry: str, args: list[str]) -> socket.socket:

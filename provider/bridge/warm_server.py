@@ -34,7 +34,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .warm_launcher import PROTOCOL, code_stamp, secure_runtime_dir, server_paths
+from .warm_launcher import (
+    PROTOCOL,
+    code_stamp,
+    peer_credentials,
+    secure_runtime_dir,
+    server_paths,
+)
 
 __all__ = ["main"]
 
@@ -134,7 +140,7 @@ class _Server:
         conn, _ = self._listener.accept()
         fds: list[int] = []
         try:
-            if _peer_uid(conn) != os.getuid():
+            if peer_credentials(conn)[1] != os.getuid():
                 return
             conn.settimeout(_REQUEST_TIMEOUT)
             message, fds, flags, _ = socket.recv_fds(conn, _MAX_REQUEST, 3)
@@ -200,11 +206,6 @@ class _Server:
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
-
-
-def _peer_uid(conn: socket.socket) -> int:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    return int.from_bytes(creds[4:8], sys.byteorder)
 
 
 def _watch_launcher(conn: socket.socket) -> None:

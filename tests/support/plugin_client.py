@@ -22,6 +22,7 @@ from provider.bridge._generated import tfplugin6_pb2 as pb
 from provider.bridge._generated import tfplugin6_pb2_grpc as pb_grpc
 from provider.bridge.certs import ServerIdentity, make_server_identity
 from provider.bridge.plugin_server import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+from provider.bridge.warm_launcher import peer_credentials
 
 
 @dataclass
@@ -96,8 +97,7 @@ def warm_server_pids(folder: Path) -> list[int]:
                 probe.connect(path)
             except OSError:
                 continue
-            creds = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-            pids.append(int.from_bytes(creds[:4], "little"))
+            pids.append(peer_credentials(probe)[0])
     return pids
 
 
