@@ -32,6 +32,7 @@ from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
+from .nodes import node_number
 from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
 from .restore import Restorer
 from .schema import NODES_TYPE
@@ -143,7 +144,7 @@ class ClusterApply:
         purpose = f"grow cluster {model.tenant}/{model.name}"
         with admitted(self.platform, model.tenant, demand_of(add, model.flavors), purpose):
             # Before anything is made: a leftover VM of this cluster is an error.
-            self.hosts.refuse_leftovers(model.spec, add, self.platform.read_hosts().inventories)
+            self.hosts.refuse_leftovers(model, add, self.platform.read_hosts().inventories)
             for batch in worker_batches(add, model.worker_batch_size):
                 made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop)
                 nodes.update(made)  # recorded even when a later step failed
@@ -165,7 +166,7 @@ class ClusterApply:
         """Replace workers one at a time with the new flavor: never more than one worker
         away because of us. Stops at the first failure, with ``nodes`` current."""
         tenant, cluster = model.tenant, model.name
-        for name in sorted(names, key=lambda n: int(n.rsplit("-", 1)[1])):
+        for name in sorted(names, key=node_number):
             node = Node(name, "worker", nodes[name]["ip"])
             error = self.hosts.destroy(tenant, cluster, [name], nodes, stop)[name]
             if error is not None:

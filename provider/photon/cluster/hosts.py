@@ -13,7 +13,7 @@ from ...bridge.diagnostics import DiagnosticError
 from ..host_conditions import host_skip, vm_datastore
 from ..names import pool_name
 from ..platform import Platform
-from .kubernetes.spec import ClusterSpec, Node
+from .kubernetes.spec import Node
 from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
 from .values import POWERED_OFF, READY, b64, has_peers, node_demand, node_vm_name
@@ -163,7 +163,7 @@ class ClusterHosts:
         return rooms, datastores
 
     def refuse_leftovers(
-        self, spec: ClusterSpec, batch: list[Node], inventories: Mapping[str, Inventory]
+        self, model: ClusterModel, batch: list[Node], inventories: Mapping[str, Inventory]
     ) -> None:
         """A VM with this cluster's marks for a node we are about to create is reported,
         never silently adopted or deleted."""
@@ -172,14 +172,14 @@ class ClusterHosts:
             for vm in inventory.vms.values():
                 marks = vm.marks
                 if (
-                    marks.get("tenant") == spec.tenant
-                    and marks.get("cluster") == spec.name
+                    marks.get("tenant") == model.tenant
+                    and marks.get("cluster") == model.name
                     and marks.get("node") in wanted
                 ):
                     raise DiagnosticError(
                         "Leftover VM of this cluster",
                         f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
-                        f"{marks['node']} of cluster {spec.tenant}/{spec.name} but is not in "
+                        f"{marks['node']} of cluster {model.tenant}/{model.name} but is not in "
                         "Terraform's state (left by an interrupted run, or made by hand). "
                         "Delete it, then apply again.",
                     )

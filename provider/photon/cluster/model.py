@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from ...bridge.cty import Value
@@ -21,7 +22,7 @@ from .health import READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
 from .nodes import ROLES, Flavor, desired_nodes
 
-__all__ = ["RECORD_SPEC", "ClusterModel", "NodeState", "health_policy"]
+__all__ = ["RECORD_SPEC", "ClusterModel", "NodeState"]
 
 # The attributes the platform record keeps as the cluster's spec (see docs/guides/records.md).
 RECORD_SPEC = (
@@ -88,7 +89,7 @@ class ClusterModel:
             flavors={r: _flavor(known.get(f"{r}_flavor")) for r in ROLES},
             worker_count=int(known.get("worker_count") or 0),
             worker_batch_size=int(known.get("worker_batch_size") or 1),
-            health=health_policy(known.get("health")),
+            health=_health_policy(known.get("health")),
             timeouts=known.get("timeouts") or {},
             nodes=nodes,
             unknown=unknown,
@@ -102,11 +103,11 @@ class ClusterModel:
     def nodes_plannable(self) -> bool:
         return not self.unknown & set(NODE_INPUTS)
 
-    @property
+    @cached_property  # asked for per node while VMs are made: worked out once
     def desired(self) -> list[Node]:
         return desired_nodes(self.etcd_ips, self.master_ips, self.worker_count, self.worker_ips)
 
-    @property
+    @cached_property
     def spec(self) -> ClusterSpec:
         nodes, netmask = self.desired, self["netmask"]
         return ClusterSpec(
@@ -146,7 +147,7 @@ def _flavor(block: Mapping[str, Any] | None) -> Flavor:
     return Flavor(int(block["vcpu"]), float(block["memory_gb"]), int(block["disk_gb"]))
 
 
-def health_policy(block: Mapping[str, Any] | None) -> HealthPolicy:
+def _health_policy(block: Mapping[str, Any] | None) -> HealthPolicy:
     """The ``health`` block with its defaults."""
     block = block or {}
     defaults = HealthPolicy()

@@ -13,6 +13,7 @@ __all__ = [
     "NodeChange",
     "desired_nodes",
     "node_changes",
+    "node_number",
 ]
 
 ROLES = ("etcd", "master", "worker")
@@ -58,9 +59,10 @@ class NodeChange:
 def node_changes(desired: Sequence[Node], existing: Mapping[str, object]) -> NodeChange:
     """Nodes to create (missing, also after a failed run) and to remove (no longer wanted)."""
     wanted = {n.name for n in desired}
-    remove = sorted((n for n in existing if n not in wanted), key=_number, reverse=True)
+    remove = sorted((n for n in existing if n not in wanted), key=node_number, reverse=True)
     return NodeChange([n for n in desired if n.name not in existing], remove)
 
 
-def _number(name: str) -> int:
+def node_number(name: str) -> int:
+    """The ordinal at the end of a node's name (``worker-12`` -> 12)."""
     return int(name.rsplit("-", 1)[1])

@@ -127,9 +127,8 @@ def plan_nodes(
     if prior is None or prior.nodes is None:
         return NodePlan(add=tuple(model.desired))
     change = node_changes(model.desired, prior.nodes)
-    kept = [n for n in prior.nodes if n not in change.remove]
-    roll = [n for n in kept if prior.nodes[n].role == "worker"] if model.rolls(prior) else []
-    statuses = judged_statuses(prior, model)
+    kept, roll = _staying(prior, model)
+    statuses = {n: prior.nodes[n].status for n in kept if n not in roll}
     health, notes = _judge_health(prior.nodes, statuses, observed, policy, now)
     acted = set(roll) | set(health.restore) | set(health.repair) | set(health.power_on)
     return NodePlan(
@@ -177,13 +176,18 @@ def node_plan_at_apply(
 def judged_statuses(prior: ClusterModel, model: ClusterModel) -> dict[str, str]:
     """The refreshed status of each node health judges: those that stay on their VM."""
     assert prior.nodes is not None
+    kept, roll = _staying(prior, model)
+    return {n: prior.nodes[n].status for n in kept if n not in roll}
+
+
+def _staying(prior: ClusterModel, model: ClusterModel) -> tuple[list[str], list[str]]:
+    """The prior nodes still wanted, and those of them replaced by a roll (all workers, for
+    a new flavor or image)."""
+    assert prior.nodes is not None
     wanted = {n.name for n in model.desired}
-    rolled = model.rolls(prior)
-    return {
-        n: v.status
-        for n, v in prior.nodes.items()
-        if n in wanted and not (rolled and v.role == "worker")
-    }
+    kept = [n for n in prior.nodes if n in wanted]
+    roll = [n for n in kept if prior.nodes[n].role == "worker"] if model.rolls(prior) else []
+    return kept, roll
 
 
 def _judge_health(

@@ -22,6 +22,7 @@ from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
+from .nodes import ROLES
 from .plan import NodePlan
 from .values import node_status
 
@@ -33,7 +34,7 @@ __all__ = ["Restorer"]
 
 Nodes = dict[str, dict[str, Any]]
 WriteRecord = Callable[[ClusterModel, "ClusterPki", Mapping[str, dict[str, Any]]], None]
-ROLE_ORDER = {"etcd": 0, "master": 1, "worker": 2}
+ROLE_ORDER = {role: i for i, role in enumerate(ROLES)}  # etcd members first
 
 
 class Restorer:
