@@ -111,8 +111,7 @@ class LiveInventory:
         content = self.session.content
         spec = _filter_spec(content.rootFolder)
         self._collector = _in_background(self._make_filter, spec)
-        objects = retrieve_all(content.propertyCollector, spec)
-        self._objects = {moid: (kind, dict(props)) for moid, (kind, props) in objects.items()}
+        self._objects = retrieve_all(content.propertyCollector, spec)  # dicts of its own
 
     def _make_filter(self, spec: _PC.FilterSpec) -> _PC:
         with translated(self.session.name):

@@ -25,7 +25,7 @@ __all__ = ["HostSession", "open_session"]
 
 _CONNECT_TIMEOUT = 15.0
 _CALL_TIMEOUT = 60.0
-_POOL = 16  # connections kept per host: as many as calls the adapter sends at once
+PARALLEL_CALLS = 16  # calls in flight per host, and as many connections kept for them
 # The version of the first calls, before the host has said its own: vSphere 6.0, which every
 # host this provider supports still serves.
 _FIRST_VERSION = "vim.version.version10"
@@ -131,7 +131,7 @@ def open_session(endpoint: Endpoint) -> HostSession:
             port=port,
             version=_FIRST_VERSION,
             sslContext=context,
-            poolSize=_POOL,  # more calls at once than kept connections: a TLS set-up each
+            poolSize=PARALLEL_CALLS,  # more calls at once than kept connections: a TLS set-up each
             httpConnectionTimeout=_CALL_TIMEOUT,  # also bounds each call: a hung host fails
         )
         si = vim.ServiceInstance("ServiceInstance", stub)

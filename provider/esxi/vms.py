@@ -21,7 +21,7 @@ from pyVmomi import vim
 from .collector import properties_of
 from .errors import AlreadyExists, EsxiError, InvalidPowerState, NotFound, StoppedWaiting
 from .faults import raise_task_error, translated
-from .session import HostSession
+from .session import PARALLEL_CALLS, HostSession
 from .tasks import wait_for_tasks
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
-_PARALLEL_CALLS = 16  # calls in flight per host: pyVmomi opens a connection for each
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ class _Phases:
                 self.failed[name] = StoppedWaiting(host, f"stopped before {name} was finished")
             return {}
         tasks: dict[str, vim.Task] = {}
-        with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
+        with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
             started = pool.map(partial(_start, host), starts.values())
             for name, task in zip(starts, started, strict=True):
                 if isinstance(task, EsxiError):

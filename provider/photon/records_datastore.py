@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..bridge.diagnostics import DiagnosticError
@@ -32,7 +33,7 @@ from ..bridge.logs import log_context
 from ..esxi.errors import AlreadyExists, EsxiError, NotFound
 from .errors import host_error
 from .records import FORMAT, Record, encode, shaped
-from .records_lease import Lease
+from .records_lease import LOCK_WAIT, Lease, check_stop
 
 if TYPE_CHECKING:
     from ..esxi.datastore import DatastoreFiles
@@ -44,7 +45,6 @@ ROOT = "photon-platform"
 _LOCK = f"{ROOT}/lock"
 _OWNER = f"{_LOCK}/owner.json"
 LOCK_TTL = datetime.timedelta(minutes=2)
-LOCK_WAIT = 120.0  # seconds a run waits for another's lock; PHOTON_LOCK_TIMEOUT overrides
 _OWNERLESS_GRACE = 10.0  # seconds a lock folder may stand without owner.json (being written)
 
 
@@ -59,7 +59,7 @@ class DatastoreRecords:
         self.host = files.session.name
         self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
-        self._lease = Lease(self._take, self._let_go, self._check_stop)
+        self._lease = Lease(self._take, self._let_go, partial(check_stop, self.stop))
         self._renewing = threading.Event()
         self._renewer: threading.Thread | None = None
         self._root_made = True  # until the lock folder cannot be made for want of it
@@ -194,13 +194,6 @@ class DatastoreRecords:
         if token is not None:
             self._release(token)
 
-    def _check_stop(self) -> None:
-        if self.stop.is_set():
-            raise DiagnosticError(
-                "Stopped while waiting for the platform lock",
-                "Terraform asked the provider to stop; nothing was changed.",
-            )
-
     def _acquire(self, token: str, purpose: str) -> None:
         deadline = time.monotonic() + self.lock_wait
         ownerless_since: float | None = None
@@ -237,7 +230,7 @@ class DatastoreRecords:
                     f"run expires by itself ({_describe_expiry(owner)}).",
                 )
             if self.stop.wait(delay):
-                self._check_stop()
+                check_stop(self.stop)
             delay = min(delay * 2, 1.0)
         self._write_owner(token, purpose)
         log.debug("Took the platform lock", **log_context(host=self.host, purpose=purpose))

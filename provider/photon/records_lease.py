@@ -26,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-__all__ = ["LINGER", "Lease"]
+from ..bridge.diagnostics import DiagnosticError
+
+__all__ = ["LINGER", "LOCK_WAIT", "Lease", "check_stop"]
 
 LINGER = 0.5  # seconds an idle lease is kept for the next section
+LOCK_WAIT = 120.0  # seconds a run waits for another's lock; PHOTON_LOCK_TIMEOUT overrides
 log = logging.getLogger("provider.photon")
 _ALONE = object()  # the key of a section that runs alone
 
@@ -115,3 +118,12 @@ class Lease:
             self._let_go()
         except Exception as exc:  # the lock expires or goes with its connection anyway
             log.warning("Could not let go of the platform lock: %s", exc)
+
+
+def check_stop(stop: threading.Event) -> None:
+    """Either store's wait for the platform lock ends when Terraform asked to stop."""
+    if stop.is_set():
+        raise DiagnosticError(
+            "Stopped while waiting for the platform lock",
+            "Terraform asked the provider to stop; nothing was changed.",
+        )

@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -32,7 +33,7 @@ from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..bridge.logs import log_context
 from .records import Record, encode, shaped
-from .records_lease import Lease
+from .records_lease import LOCK_WAIT, Lease, check_stop
 
 __all__ = ["SCHEMA_VERSION", "PostgresRecords", "describe"]
 
@@ -49,7 +50,6 @@ _MIGRATIONS = {
 }
 KEY = 0x70686F74  # "phot": this provider's class of advisory locks
 PLATFORM_LOCK, _MIGRATION_LOCK = 1, 2
-LOCK_WAIT = 120.0  # seconds a run waits for another's lock; PHOTON_LOCK_TIMEOUT overrides
 _WAIT_SLICE = 0.2  # seconds of one wait for the lock: a stop is noticed this soon
 _CONNECT_TIMEOUT = "10"  # seconds, unless the URL says connect_timeout
 _ANY = object()  # a write not conditional on a version
@@ -84,7 +84,7 @@ class PostgresRecords:
         self.stop = stop or threading.Event()  # Terraform asked to stop: waits end
         self._path = path
         self._mutex = threading.RLock()  # one statement sequence at a time on the connection
-        self._lease = Lease(self._acquire, self._let_go, self._check_stop)
+        self._lease = Lease(self._acquire, self._let_go, partial(check_stop, self.stop))
         self._held = False  # inside a section holding the platform lock: one open transaction
         self._seen: dict[tuple[str, str], int | None] = {}  # versions read in this section
         self._conn = self._connect(url)
@@ -346,7 +346,7 @@ class PostgresRecords:
                     f"Another run holds the platform lock in {self.where}: {holder}. Retry "
                     "when it has finished; the lock of a killed run goes with its connection.",
                 )
-            self._check_stop()
+            check_stop(self.stop)
 
     def _let_go(self) -> None:
         """A lost connection took the lock with it: nothing else to do then."""
@@ -385,13 +385,6 @@ class PostgresRecords:
                 if not quietly:
                     raise self._lost(exc, unsaved=True) from exc
                 log.warning("Could not commit the records written under the lock: %s", exc)
-
-    def _check_stop(self) -> None:
-        if self.stop.is_set():
-            raise DiagnosticError(
-                "Stopped while waiting for the platform lock",
-                "Terraform asked the provider to stop; nothing was changed.",
-            )
 
     def confirm_lock(self) -> None:
         """The lock lives as long as the connection: a statement that passes proves it."""
