@@ -1,6 +1,7 @@
 // esxi-sim-server: serves govmomi's vSphere API simulator as ONE standalone
 // ESXi host (no VMs) over HTTPS on a loopback address, for provider tests.
-// Optionally it plays conditions of real hosts (conditions.go).
+// Optionally it plays conditions of real hosts (conditions.go); node VMs' guests are
+// played as a healthy node image would behave, unless told otherwise (guest.go).
 //
 // It prints one JSON line (url, address, user, password, SHA-256 thumbprint)
 // to stdout, then serves until stdin reaches EOF or SIGINT/SIGTERM arrives.
@@ -92,6 +93,10 @@ func main() {
 	capacity := flag.String("datastore-capacity", "", "datastore size, all free (e.g. 40G); default: its file system's")
 	delays := methodDelays{}
 	flag.Var(delays, "method-delay", "Method=MS extra delay for one method (repeatable)")
+	reportAfter := flag.Int("report-after-ms", 300, "ms from a node VM's power-on to its guest's readiness report")
+	report := flag.Bool("node-report", true, "node VMs report ready as a healthy image does (false: they say nothing)")
+	behaviours := guestBehaviours{}
+	flag.Var(behaviours, "node", "VM=ready|failing|failed|hung|silent: how that VM's guest behaves (repeatable)")
 	flag.Parse()
 
 	// Datastore folders go under TMPDIR; keep them in a private dir we remove.
@@ -131,6 +136,7 @@ func main() {
 		check(err)
 		setDatastoreCapacity(size)
 	}
+	playGuests(time.Duration(*reportAfter)*time.Millisecond, *report, behaviours)
 	if *free { // after the base disk: an admin uploads it through the host's file service
 		playFreeLicense(server)
 	}
