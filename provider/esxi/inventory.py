@@ -8,6 +8,7 @@ never from per-object calls.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ __all__ = [
     "VmInfo",
     "attachments_of",
     "datastore_info",
+    "guest_vars_of",
     "inventory_of",
     "marks_of",
     "read_inventory",
@@ -46,6 +48,9 @@ _VM_PROPERTIES = (
     "config.hardware.device",
     "runtime.powerState",
     "runtime.connectionState",
+    "summary.runtime.bootTime",  # the last power-on (a reset too)
+    "guestHeartbeatStatus",  # VMware Tools: green, yellow, red (no heartbeat), gray (not running)
+    "guest.toolsRunningStatus",
 )
 DATASTORE_PROPERTIES = (
     "summary.name",
@@ -57,6 +62,7 @@ _HOST_PROPERTIES = ("runtime.inMaintenanceMode",)
 _DATACENTER_PROPERTIES = ("name",)  # the datastore file API's dcPath
 _NETWORK_PROPERTIES = ("name",)
 MARK_PREFIX = "photon."
+GUEST_PREFIX = "guestinfo.photon."  # what a node's guest says of itself
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,10 @@ class VmInfo:
     connection_state: str = "connected"  # orphaned, inaccessible, invalid: the VM is unusable
     nics: tuple[NicInfo, ...] = ()
     disks: tuple[DiskInfo, ...] = ()
+    guest: Mapping[str, str] = field(default_factory=dict)  # ``guestinfo.photon.*``, no prefix
+    heartbeat: str = ""  # guestHeartbeatStatus; "" when the host has not set it
+    tools_running: bool = False
+    boot_time: datetime.datetime | None = None  # the last power-on
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,16 @@ def marks_of(options: Iterable[vim.option.OptionValue]) -> dict[str, str]:
     return marks
 
 
+def guest_vars_of(options: Iterable[vim.option.OptionValue]) -> dict[str, str]:
+    """A VM's ``guestinfo.photon.*`` keys, without the prefix. The guest sets them again and
+    again, so the last of a key counts (a host that keeps duplicates appends the newest)."""
+    return {
+        str(o.key)[len(GUEST_PREFIX) :]: str(o.value)
+        for o in options
+        if str(o.key).startswith(GUEST_PREFIX)
+    }
+
+
 def attachments_of(
     devices: Iterable[vim.vm.device.VirtualDevice],
 ) -> tuple[tuple[NicInfo, ...], tuple[DiskInfo, ...]]:
@@ -181,7 +201,8 @@ def attachments_of(
 
 
 def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
-    marks = marks_of(props.get("config.extraConfig") or ())  # type: ignore[arg-type]
+    options = props.get("config.extraConfig") or ()
+    marks = marks_of(options)  # type: ignore[arg-type]
     nics, disks = attachments_of(props.get("config.hardware.device") or ())  # type: ignore[arg-type]
     pool = props.get("resourcePool")
     return VmInfo(
@@ -196,6 +217,10 @@ def _vm_info(moid: str, props: Mapping[str, object]) -> VmInfo:
         connection_state=str(props.get("runtime.connectionState", "connected")),
         nics=nics,
         disks=disks,
+        guest=guest_vars_of(options),  # type: ignore[arg-type]
+        heartbeat=str(props.get("guestHeartbeatStatus") or ""),
+        tools_running=props.get("guest.toolsRunningStatus") == "guestToolsRunning",
+        boot_time=props.get("summary.runtime.bootTime"),  # type: ignore[arg-type]
     )
 
 

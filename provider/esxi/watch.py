@@ -1,6 +1,7 @@
 """Watching a host's VMs: one long poll (``WaitForUpdatesEx``) on a container view.
 
-A healer must notice a node VM destroyed, powered off or disconnected within about a second,
+A healer must notice a node VM destroyed, powered off or disconnected, or its guest's report or
+Tools heartbeat turning bad, within about a second,
 without reading the whole inventory again and again. The PropertyCollector's long poll does
 that: after one initial answer (every VM "enters"), each call returns only what changed, or
 nothing when ``max_wait`` passes. The watch has its own collector, so its filter never meets
@@ -17,7 +18,7 @@ from pyVmomi import vim, vmodl
 
 from .collector import updates_since
 from .faults import translated
-from .inventory import attachments_of, marks_of
+from .inventory import attachments_of, guest_vars_of, marks_of
 from .session import HostSession
 
 __all__ = ["VmChange", "VmState", "VmWatch"]
@@ -28,6 +29,7 @@ _PROPERTIES = (
     "runtime.connectionState",
     "config.extraConfig",
     "config.hardware.device",
+    "guestHeartbeatStatus",
 )
 _PC = vmodl.query.PropertyCollector
 
@@ -42,6 +44,8 @@ class VmState:
     connection_state: str = "connected"
     marks: Mapping[str, str] = field(default_factory=dict)
     devices: tuple[str, ...] = ()  # its disks' files and NICs' port groups and connection
+    guest: Mapping[str, str] = field(default_factory=dict)  # ``guestinfo.photon.*``
+    heartbeat: str = ""  # VMware Tools: green, yellow, red, gray
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,10 @@ def _changed(state: VmState, name: str, value: object) -> VmState:
     if name == "runtime.connectionState":
         return replace(state, connection_state=str(value or ""))
     if name == "config.extraConfig":
-        return replace(state, marks=marks_of(value or ()))  # type: ignore[arg-type]
+        options = value or ()
+        return replace(state, marks=marks_of(options), guest=guest_vars_of(options))  # type: ignore[arg-type]
+    if name == "guestHeartbeatStatus":
+        return replace(state, heartbeat=str(value or ""))
     if name == "config.hardware.device":
         return replace(state, devices=_attachments(value or ()))  # type: ignore[arg-type]
     return state

@@ -3,7 +3,7 @@
 The healer applies without a person, so it must apply only what the health policy decided:
 every change an in-place update of a ``photon_k8s_cluster`` whose only differences are inside
 ``nodes``, each a node that was not ready coming back as ``ready`` either with a new VM (host,
-vm_id and mac unknown: replaced) or with the same VM (powered on, or its NIC repaired).
+vm_id and mac unknown: replaced) or with the same VM (powered on, its NIC repaired, or reset).
 Anything else — a config change nobody applied, a create, a delete, a replace, a move, an
 import, a tenant or quota change, a healthy node touched — refuses the whole plan, and the
 refusal names the address and the attribute, never a value (values may be secrets).
@@ -21,7 +21,13 @@ CLUSTER_TYPE = "photon_k8s_cluster"
 _READY = "ready"
 _NODE_KEEPS = ("role", "ip")  # a restored node is the same node: same name, role and address
 _VM_KEYS = ("host", "vm_id", "mac")  # unknown together when the node gets a new VM
-_IN_PLACE = {"powered_off": "power_on", "network_lost": "repair"}  # same VM, put right
+# Same VM, put right: powered on, its NIC repaired, or reset (a hung or not ready guest).
+_IN_PLACE = {
+    "powered_off": "power_on",
+    "network_lost": "repair",
+    "not_ready": "reset",
+    "guest_hung": "reset",
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class Restoration:
     role: str
     host: str  # where the node was
     seen: str  # its status before: lost, powered_off, network_lost, ...
-    action: str  # "replace" (new VM), "power_on" or "repair" (same VM)
+    action: str  # "replace" (new VM), "power_on", "repair" or "reset" (same VM)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 Cycles run on the main thread only, so two never overlap in one healer; across healers the
 state lock and Terraform's stale-plan check keep them apart. A cycle runs once at start, every
 ``interval`` as a safety net (events can be missed, hosts restart), ``debounce`` after an event
-that may mean a lost node (a burst of events makes one cycle), and when a powered-off node's
-grace period is due. Between cycles nothing runs but the watch threads' long polls.
+that may mean a lost node (a burst of events makes one cycle), and when the grace period of a
+powered-off or not ready node is due. Between cycles nothing runs but the watch threads' long
+polls.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ __all__ = ["Healer", "Timing"]
 
 _TRIGGERS = {
     "vm_destroyed", "vm_powered_off", "vm_disconnected", "vm_devices_changed",
-    "host_unreachable", "host_back",
+    "vm_not_ready", "vm_heartbeat_lost", "host_unreachable", "host_back",
 }  # fmt: skip
-_GRACED = {"vm_powered_off", "vm_devices_changed"}  # may be put right only after a grace period
+# May be put right only after a grace period (powered on, repaired, reset).
+_GRACED = {"vm_powered_off", "vm_devices_changed", "vm_not_ready", "vm_heartbeat_lost"}
+_BACK = {"vm_powered_on", "vm_guest_ready"}  # well again by itself: nothing to time
 _TICK = 1.0  # the loop looks at the stop flag at least this often (signals only set it)
 _DUE_MARGIN = 3.0  # the provider starts a node's grace period at its first plan, a bit later
 NodeKey = tuple[str, str, str]  # tenant, cluster, node
@@ -114,7 +117,7 @@ class Healer:
                 self._off_since.setdefault(key, event.at)
             else:
                 self._off_since.pop(key, None)
-            if event.kind == "vm_powered_on":  # back by itself: nothing to time
+            if event.kind in _BACK:
                 self._detected.pop(key, None)
         if event.kind in _TRIGGERS:
             self._detected.setdefault(key, event.at)

@@ -1,7 +1,8 @@
 """One thread per host keeps a long poll open and turns VM changes into events.
 
 Only what can mean a lost node triggers a cycle: a VM carrying a node's marks destroyed,
-powered off, or no longer connected, and a host that stops answering or comes back. A node VM
+powered off, or no longer connected, its guest reporting it is not ready or its Tools
+heartbeat lost, and a host that stops answering or comes back. A node VM
 appearing or powering on is our own restoration at work and triggers nothing. When a host
 stops answering, the thread reconnects with a growing pause; when it is back, the VMs it no
 longer has are reported as destroyed.
@@ -27,7 +28,8 @@ _BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # vm_destroyed, vm_powered_off/on, vm_disconnected, vm_devices_changed, host_*
+    kind: str  # vm_destroyed, vm_powered_off/on, vm_disconnected, vm_devices_changed,
+    # vm_not_ready, vm_heartbeat_lost, vm_guest_ready, host_*
     host: str
     at: float  # time.monotonic() when the healer saw it
     vm: VmState | None = None
@@ -53,11 +55,38 @@ def classify(host: str, change: VmChange, at: float, initial: bool = False) -> E
     if before is not None and before.power_state == vm.power_state:
         if before.devices != vm.devices:  # (ESXi also flips a NIC's connected at power on/off)
             return Event("vm_devices_changed", host, at, vm, "; ".join(vm.devices))
-        return None
+        return _guest_event(host, change, at)
+    if before is None and vm.power_state == "poweredOn":  # already unwell when we start
+        return _guest_event(host, change, at)
     if vm.power_state in ("poweredOff", "suspended"):
         return Event("vm_powered_off", host, at, vm, vm.power_state)
     if vm.power_state == "poweredOn" and before is not None:
         return Event("vm_powered_on", host, at, vm)
+    return None
+
+
+def _guest_event(host: str, change: VmChange, at: float) -> Event | None:
+    """What the guest says (its readiness report) or shows (its Tools heartbeat): turned bad
+    (``vm_not_ready``, ``vm_heartbeat_lost``: a reset after the grace period) or good again
+    (``vm_guest_ready``: nothing to time any more)."""
+    from ..photon.cluster.guest import parse_report  # pure: no pyVmomi, no grpc
+
+    def phase(state: VmState | None) -> str:
+        report = parse_report(state.guest.get("status")) if state is not None else None
+        return report.phase if report is not None else ""
+
+    vm, before = change.after, change.before
+    was, now = phase(before), phase(vm)
+    beat_before = before.heartbeat if before is not None else ""
+    if vm.heartbeat == "red" and beat_before != "red":
+        return Event("vm_heartbeat_lost", host, at, vm, "VMware Tools heartbeat red")
+    if now in ("failing", "failed") and was != now:
+        reason = parse_report(vm.guest.get("status")).reason  # type: ignore[union-attr]
+        return Event("vm_not_ready", host, at, vm, f"{now}: {reason}")
+    if (now == "ready" and was in ("failing", "failed")) or (
+        beat_before == "red" and vm.heartbeat == "green"
+    ):
+        return Event("vm_guest_ready", host, at, vm)
     return None
 
 

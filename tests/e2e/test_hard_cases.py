@@ -132,7 +132,11 @@ def test_the_grace_period_passes_under_plans_alone(sim3: Simulator, tf: Terrafor
     assert nodes(tf)["worker-1"]["vm_id"] != worker["vm_id"]
     assert tf.plan().code == 0
     with probe(sim3["esx-1"]) as p:
-        assert p.read_file(HEALTH_RECORD) is None  # all healthy again: forgotten
+        kept = json.loads(p.read_file(HEALTH_RECORD) or b"{}")
+    # All healthy again: forgotten; what stays is where each node's Tools ran (green).
+    assert "unhealthy_since" not in kept and "resets" not in kept
+    assert sorted(kept["tools_green"]) == ["master-1", "worker-1", "worker-2"]
+    assert kept["tools_green"]["worker-1"][0] == nodes(tf)["worker-1"]["vm_id"]
 
 
 def test_import_after_a_restore_and_an_etcd_restore_after_import(

@@ -98,6 +98,22 @@ ACCEPTED = {
         ),
         [("w1", "repair", "network_lost")],
     ),
+    "a not ready node reset": (
+        plan(cluster_change({"w1": node("not_ready")}, {"w1": node("ready")}, {"w1": {}})),
+        [("w1", "reset", "not_ready")],
+    ),
+    "a hung guest reset": (
+        plan(cluster_change({"w1": node("guest_hung")}, {"w1": node("ready")}, {"w1": {}})),
+        [("w1", "reset", "guest_hung")],
+    ),
+    "a node that never came up replaced": (
+        plan(
+            cluster_change(
+                {"w1": node("never_ready")}, {"w1": REPLACED}, {"w1": {"host": True, "vm_id": True}}
+            )
+        ),
+        [("w1", "replace", "never_ready")],
+    ),
     "an output unknown after the restoration": (
         plan(LOST_REPLACED, output_changes={"ids": {"actions": ["update"], "after_unknown": True}}),
         [("w1", "replace", "lost")],
@@ -216,6 +232,10 @@ REFUSED = {
         ["output.o: update is not a node restoration"],
     ),
     "an errored plan": (plan(LOST_REPLACED, errored=True), ["the plan is marked errored"]),
+    "a booting node said ready on its VM": (
+        plan(cluster_change({"w1": node("booting")}, {"w1": node("ready")}, {"w1": {}})),
+        ['photon_k8s_cluster.c: nodes["w1"]: a booting node cannot be put right on the same VM'],
+    ),
 }
 
 

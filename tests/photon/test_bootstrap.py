@@ -14,11 +14,12 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provider.photon.cluster.kubernetes import etcd_rejoin
+from provider.photon.cluster.kubernetes import etcd_rejoin, node_report
 from provider.photon.cluster.kubernetes.cloudinit import metadata, recover_pki, userdata
 from provider.photon.cluster.kubernetes.kubeconfig import admin_kubeconfig
 from provider.photon.cluster.kubernetes.pki import ClusterPki, make_cluster_pki
 from provider.photon.cluster.kubernetes.spec import ClusterSpec, Node
+from tests.support.node_emulator import parse_unit
 
 ETCD = [Node(f"etcd-{i}", "etcd", f"10.0.0.{10 + i}") for i in (1, 2, 3)]
 MASTERS = [Node(f"master-{i}", "master", f"10.0.0.{20 + i}") for i in (1, 2, 3)]
@@ -192,7 +193,8 @@ def test_a_restored_stacked_master_removes_the_lost_member_before_kubeadm_join(
     pki: ClusterPki,
 ) -> None:
     config = config_of(userdata(STACKED, MASTERS[1], pki, joining=True))
-    [command] = config["runcmd"]
+    *report, command = config["runcmd"]
+    assert report == ["systemctl daemon-reload", "systemctl enable --now photon-report.service"]
     rejoin, join = command.split(" && ")
     assert rejoin.startswith("/usr/bin/python3 /usr/local/lib/photon/etcd_rejoin.py remove ")
     assert "--endpoints=https://10.0.0.21:2379,https://10.0.0.23:2379 " in rejoin
@@ -204,3 +206,48 @@ def test_a_restored_stacked_master_removes_the_lost_member_before_kubeadm_join(
     assert cert.issuer == pki.etcd_ca.cert.subject
     usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+@pytest.mark.parametrize(
+    ("node", "checks"),
+    [
+        (WORKER, ["kubelet http://127.0.0.1:10248/healthz"]),
+        (
+            MASTERS[0],
+            [
+                "kubelet http://127.0.0.1:10248/healthz",
+                "apiserver https://127.0.0.1:6443/livez /etc/kubernetes/pki/ca.crt",
+            ],
+        ),
+        (
+            ETCD[0],
+            [
+                "etcd https://127.0.0.1:2379/health /etc/etcd/pki/ca.crt "
+                "/etc/etcd/pki/member.crt /etc/etcd/pki/member.key"
+            ],
+        ),
+    ],
+)
+def test_every_node_runs_its_readiness_report_from_the_start_of_runcmd(
+    pki: ClusterPki, node: Node, checks: list[str]
+) -> None:
+    """The report starts before kubeadm (a failed join is reported too) and checks what the
+    node's role serves, with the files its boot data writes."""
+    config = config_of(userdata(SPEC, node, pki))
+    assert config["runcmd"][:2] == [
+        "systemctl daemon-reload",
+        "systemctl enable --now photon-report.service",
+    ]
+    assert config["runcmd"].count("systemctl daemon-reload") == 1
+    files = files_of(config)
+    assert files["/usr/local/lib/photon/node_report.py"] == Path(node_report.__file__).read_text()
+    unit = parse_unit(files["/etc/systemd/system/photon-report.service"])
+    assert unit.start[:3] == [
+        "/usr/bin/python3",
+        "/usr/local/lib/photon/node_report.py",
+        "--version=1.32.3",
+    ]
+    assert unit.start[3:] == [word for c in checks for word in ("--check", *c.split())]
+    assert unit.restart_always
+    for path in (a for c in checks for a in c.split()[2:]):
+        assert path in files  # the CA, certificate and key the check uses are written

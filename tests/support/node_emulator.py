@@ -1,6 +1,9 @@
 """Runs a node VM's boot data on this machine, as the VM would after cloud-init: its
-``write_files`` laid into a sandbox folder, what its systemd unit runs started with the real
-binaries (``etcd`` from Debian's ``etcd-server``), the unit's restart policy honoured.
+``write_files`` laid into a sandbox folder, what its systemd units run started with the real
+binaries (``etcd`` from Debian's ``etcd-server``; the readiness report with ``python3``), each
+unit's restart policy honoured. The report's guest tools are stand-ins (``guest_tools.py``):
+``vmware-rpctool`` sets the guestinfo variable on the VM's simulated host, as VMware Tools
+would, and ``cloud-init status`` says done.
 
 So tests prove the boot data a real node would get, not a copy of it made by the test: the
 data is read from the simulated host through pyVmomi (``guestinfo.userdata``), as the VM's
@@ -23,16 +26,19 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .guest_tools import GUEST_ENV
 from .probe import probe
 from .simulator import SimHost
 
-__all__ = ["NodeEmulator", "Unit", "boot_data", "parse_unit"]
+__all__ = ["Guest", "NodeEmulator", "Unit", "boot_data", "parse_unit"]
+_TOP = Path(__file__).resolve().parents[2]
 
 _REMAPPED = re.compile(r"(^|=)/(etc|var/lib|usr/local/lib)/")
 _LOCAL_CLIENT = "https://127.0.0.1:2379"
@@ -75,15 +81,30 @@ def parse_unit(text: str) -> Unit:
 
 
 @dataclass
+class _Service:
+    """One systemd unit of a node, supervised as systemd would."""
+
+    unit: Unit
+    name: str  # the unit file's name: its output goes to <name>.log in the node's folder
+    process: subprocess.Popen | None = None
+    thread: threading.Thread | None = None
+
+
+@dataclass
 class _Node:
     name: str
     root: Path
     local_port: int
-    unit: Unit | None = None
+    services: list[_Service] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     stopped: threading.Event = field(default_factory=threading.Event)
-    process: subprocess.Popen | None = None
-    thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def unit(self) -> Unit | None:
+        """The node's etcd unit, if it has one (what etcdctl talks to)."""
+        etcd = [s.unit for s in self.services if s.unit.start[0].endswith("/etcd")]
+        return etcd[0] if etcd else None
 
     def path(self, node_path: str) -> Path:
         return self.root / node_path.lstrip("/")
@@ -93,6 +114,14 @@ class _Node:
         return arg.replace(_LOCAL_CLIENT, f"https://127.0.0.1:{self.local_port}")
 
 
+@dataclass(frozen=True)
+class Guest:
+    """Where a node's VM is: its guest tools (stand-ins) set guestinfo variables there."""
+
+    host: SimHost
+    vm_id: str
+
+
 class NodeEmulator:
     """Nodes booted from their cloud-config in ``sandbox``; a context manager that stops every
     process it started."""
@@ -100,6 +129,7 @@ class NodeEmulator:
     def __init__(self, sandbox: Path) -> None:
         self.sandbox = sandbox
         self.nodes: dict[str, _Node] = {}
+        self.tools = _guest_tools(sandbox / "guest-tools")
 
     def __enter__(self) -> NodeEmulator:
         return self
@@ -109,17 +139,26 @@ class NodeEmulator:
 
     # -- booting --------------------------------------------------------------------------
 
-    def boot(self, name: str, config: dict) -> None:
-        """Lay out the node's files and start its systemd unit (if it has one), supervised."""
+    def boot(self, name: str, config: dict, guest: Guest | None = None) -> None:
+        """Lay out the node's files and start each of its systemd units, supervised. With
+        ``guest``, its readiness report reaches the VM's host (else its writes fail)."""
         node = self._lay_out(name, config)
-        unit_file = next(
-            (f for f in config["write_files"] if f["path"].startswith("/etc/systemd/system/")),
-            None,
-        )
-        if unit_file is not None:
-            node.unit = parse_unit(unit_file["content"])
-            node.thread = threading.Thread(target=self._supervise, args=(node,), daemon=True)
-            node.thread.start()
+        node.env = {
+            **os.environ,
+            "PATH": f"{self.tools}:{os.environ['PATH']}",
+            "PYTHONPATH": str(_TOP),
+        }
+        if guest is not None:
+            node.env[GUEST_ENV] = json.dumps({**guest.host.connection(), "vm_id": guest.vm_id})
+        for unit_file in config["write_files"]:
+            if unit_file["path"].startswith("/etc/systemd/system/"):
+                unit_name = unit_file["path"].rsplit("/", 1)[1]
+                service = _Service(parse_unit(unit_file["content"]), unit_name)
+                service.thread = threading.Thread(
+                    target=self._supervise, args=(node, service), daemon=True
+                )
+                node.services.append(service)
+                service.thread.start()
 
     def run_commands(self, name: str, config: dict) -> list[subprocess.CompletedProcess]:
         """The ``python3`` steps of ``runcmd`` (each ``&&`` part), in order, remapped; stops
@@ -151,27 +190,27 @@ class NodeEmulator:
             target.chmod(int(f["permissions"], 8))
         return node
 
-    def _supervise(self, node: _Node) -> None:
+    def _supervise(self, node: _Node, service: _Service) -> None:
         """systemd's loop for one service: ExecStartPre lines (any failure fails the start),
         then ExecStart; with Restart=always, start again after RestartSec, until stopped."""
-        assert node.unit is not None
-        log = (node.root / "unit.log").open("a")
+        unit = service.unit
+        log = (node.root / f"{service.name}.log").open("a")
         while True:
-            for args in [*node.unit.pre, node.unit.start]:
-                if self._run(node, args, log) != 0:
+            for args in [*unit.pre, unit.start]:
+                if self._run(node, service, args, log) != 0:
                     break
-            if not node.unit.restart_always or node.stopped.wait(node.unit.restart_sec):
+            if not unit.restart_always or node.stopped.wait(unit.restart_sec):
                 break
         log.close()
 
-    def _run(self, node: _Node, args: list[str], log: IO[str]) -> int | None:
+    def _run(self, node: _Node, service: _Service, args: list[str], log: IO[str]) -> int | None:
         with node.lock:
             if node.stopped.is_set():
                 return None
-            node.process = subprocess.Popen(
-                [node.remap(a) for a in args], stdout=log, stderr=subprocess.STDOUT
+            service.process = subprocess.Popen(
+                [node.remap(a) for a in args], stdout=log, stderr=subprocess.STDOUT, env=node.env
             )
-        code = node.process.wait()
+        code = service.process.wait()
         log.write(f"--- {args[0]} exited {code}\n")
         log.flush()
         return code
@@ -195,17 +234,19 @@ class NodeEmulator:
     def _stop(node: _Node, sig: signal.Signals) -> None:
         with node.lock:
             node.stopped.set()
-            process = node.process
-            if process is not None and process.poll() is None:
-                process.send_signal(sig)
-        if process is not None:
+            processes = [s.process for s in node.services if s.process is not None]
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(sig)
+        for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if node.thread is not None:
-            node.thread.join(timeout=10)
+        for service in node.services:
+            if service.thread is not None:
+                service.thread.join(timeout=10)
 
     # -- looking at etcd ------------------------------------------------------------------
 
@@ -239,13 +280,27 @@ class NodeEmulator:
         return node.remap(value)
 
     def log(self, name: str) -> str:
-        path = self.sandbox / name / "unit.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """What the node's units printed, one unit after the other."""
+        logs = sorted((self.sandbox / name).glob("*.service.log"))
+        return "".join(path.read_text(errors="replace") for path in logs)
 
     def running(self) -> Iterator[str]:
+        """The nodes whose etcd runs."""
         for name, node in self.nodes.items():
-            if node.process is not None and node.process.poll() is None:
+            etcd = [s for s in node.services if s.unit is node.unit]
+            if etcd and etcd[0].process is not None and etcd[0].process.poll() is None:
                 yield name
+
+
+def _guest_tools(folder: Path) -> Path:
+    """A folder of the guest tools' stand-ins (guest_tools.py), first on the units' PATH."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = Path(__file__).with_name("guest_tools.py")
+    for tool in ("vmware-rpctool", "cloud-init"):
+        path = folder / tool
+        path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" {tool} "$@"\n')
+        path.chmod(0o755)
+    return folder
 
 
 def _free_port() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import ssl
 import time
 from collections.abc import Iterator
@@ -266,7 +267,22 @@ class Probe:
         return compute.host[0].configManager.networkSystem
 
     def extra_config(self, vm: vim.VirtualMachine) -> dict[str, str]:
+        """The VM's extraConfig; of a key set twice, the last value."""
         return {o.key: o.value for o in vm.config.extraConfig}
+
+    def set_extra_config(self, moid: str, **options: str) -> None:
+        """Set extraConfig keys of a VM (a guest's ``info-set`` of a guestinfo variable lands
+        there; vcsim's ``SET.<property>`` keys set the VM's properties)."""
+        values = [vim.option.OptionValue(key=k, value=v) for k, v in options.items()]
+        self.wait(self.vm(moid).ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=values)))
+
+    def report(self, moid: str) -> dict | None:
+        """The node's readiness report (``guestinfo.photon.status``), or None."""
+        text = self.extra_config(self.vm(moid)).get("guestinfo.photon.status")
+        return json.loads(text) if text else None
+
+    def boot_time(self, moid: str) -> object:
+        return self.vm(moid).summary.runtime.bootTime
 
     def maintenance(self, on: bool) -> None:
         """Put the host into maintenance mode or take it out, as an admin would."""

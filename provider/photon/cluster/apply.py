@@ -27,13 +27,14 @@ from ...bridge.notation import parse_duration
 from ..platform import Platform
 from ..quota_admission import admitted
 from ..records import CLUSTERS
-from . import unhealthy_since
+from . import health_memory
 from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import node_number
 from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
+from .readiness import wait_until_ready
 from .restore import Restorer
 from .schema import NODES_TYPE
 from .values import demand_of, load_pki, worker_batches
@@ -50,7 +51,7 @@ class ClusterApply:
     def __init__(self, platform: Platform, hosts: ClusterHosts) -> None:
         self.platform = platform
         self.hosts = hosts
-        self.restorer = Restorer(platform, hosts, self.write_record)
+        self.restorer = Restorer(platform, hosts, self.write_record, self.wait)
 
     def create(self, planned: Value, response: ApplyResponse) -> None:
         from .kubernetes.pki import make_cluster_pki
@@ -63,24 +64,46 @@ class ClusterApply:
         try:
             with self.timeout(model, "create") as stop:
                 self.converge(model, pki, node_plan, nodes, stop, response)
+                self._spare_the_control_plane(model, nodes, response)
+                if not response.diagnostics.has_errors:
+                    self.wait(model, list(nodes), nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             # A create that made nothing (refused by the quota, say) leaves no state, so
             # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
             response.new_state = (
                 self.state(planned, pki, nodes) if nodes else Value.null(planned.type)
             )
+
+    @staticmethod
+    def _spare_the_control_plane(
+        model: ClusterModel, nodes: Nodes, response: ApplyResponse
+    ) -> None:
+        """Terraform taints a resource whose create failed, and would replace the whole
+        cluster next time. With its control plane made, the cluster stands: report the
+        missing workers as warnings; the next plan shows them and apply adds them."""
         control_plane = [n.name for n in model.desired if n.role != "worker"]
         standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
         if response.diagnostics.has_errors and standing:
-            # Terraform taints a resource whose create failed, and would replace the whole
-            # cluster next time. With its control plane up, the cluster stands: report the
-            # missing workers as warnings; the next plan shows them and apply adds them.
             missing = len(model.desired) - len(nodes)
             response.diagnostics.demote_errors(
                 f"The cluster was created with {missing} worker(s) missing; the next "
                 "`terraform apply` adds them (`terraform plan -detailed-exitcode` exits 2 "
                 "until then)."
             )
+
+    def wait(
+        self,
+        model: ClusterModel,
+        names: list[str],
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> bool:
+        """Wait for the nodes just made to report ready (readiness.py); False if they did not."""
+        errors = wait_until_ready(self.platform, model, names, nodes, stop)
+        for error in errors:
+            response.diagnostics.add(error.diagnostic)
+        return not errors
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:
         model, prior = (
@@ -94,6 +117,9 @@ class ClusterApply:
             node_plan = node_plan_at_apply(request.planned_private, prior, model, _now())
             with self.timeout(model, "update") as stop:
                 self.converge(model, pki, node_plan, nodes, stop, response)
+                added = [n.name for n in node_plan.add if n.name in nodes]
+                if not response.diagnostics.has_errors:
+                    self.wait(model, added, nodes, stop, response)
                 if node_plan.roll and not response.diagnostics.has_errors:
                     rolling = [n for n in node_plan.roll if n in nodes]
                     self.roll_workers(model, pki, rolling, nodes, stop, response)
@@ -164,7 +190,8 @@ class ClusterApply:
         response: ApplyResponse,
     ) -> None:
         """Replace workers one at a time with the new flavor: never more than one worker
-        away because of us. Stops at the first failure, with ``nodes`` current."""
+        away because of us, each new one ready before the next goes. Stops at the first
+        failure, with ``nodes`` current."""
         tenant, cluster = model.tenant, model.name
         for name in sorted(names, key=node_number):
             node = Node(name, "worker", nodes[name]["ip"])
@@ -183,8 +210,8 @@ class ClusterApply:
                 errors = [exc]
             for failure in errors:
                 response.diagnostics.add(failure.diagnostic)
-            if errors:
-                return
+            if errors or not self.wait(model, [name], nodes, stop, response):
+                return  # the next worker goes only once this one is up
 
     def delete(self, prior: ClusterModel, response: ApplyResponse) -> None:
         """Every VM with the cluster's marks goes, also any left by an interrupted run. VMs
@@ -219,7 +246,7 @@ class ClusterApply:
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
             records.remove(CLUSTERS, f"{tenant}.{name}")
-            unhealthy_since.forget(records, tenant, name)
+            health_memory.forget(records, tenant, name)
         response.new_state = Value.null(response.new_state.type)
 
     def _marked_vms(self, prior: ClusterModel) -> tuple[Nodes, Mapping[str, object]]:

@@ -12,6 +12,11 @@
 - A node powered off on a host in maintenance mode (``host_maintenance``: an admin services
   the host on purpose) waits like a powered-off node and is restored, on another host, once
   the grace period has passed; it is never powered on there (the host would refuse).
+- A node whose guest is hung (``guest_hung``) or that reports it is not ready
+  (``not_ready``) is reported for ``grace_period``, then reset: the same VM, a new boot, as
+  vSphere HA's VM monitoring does. If it is still unhealthy ``startup_timeout`` after that
+  reset, it is restored. A node that never reported ready within ``startup_timeout`` of its
+  power-on (``never_ready``) is restored at once; a ``booting`` one is not unhealthy.
 - When more nodes are unhealthy than ``max_unhealthy`` allows, nothing is restored: mass loss
   usually means a partition or a host outage, not dead nodes, and replacing half a cluster
   would make things worse. The plan says so in a warning.
@@ -31,10 +36,15 @@ from dataclasses import dataclass, field
 from ...bridge.notation import parse_count_or_percentage
 
 __all__ = [
+    "BOOTING",
     "DISK_LOST",
+    "GUEST_HUNG",
+    "HEALTHY",
     "HOST_MAINTENANCE",
     "LOST",
     "NETWORK_LOST",
+    "NEVER_READY",
+    "NOT_READY",
     "PORT_GROUP_LOST",
     "POWERED_OFF",
     "READY",
@@ -48,8 +58,13 @@ __all__ = [
 
 READY, POWERED_OFF, LOST = "ready", "powered_off", "lost"
 NETWORK_LOST, PORT_GROUP_LOST, DISK_LOST = "network_lost", "port_group_lost", "disk_lost"
-REPLACED_AT_ONCE = frozenset({LOST, DISK_LOST, PORT_GROUP_LOST})  # no grace: nothing to wait for
 HOST_MAINTENANCE = "host_maintenance"
+# What the guest says or shows (guest.py): booting is not unhealthy, the others are.
+BOOTING, NEVER_READY, NOT_READY, GUEST_HUNG = "booting", "never_ready", "not_ready", "guest_hung"
+HEALTHY = frozenset({READY, BOOTING})
+# No grace: nothing to wait for (a node that never came up had its startup timeout).
+REPLACED_AT_ONCE = frozenset({LOST, DISK_LOST, PORT_GROUP_LOST, NEVER_READY})
+RESET_FIRST = frozenset({NOT_READY, GUEST_HUNG})  # the same VM reset first, as HA does
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,8 @@ class HealthPolicy:
     power_on: bool = False
     rebuild_lone_control_plane: bool = False
     grace_text: str = "5m"  # grace_period as the user wrote it, for messages
+    startup_timeout: datetime.timedelta = datetime.timedelta(minutes=10)
+    startup_text: str = "10m"
 
 
 @dataclass
@@ -67,6 +84,7 @@ class HealthPlan:
     restore: list[str] = field(default_factory=list)  # new VM, same name and role
     power_on: list[str] = field(default_factory=list)
     repair: list[str] = field(default_factory=list)  # same VM, its NIC put right
+    reset: list[str] = field(default_factory=list)  # same VM, a new boot
     waiting: list[str] = field(default_factory=list)  # within the grace period
     held_back: str | None = None  # why nothing is restored, for a warning
 
@@ -82,9 +100,13 @@ def plan_health(
     unhealthy_since: Mapping[str, datetime.datetime],
     now: datetime.datetime,
     policy: HealthPolicy,
+    resets: Mapping[str, datetime.datetime] | None = None,
 ) -> HealthPlan:
+    """``resets``: when each node's current VM was last reset by us, for the step from a
+    reset that did not help to a replacement."""
     plan = HealthPlan()
-    unhealthy = sorted(n for n, s in statuses.items() if s != READY)
+    resets = resets or {}
+    unhealthy = sorted(n for n, s in statuses.items() if s not in HEALTHY)
     if not unhealthy or not policy.enabled:
         return plan
     limit = parse_max_unhealthy(policy.max_unhealthy, len(statuses))
@@ -104,11 +126,30 @@ def plan_health(
             plan.restore.append(node)
         elif status == NETWORK_LOST and graced:
             plan.repair.append(node)
+        elif status in RESET_FIRST and graced:
+            _reset_or_replace(plan, node, resets.get(node), now, policy)
         elif status == POWERED_OFF and policy.power_on:
             plan.power_on.append(node)
         else:
             plan.waiting.append(node)
     return plan
+
+
+def _reset_or_replace(
+    plan: HealthPlan,
+    node: str,
+    reset_at: datetime.datetime | None,
+    now: datetime.datetime,
+    policy: HealthPolicy,
+) -> None:
+    """Reset first (at most once per VM until it is ready again); replaced when still
+    unhealthy ``startup_timeout`` after that reset."""
+    if reset_at is None:
+        plan.reset.append(node)
+    elif now - reset_at >= policy.startup_timeout:
+        plan.restore.append(node)
+    else:
+        plan.waiting.append(node)
 
 
 @dataclass(frozen=True)
@@ -127,8 +168,8 @@ def judge_control_plane(
 
     The quorum group is the etcd members (external etcd) or else the masters (stacked etcd).
     A restored member joins through ``member add``, which needs a quorum of the members that
-    are there now; members being powered on or repaired in place come back with their data
-    and count."""
+    are there now; members being powered on, repaired in place or reset come back with their
+    data and count."""
     role = "etcd" if "etcd" in roles.values() else "master"
     group = sorted(n for n, r in roles.items() if r == role)
     restored = [n for n in group if n in plan.restore]
@@ -147,7 +188,7 @@ def judge_control_plane(
             "etcd quorum is lost'), or set health { rebuild_lone_control_plane = true } to "
             "rebuild it empty."
         )
-    back = set(plan.power_on) | set(plan.repair)
+    back = set(plan.power_on) | set(plan.repair) | set(plan.reset)
     standing = [n for n in group if statuses[n] == READY or n in back]
     quorum = len(group) // 2 + 1
     if len(standing) >= quorum:

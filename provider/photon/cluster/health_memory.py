@@ -1,57 +1,122 @@
-"""When each unhealthy node of a cluster was first seen so, kept in the platform records.
+"""What health must remember between runs, kept in the platform records per cluster.
 
-The grace period of a powered-off node counts from that moment, and it must count under a
-schedule that only plans (a CI job, the healer): Terraform saves a resource's private state
-only on apply, so the moment lives next to the cluster's record instead, as
-``photon-platform/health/<tenant>.<cluster>.json``. Refresh writes it when the set of
-unhealthy nodes changes (and removes it when all are healthy again); plan reads it.
+- When each unhealthy node was first seen so: the grace period counts from that moment.
+- The last reset of each node's VM (when, and the boot id its report had then): a reset is
+  tried once, a report from before it no longer counts, and a node still unhealthy
+  ``startup_timeout`` after it is replaced.
+- The boot in which each node's VMware Tools heartbeat was seen green: a gray heartbeat is
+  judged only after green (a VM whose Tools never ran is never judged on it).
+
+It must count under a schedule that only plans (a CI job, the healer): Terraform saves a
+resource's private state only on apply, so this lives next to the cluster's record instead,
+as ``photon-platform/health/<tenant>.<cluster>.json``. Refresh writes it when it changes
+(and removes it when nothing is left to remember), so a steady cluster costs one read per
+refresh; apply adds a reset when it makes one.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..records import HEALTH as KIND
-from .health import READY
+from .guest import Reset
+from .health import HEALTHY, READY
 
 if TYPE_CHECKING:
     from ..records import RecordStore
 
-__all__ = ["forget", "recall", "remember"]
+__all__ = ["HealthMemory", "forget", "recall", "remember", "remember_resets"]
+
+
+@dataclass(frozen=True)
+class HealthMemory:
+    unhealthy_since: Mapping[str, datetime.datetime] = field(default_factory=dict)
+    resets: Mapping[str, Reset] = field(default_factory=dict)
+    green: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # (vm_id, boot)
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        if self.unhealthy_since:
+            record["unhealthy_since"] = {n: t.isoformat() for n, t in self.unhealthy_since.items()}
+        if self.resets:
+            record["resets"] = {
+                n: {"vm_id": r.vm_id, "at": r.at.isoformat(), "boot": r.boot}
+                for n, r in self.resets.items()
+            }
+        if self.green:
+            record["tools_green"] = {n: list(v) for n, v in self.green.items()}
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> HealthMemory:
+        def table(name: str) -> Mapping[str, Any]:
+            value = record.get(name)
+            return value if isinstance(value, dict) else {}
+
+        parse = datetime.datetime.fromisoformat
+        return cls(
+            unhealthy_since={n: parse(t) for n, t in table("unhealthy_since").items()},
+            resets={
+                n: Reset(r["vm_id"], parse(r["at"]), r.get("boot", ""))
+                for n, r in table("resets").items()
+            },
+            green={n: (v[0], v[1]) for n, v in table("tools_green").items()},
+        )
 
 
 def _key(tenant: str, cluster: str) -> str:
     return f"{tenant}.{cluster}"
 
 
-def recall(records: RecordStore, tenant: str, cluster: str) -> dict[str, datetime.datetime]:
-    record = records.get(KIND, _key(tenant, cluster)) or {}
-    since = record.get("unhealthy_since")
-    if not isinstance(since, dict):
-        return {}
-    return {n: datetime.datetime.fromisoformat(t) for n, t in since.items()}
+def recall(records: RecordStore, tenant: str, cluster: str) -> HealthMemory:
+    return HealthMemory.from_record(records.get(KIND, _key(tenant, cluster)) or {})
 
 
 def remember(
     records: RecordStore,
     tenant: str,
     cluster: str,
-    statuses: Mapping[str, str],
+    stored: HealthMemory,
+    seen: Mapping[str, tuple[str, tuple[str, str] | None]],
     now: datetime.datetime,
-) -> dict[str, datetime.datetime]:
-    """Keep the first-seen time of each node that is unhealthy now; drop the healthy ones.
-    Writes only when that changes, so a steady cluster costs one read per refresh."""
+) -> HealthMemory:
+    """``seen``: each node's status and, when its Tools heartbeat is green now, its VM and
+    boot. Keeps the first-seen time of each unhealthy node, the resets of nodes not ready
+    yet, and where Tools were seen green; writes only when that changes."""
+    memory = HealthMemory(
+        unhealthy_since={
+            n: stored.unhealthy_since.get(n, now) for n, (s, _) in seen.items() if s not in HEALTHY
+        },
+        resets={n: r for n, r in stored.resets.items() if n in seen and seen[n][0] != READY},
+        green={
+            **{n: v for n, v in stored.green.items() if n in seen},
+            **{n: green for n, (_, green) in seen.items() if green is not None},
+        },
+    )
+    if memory != stored:
+        _write(records, tenant, cluster, memory)
+    return memory
+
+
+def remember_resets(
+    records: RecordStore, tenant: str, cluster: str, resets: Mapping[str, Reset]
+) -> None:
+    """Add the resets apply just made (under the platform lock: refresh writes here too)."""
     stored = recall(records, tenant, cluster)
-    since = {n: stored.get(n, now) for n, status in statuses.items() if status != READY}
-    if since != stored:
-        if since:
-            body = {n: t.isoformat() for n, t in since.items()}
-            records.put(KIND, _key(tenant, cluster), {"unhealthy_since": body})
-        else:
-            records.remove(KIND, _key(tenant, cluster))
-    return since
+    _write(records, tenant, cluster, HealthMemory(
+        stored.unhealthy_since, {**stored.resets, **resets}, stored.green
+    ))  # fmt: skip
+
+
+def _write(records: RecordStore, tenant: str, cluster: str, memory: HealthMemory) -> None:
+    record = memory.to_record()
+    if record:
+        records.put(KIND, _key(tenant, cluster), record)
+    else:
+        records.remove(KIND, _key(tenant, cluster))
 
 
 def forget(records: RecordStore, tenant: str, cluster: str) -> None:

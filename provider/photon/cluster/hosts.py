@@ -13,6 +13,7 @@ from ...bridge.diagnostics import DiagnosticError
 from ..host_conditions import host_skip, vm_datastore
 from ..names import pool_name
 from ..platform import Platform
+from .guest import REPORTS_MARK
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
@@ -237,6 +238,10 @@ def _vm_spec(
         "photon.cluster": spec.name,
         "photon.role": node.role,
         "photon.node": node.name,
+        f"photon.{REPORTS_MARK}": "true",  # its boot data runs the readiness report
+        "photon.version": spec.kubernetes_version,
+        # The report is a guestinfo variable the guest sets; old hardening guides block that.
+        "isolation.tools.setinfo.disable": "FALSE",
         "guestinfo.userdata": b64(userdata(spec, node, pki, joining=joining)),
         "guestinfo.userdata.encoding": "base64",
         "guestinfo.metadata": b64(metadata(spec, node, vm_name)),

@@ -22,7 +22,7 @@ from .health import READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
 from .nodes import ROLES, Flavor, desired_nodes
 
-__all__ = ["RECORD_SPEC", "ClusterModel", "NodeState"]
+__all__ = ["RECORD_SPEC", "ClusterModel", "NodeState", "Readiness"]
 
 # The attributes the platform record keeps as the cluster's spec (see docs/guides/records.md).
 RECORD_SPEC = (
@@ -65,6 +65,7 @@ class ClusterModel:
     worker_count: int
     worker_batch_size: int
     health: HealthPolicy
+    readiness: Readiness
     timeouts: Mapping[str, str]
     nodes: Mapping[str, NodeState] | None  # None: not known (a plan before create)
     unknown: frozenset[str] = frozenset()  # attributes not known yet (plan time only)
@@ -90,6 +91,7 @@ class ClusterModel:
             worker_count=int(known.get("worker_count") or 0),
             worker_batch_size=int(known.get("worker_batch_size") or 1),
             health=_health_policy(known.get("health")),
+            readiness=_readiness(known.get("readiness")),
             timeouts=known.get("timeouts") or {},
             nodes=nodes,
             unknown=unknown,
@@ -152,6 +154,7 @@ def _health_policy(block: Mapping[str, Any] | None) -> HealthPolicy:
     block = block or {}
     defaults = HealthPolicy()
     grace = block.get("grace_period")
+    startup = block.get("startup_timeout")
     return HealthPolicy(
         enabled=defaults.enabled if block.get("enabled") is None else block["enabled"],
         grace_period=(
@@ -163,4 +166,34 @@ def _health_policy(block: Mapping[str, Any] | None) -> HealthPolicy:
         power_on=bool(block.get("power_on")),
         rebuild_lone_control_plane=bool(block.get("rebuild_lone_control_plane")),
         grace_text=defaults.grace_text if grace is None else grace.strip(),
+        startup_timeout=(
+            defaults.startup_timeout
+            if startup is None
+            else datetime.timedelta(seconds=parse_duration(startup))
+        ),
+        startup_text=defaults.startup_text if startup is None else startup.strip(),
+    )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The ``readiness`` block: whether apply waits for the nodes it made to report ready."""
+
+    wait: bool = True
+    timeout: datetime.timedelta = datetime.timedelta(minutes=15)
+    timeout_text: str = "15m"
+
+
+def _readiness(block: Mapping[str, Any] | None) -> Readiness:
+    block = block or {}
+    defaults = Readiness()
+    timeout = block.get("timeout")
+    return Readiness(
+        wait=defaults.wait if block.get("wait") is None else bool(block["wait"]),
+        timeout=(
+            defaults.timeout
+            if timeout is None
+            else datetime.timedelta(seconds=parse_duration(timeout))
+        ),
+        timeout_text=defaults.timeout_text if timeout is None else timeout.strip(),
     )

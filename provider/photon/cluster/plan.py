@@ -1,12 +1,13 @@
 """What an update does to a cluster's nodes: decided once, at plan, and carried out at apply.
 
 ``plan_nodes`` is pure. From the prior state (nodes with their refreshed status), the
-planned model, what plan observed beyond them (when each unhealthy node was first seen,
-whether the secrets can issue etcd certificates), the health policy and the time, it says
-which nodes are kept as they are, added, removed, rolled (workers replaced one at a time for
-a new flavor or image), restored (a new VM for an unhealthy node), repaired in place (its NIC
-put right) and powered on; and what the plan says about health (warnings, or the refusal of
-a restore that cannot work). The resource writes the ``NodePlan`` into the plan's private
+planned model, what plan observed beyond them (when each unhealthy node was first seen and
+last reset, whether the secrets can issue etcd certificates), the health policy and the
+time, it says which nodes are kept as they are, added, removed, rolled (workers replaced one
+at a time for a new flavor or image), restored (a new VM for an unhealthy node), repaired in
+place (its NIC put right), reset (a hung or not ready guest: the same VM, a new boot) and
+powered on; and what the plan says about health (warnings, or the refusal of a restore that
+cannot work). The resource writes the ``NodePlan`` into the plan's private
 state (``to_private``) and apply reads it back, instead of guessing from the planned values.
 
 Health is judged over the nodes that stay on their VM: a node removed or rolled anyway is
@@ -25,9 +26,12 @@ from typing import Any
 from ...bridge.cty import UNKNOWN, Path
 from ...bridge.diagnostics import Diagnostic, DiagnosticError, Severity
 from .health import (
+    GUEST_HUNG,
+    HEALTHY,
     HOST_MAINTENANCE,
     NETWORK_LOST,
     READY,
+    RESET_FIRST,
     HealthPlan,
     HealthPolicy,
     judge_control_plane,
@@ -63,6 +67,7 @@ class Observed:
     """What plan knows beyond the prior state and the configuration."""
 
     unhealthy_since: Mapping[str, datetime.datetime] = field(default_factory=dict)
+    resets: Mapping[str, datetime.datetime] = field(default_factory=dict)  # of current VMs
     etcd_ca_key: bool = True  # False: imported from records without it (no new etcd member)
 
 
@@ -75,33 +80,38 @@ class NodePlan:
     restore: tuple[str, ...] = ()  # unhealthy: a new VM, same name, role and address
     repair: tuple[str, ...] = ()  # NIC put right, same VM
     power_on: tuple[str, ...] = ()
+    reset: tuple[str, ...] = ()  # hung or not ready: same VM, a new boot
     notes: tuple[Diagnostic, ...] = ()  # what plan says about health
 
     @property
     def changes(self) -> bool:
         """Whether the plan changes any node (else the node map stays as it is)."""
-        return any((self.add, self.remove, self.roll, self.restore, self.repair, self.power_on))
+        return any(
+            (self.add, self.remove, self.roll, self.restore, self.repair, self.power_on, self.reset)
+        )
 
     def planned_nodes(self, prior: Mapping[str, NodeState]) -> dict[str, dict[str, Any]]:
         """The ``nodes`` map the plan shows: a new VM's host, vm_id and mac are known after
-        apply; a restored, repaired or powered-on node is ready (a rolled one keeps its
+        apply; a restored, repaired, reset or powered-on node is ready (a rolled one keeps its
         status until its new VM is there)."""
         nodes = {n: v.as_dict() for n, v in prior.items() if n not in self.remove}
         for name in self.roll:
             nodes[name].update(NEW_VM)
         for name in self.restore:
             nodes[name].update(status=READY, **NEW_VM)
-        for name in self.repair + self.power_on:
+        for name in self.repair + self.power_on + self.reset:
             nodes[name]["status"] = READY
         for node in self.add:
             nodes[node.name] = {"role": node.role, "ip": node.ip, "status": READY, **NEW_VM}
         return nodes
 
     def written_hosts(self, prior: Mapping[str, NodeState]) -> set[str]:
-        """Hosts whose VMs apply changes: removed, rolled while ready, powered on or repaired.
+        """Hosts whose VMs apply changes: removed, rolled while ready, powered on, repaired or
+        reset.
         The remnant of a lost node is not counted: leaving it is only a warning."""
         rolled = [n for n in self.roll if prior[n].status == READY]
-        return {prior[n].host for n in self.remove + tuple(rolled) + self.power_on + self.repair}
+        changed = self.remove + tuple(rolled) + self.power_on + self.repair + self.reset
+        return {prior[n].host for n in changed}
 
     def to_private(self) -> dict[str, Any]:
         plan = {k: list(v) for k, v in vars(self).items() if k not in ("add", "notes")}
@@ -109,10 +119,10 @@ class NodePlan:
 
     @classmethod
     def from_private(cls, data: Mapping[str, Any]) -> NodePlan:
-        names = ("keep", "remove", "roll", "restore", "repair", "power_on")
+        names = ("keep", "remove", "roll", "restore", "repair", "power_on", "reset")
         return cls(
             add=tuple(Node(*n) for n in data["add"]),
-            **{k: tuple(data[k]) for k in names},
+            **{k: tuple(data.get(k, ())) for k in names},  # a plan made before resets: none
         )
 
 
@@ -131,6 +141,7 @@ def plan_nodes(
     statuses = {n: prior.nodes[n].status for n in kept if n not in roll}
     health, notes = _judge_health(prior.nodes, statuses, observed, policy, now)
     acted = set(roll) | set(health.restore) | set(health.repair) | set(health.power_on)
+    acted |= set(health.reset)
     return NodePlan(
         keep=tuple(n for n in kept if n not in acted),
         add=tuple(change.add),
@@ -139,6 +150,7 @@ def plan_nodes(
         restore=tuple(health.restore),
         repair=tuple(health.repair),
         power_on=tuple(health.power_on),
+        reset=tuple(health.reset),
         notes=tuple(notes),
     )
 
@@ -198,10 +210,10 @@ def _judge_health(
     now: datetime.datetime,
 ) -> tuple[HealthPlan, list[Diagnostic]]:
     """The health policy's plan, less what cannot rejoin the cluster (said in the notes)."""
-    if all(s == READY for s in statuses.values()):
+    if all(s in HEALTHY for s in statuses.values()):
         return HealthPlan(), []
-    health = plan_health(statuses, observed.unhealthy_since, now, policy)
-    notes = _health_warnings(policy, health, statuses, observed.unhealthy_since, now)
+    health = plan_health(statuses, observed.unhealthy_since, now, policy, observed.resets)
+    notes = _health_warnings(policy, health, statuses, observed, now)
     notes += _keep_unrestorable(nodes, health, observed)
     roles = {n: nodes[n].role for n in statuses}
     verdict = judge_control_plane(roles, statuses, health, policy)
@@ -223,14 +235,14 @@ def _health_warnings(
     policy: HealthPolicy,
     health: HealthPlan,
     statuses: Mapping[str, str],
-    since: Mapping[str, datetime.datetime],
+    observed: Observed,
     now: datetime.datetime,
 ) -> list[Diagnostic]:
     """Why unhealthy nodes are not restored (yet)."""
-    notes = []
+    notes, since = [], observed.unhealthy_since
     if health.held_back:
         notes.append(_warning("Unhealthy nodes not restored", health.held_back))
-    unhealthy = sorted(n for n, s in statuses.items() if s != READY)
+    unhealthy = sorted(n for n, s in statuses.items() if s not in HEALTHY)
     if not policy.enabled:
         notes.append(
             _warning(
@@ -240,11 +252,31 @@ def _health_warnings(
         )
     for name in health.waiting:
         off = int((now - since.get(name, now)).total_seconds())
-        notes.append(_waiting_warning(name, statuses[name], off, policy.grace_text))
+        reset_at = observed.resets.get(name)
+        if reset_at is not None and statuses[name] in RESET_FIRST:
+            ago = int((now - reset_at).total_seconds())
+            notes.append(_reset_warning(name, statuses[name], ago, policy.startup_text))
+        else:
+            notes.append(_waiting_warning(name, statuses[name], off, policy.grace_text))
     return notes
 
 
+def _reset_warning(name: str, status: str, ago: int, startup: str) -> Diagnostic:
+    return _warning(
+        f"Node {name} is still {status} after its reset",
+        f"Its VM was reset {ago}s ago; it is replaced if it is not ready {startup} after "
+        "the reset (health.startup_timeout).",
+    )
+
+
 def _waiting_warning(name: str, status: str, off: int, grace: str) -> Diagnostic:
+    if status in RESET_FIRST:
+        what = "its guest is hung" if status == GUEST_HUNG else "it reports it is not ready"
+        return _warning(
+            f"Node {name} is {status}",
+            f"It has been seen so for {off}s ({what}); its VM is reset once that has "
+            f"lasted {grace} (health.grace_period), and replaced if the reset does not help.",
+        )
     if status == NETWORK_LOST:
         return _warning(
             f"Node {name} has lost its network",

@@ -1,6 +1,7 @@
 """What a cluster plan checks against the platform before it promises anything: the quota for
 new nodes, room on the tenant's hosts for new and restored nodes, hosts that allow writes;
-and what plan observes there for ``plan_nodes`` (when each unhealthy node was first seen)."""
+and what plan observes there for ``plan_nodes`` (when each unhealthy node was first seen
+and last reset)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ..host_conditions import refuse_writes, skipped_warning
 from ..platform import Platform
 from ..quota_admission import check, quota_exceeded
-from . import unhealthy_since
-from .health import READY
+from . import health_memory
+from .health import HEALTHY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel, NodeState
@@ -33,10 +34,15 @@ class PlanChecks:
         if prior is None or prior.nodes is None:
             return Observed()
         statuses = judged_statuses(prior, model)
-        if all(s == READY for s in statuses.values()):
+        if all(s in HEALTHY for s in statuses.values()):
             return Observed()
-        since = unhealthy_since.recall(self.platform.records(), model.tenant, model.name)
-        return Observed(since, has_etcd_ca_key(private))
+        memory = health_memory.recall(self.platform.records(), model.tenant, model.name)
+        resets = {
+            n: r.at
+            for n, r in memory.resets.items()
+            if n in statuses and prior.nodes[n].vm_id == r.vm_id
+        }
+        return Observed(memory.unhealthy_since, resets, has_etcd_ca_key(private))
 
     def check(
         self,

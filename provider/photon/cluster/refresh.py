@@ -3,7 +3,8 @@
 Each node gets its status (the drift guide's table, ``values.node_status``) and a warning
 says what is wrong; VMs with the cluster's marks that are none of its nodes are reported;
 and the time each unhealthy node was first seen so goes to the platform records, for the
-grace period (``unhealthy_since``).
+grace period, with the resets made and where Tools were seen running (``health_memory``),
+which also tell how each guest is judged (``guest.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from ...bridge.api import ReadResponse
 from ...bridge.cty import Value
 from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ..platform import Platform
-from . import unhealthy_since
+from . import health_memory
+from .guest import GuestSeen, green_boot
+from .health_memory import HealthMemory
 from .model import ClusterModel
 from .schema import NODES_TYPE
 from .values import node_status
@@ -35,11 +38,15 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     nodes = {n: v.as_dict() for n, v in (model.nodes or {}).items()}
     inventories = platform.inventories(platform.host_names)
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
+    memory = _recall(platform, model, response.diagnostics)
+    now = datetime.datetime.now(datetime.UTC)
+    green: dict[str, tuple[str, str] | None] = {}
     for name, node in nodes.items():
-        found = node_status(
-            inventories.get(node["host"]), node, tenant, cluster, name, model.network, missing
-        )
+        inventory = inventories.get(node["host"])
+        seen = guest_seen(model, memory, name, now)
+        found = node_status(inventory, node, tenant, cluster, name, model.network, missing, seen)
         node["status"], node["mac"] = found.status, found.mac or node.get("mac")
+        green[name] = _green(inventory, node["vm_id"])
         if found.why:
             response.diagnostics.warning(
                 f"Node {name} of cluster {tenant}/{cluster}: {found.status}",
@@ -47,8 +54,35 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
                 "(see the drift guide for each status).",
             )
     _report_unmanaged(model, inventories, nodes, response.diagnostics)
-    _remember_unhealthy(platform, model, nodes, response.diagnostics)
+    if memory is not None:
+        seen_now = {n: (v["status"], green[n]) for n, v in nodes.items()}
+        _remember(platform, model, memory, seen_now, now, response.diagnostics)
     response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+
+
+def guest_seen(
+    model: ClusterModel,
+    memory: HealthMemory | None,
+    name: str,
+    now: datetime.datetime,
+) -> GuestSeen:
+    """What judging node ``name``'s guest needs beyond its VM (its last reset and where its
+    Tools heartbeat was last seen green, from the health memory)."""
+    memory = memory or HealthMemory()
+    policy = model.health
+    return GuestSeen(
+        now=now,
+        startup_timeout=policy.startup_timeout,
+        startup_text=policy.startup_text,
+        reset=memory.resets.get(name),
+        green=memory.green.get(name),
+    )
+
+
+def _green(inventory: Inventory | DiagnosticError | None, vm_id: str) -> tuple[str, str] | None:
+    usable = inventory is not None and not isinstance(inventory, DiagnosticError)
+    vm = inventory.vms.get(vm_id) if usable else None  # type: ignore[union-attr]
+    return green_boot(vm) if vm is not None else None
 
 
 def _report_unmanaged(
@@ -111,19 +145,32 @@ def _missing_disks(
     return missing
 
 
-def _remember_unhealthy(
+def _recall(
+    platform: Platform, model: ClusterModel, diagnostics: Diagnostics
+) -> HealthMemory | None:
+    try:
+        return health_memory.recall(platform.records(), model.tenant, model.name)
+    except DiagnosticError as exc:  # the nodes' statuses stand without it
+        diagnostics.warning(_NOT_REMEMBERED, f"{exc.diagnostic.detail} {_WITHOUT_MEMORY}")
+        return None
+
+
+def _remember(
     platform: Platform,
     model: ClusterModel,
-    nodes: Mapping[str, dict[str, Any]],
+    memory: HealthMemory,
+    seen: Mapping[str, tuple[str, tuple[str, str] | None]],
+    now: datetime.datetime,
     diagnostics: Diagnostics,
 ) -> None:
-    statuses = {n: v["status"] for n, v in nodes.items()}
-    now = datetime.datetime.now(datetime.UTC)
     try:
-        unhealthy_since.remember(platform.records(), model.tenant, model.name, statuses, now)
-    except DiagnosticError as exc:  # the nodes' statuses stand without it
-        diagnostics.warning(
-            "When the unhealthy nodes were first seen was not recorded",
-            f"{exc.diagnostic.detail} A powered-off node's grace period counts from the "
-            "first refresh that can record it.",
-        )
+        health_memory.remember(platform.records(), model.tenant, model.name, memory, seen, now)
+    except DiagnosticError as exc:
+        diagnostics.warning(_NOT_REMEMBERED, f"{exc.diagnostic.detail} {_WITHOUT_MEMORY}")
+
+
+_NOT_REMEMBERED = "When the unhealthy nodes were first seen was not recorded"
+_WITHOUT_MEMORY = (
+    "A node's grace period counts from the first refresh that can record it, and a reset "
+    "is judged once the records can be read."
+)

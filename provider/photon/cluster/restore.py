@@ -1,15 +1,20 @@
-"""Apply's health work: the nodes the node plan powers on, repairs in place, and restores.
+"""Apply's health work: the nodes the node plan powers on, repairs in place, resets and
+restores.
 
 Plan decided from the refreshed statuses; the hosts may have changed since. So apply looks
 at each such node again in the host's current inventory (the one this process reads anyway
 to place new VMs) and leaves alone, with a warning, a node that is ready again — it was
-powered on or its host came back, say. Everything else goes as planned: powered on and
-repaired (same VM), then restored with a new VM (etcd members and masters one at a time, so
-quorum holds; workers in batches), and only then is the remnant destroyed.
+powered on or its host came back, say. Everything else goes as planned: powered on, repaired
+and reset (same VM; a reset is remembered with the boot id the node reported, so that report
+no longer counts), then restored with a new VM (etcd members and masters one at a time, each
+ready before the next, so quorum holds; workers in batches). A remnant that still runs (a
+hung or failing node) is destroyed before its replacement is made, so two VMs never run with
+one name and address; any other remnant goes after.
 """
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,15 +23,20 @@ from ...bridge.api import ApplyResponse
 from ...bridge.diagnostics import DiagnosticError
 from ...esxi.errors import EsxiError
 from ..platform import Platform
-from .health import READY
+from . import health_memory
+from .guest import Reset, parse_report
+from .health import BOOTING, GUEST_HUNG, HEALTHY, NEVER_READY, NOT_READY, READY
+from .health_memory import HealthMemory
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import ROLES
 from .plan import NodePlan
+from .refresh import guest_seen
 from .values import node_status
 
 if TYPE_CHECKING:
+    from ...esxi.inventory import Inventory
     from ...esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
 
@@ -34,14 +44,20 @@ __all__ = ["Restorer"]
 
 Nodes = dict[str, dict[str, Any]]
 WriteRecord = Callable[[ClusterModel, "ClusterPki", Mapping[str, dict[str, Any]]], None]
+Wait = Callable[[ClusterModel, list[str], Nodes, threading.Event, ApplyResponse], bool]
+# A node in these states still runs its VM: it goes before its replacement is made.
+GUEST_STATUSES = frozenset({NEVER_READY, NOT_READY, GUEST_HUNG, BOOTING})
 ROLE_ORDER = {role: i for i, role in enumerate(ROLES)}  # etcd members first
 
 
 class Restorer:
-    def __init__(self, platform: Platform, hosts: ClusterHosts, write_record: WriteRecord) -> None:
+    def __init__(
+        self, platform: Platform, hosts: ClusterHosts, write_record: WriteRecord, wait: Wait
+    ) -> None:
         self.platform = platform
         self.hosts = hosts
         self.write_record = write_record
+        self.wait = wait
 
     def carry_out(
         self,
@@ -55,7 +71,7 @@ class Restorer:
         from ...esxi.devices import NicRepair, repair_nics
         from ...esxi.vms import power_on_vms
 
-        todo = node_plan.power_on + node_plan.repair + node_plan.restore
+        todo = node_plan.power_on + node_plan.repair + node_plan.reset + node_plan.restore
         still = self.still_unhealthy(model, todo, nodes, response)
         power_on = [n for n in node_plan.power_on if n in still]
         repairs = {
@@ -71,6 +87,7 @@ class Restorer:
                 session, {nodes[n]["vm_id"]: repairs[n] for n in names}, stop
             ),
         )  # fmt: skip
+        self._reset([n for n in node_plan.reset if n in still], model, nodes, stop, response)
         for group in self._restore_groups(
             model, [n for n in node_plan.restore if n in still], nodes
         ):
@@ -80,28 +97,65 @@ class Restorer:
     def still_unhealthy(
         self, model: ClusterModel, names: tuple[str, ...], nodes: Nodes, response: ApplyResponse
     ) -> set[str]:
-        """Of ``names``, those the hosts still show unhealthy; a node ready again is left as
-        it is (the plan showed it ready, so the state still matches the plan)."""
+        """Of ``names``, those the hosts still show unhealthy; a node ready (or booting) again
+        is left as it is (the plan showed it ready, so the state still matches the plan)."""
         if not names:
             return set()
         inventories = self.platform.read_hosts().inventories
+        memory = self._memory(model)
+        now = datetime.datetime.now(datetime.UTC)
         still = set()
         for name in names:
             node = nodes[name]
             found = node_status(
                 inventories.get(node["host"]), node, model.tenant, model.name, name,
-                model.network,
+                model.network, guest=guest_seen(model, memory, name, now),
             )  # fmt: skip
-            if found.status != READY:
+            if found.status not in HEALTHY:
                 still.add(name)
                 continue
-            was, node["status"] = node["status"], READY
+            was, node["status"] = node["status"], READY  # as planned; refresh says more
             response.diagnostics.warning(
-                f"Node {name} is ready again: left as it is",
+                f"Node {name} is {found.status} again: left as it is",
                 f"The plan acted on it as {was}, but its VM {node['vm_id']} on "
-                f"{node['host']} is ready now, so apply leaves it alone.",
+                f"{node['host']} is {found.status} now, so apply leaves it alone.",
             )
         return still
+
+    def _memory(self, model: ClusterModel) -> HealthMemory | None:
+        try:
+            return health_memory.recall(self.platform.records(), model.tenant, model.name)
+        except DiagnosticError:
+            return None  # judged without: a report from before a reset may count again
+
+    def _reset(
+        self,
+        names: list[str],
+        model: ClusterModel,
+        nodes: Nodes,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Reset the nodes' VMs, and remember each reset with the boot id its node reported
+        then: the node is judged anew from the reset on (guest.py)."""
+        from ...esxi.vms import reset_vms
+
+        if not names:
+            return
+        inventories = self.platform.read_hosts().inventories
+        boots = {n: _report_boot(inventories.get(nodes[n]["host"]), nodes[n]) for n in names}
+        self._on_node_vms(
+            names, nodes, response,
+            lambda session, some: reset_vms(session, [nodes[n]["vm_id"] for n in some], stop),
+        )  # fmt: skip
+        now = datetime.datetime.now(datetime.UTC)
+        done = {
+            n: Reset(nodes[n]["vm_id"], now, boots[n]) for n in names if nodes[n]["status"] == READY
+        }
+        if done:
+            records = self.platform.records()
+            with records.locked(f"reset nodes of {model.tenant}/{model.name}"):
+                health_memory.remember_resets(records, model.tenant, model.name, done)
 
     @staticmethod
     def _restore_groups(model: ClusterModel, names: list[str], nodes: Nodes) -> list[list[str]]:
@@ -152,7 +206,16 @@ class Restorer:
         stop: threading.Event,
         response: ApplyResponse,
     ) -> bool:
-        """Replace ``names`` with new VMs; False after a failure (``nodes`` stays current)."""
+        """Replace ``names`` with new VMs and wait for them; False after a failure (``nodes``
+        stays current)."""
+        running = [n for n in names if nodes[n]["status"] in GUEST_STATUSES]
+        gone = self.hosts.destroy(model.tenant, model.name, running, nodes, stop)
+        for name, error in gone.items():
+            if error is not None:  # never two VMs with one name and address
+                response.diagnostics.add(error.diagnostic)
+                names = [n for n in names if n != name]
+            else:
+                nodes[name]["vm_id"] = ""  # gone: not a remnant to destroy again
         lost = {n: nodes.pop(n) for n in names}
         batch = [Node(n, v["role"], v["ip"]) for n, v in lost.items()]
         made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop, restoring=True)
@@ -160,17 +223,36 @@ class Restorer:
         for name, old in lost.items():
             if name not in made:
                 nodes[name] = old  # not replaced: keep tracking the old one
-                continue
-            remnant = self.hosts.destroy(model.tenant, model.name, [name], {name: old}, stop)
-            if remnant[name] is not None:
-                response.diagnostics.warning(
-                    f"The remnant of node {name} was left",
-                    f"{remnant[name].diagnostic.detail} The node was restored; its old VM "
-                    f"{old['vm_id']} on {old['host']} is reported as unmanaged until it is "
-                    "deleted.",
-                )
+            elif old["vm_id"]:
+                self._destroy_remnant(model, name, old, stop, response)
         with self.platform.records().locked(f"restore nodes of {model.tenant}/{model.name}"):
             self.write_record(model, pki, nodes)
         for failure in errors:
             response.diagnostics.add(failure.diagnostic)
-        return not errors
+        failed = bool(errors) or any(error is not None for error in gone.values())
+        ready = self.wait(model, [n for n in names if n in made], nodes, stop, response)
+        return ready and not failed
+
+    def _destroy_remnant(
+        self,
+        model: ClusterModel,
+        name: str,
+        old: dict[str, Any],
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        remnant = self.hosts.destroy(model.tenant, model.name, [name], {name: old}, stop)
+        if remnant[name] is not None:
+            response.diagnostics.warning(
+                f"The remnant of node {name} was left",
+                f"{remnant[name].diagnostic.detail} The node was restored; its old VM "
+                f"{old['vm_id']} on {old['host']} is reported as unmanaged until it is "
+                "deleted.",
+            )
+
+
+def _report_boot(inventory: Inventory | None, node: Mapping[str, Any]) -> str:
+    """The boot id of the node's report now ("" without one)."""
+    vm = inventory.vms.get(node["vm_id"]) if inventory is not None else None
+    report = parse_report(vm.guest.get("status")) if vm is not None else None
+    return report.boot if report is not None else ""

@@ -77,9 +77,9 @@ _NODE = NestedAttributes(
         Attribute(
             "status",
             STRING,
-            "`ready`, or what is wrong: `powered_off`, `host_maintenance`, "
-            "`network_lost`, `port_group_lost`, `disk_lost` or `lost` (see the drift "
-            "guide).",
+            "`ready`, `booting` (on, no ready report yet), or what is wrong: "
+            "`never_ready`, `not_ready`, `guest_hung`, `powered_off`, `host_maintenance`, "
+            "`network_lost`, `port_group_lost`, `disk_lost` or `lost` (see the drift guide).",
             computed=True,
         ),
     ),
@@ -98,8 +98,9 @@ _HEALTH = Block(
             "grace_period",
             STRING,
             "How long a powered-off node is only reported "
-            "before it is replaced, and a node with a lost NIC before its NIC is put back, "
-            "e.g. `5m` (default). A deleted VM or lost disk is replaced at once.",
+            "before it is replaced, a node with a lost NIC before its NIC is put back, and a "
+            "hung or not ready node before its VM is reset, e.g. `5m` (default). A deleted VM "
+            "or lost disk is replaced at once.",
             optional=True,
             validators=(duration(Message("Invalid grace period", "{error}")),),
         ),
@@ -125,12 +126,40 @@ _HEALTH = Block(
             optional=True,
         ),
         Attribute(
+            "startup_timeout",
+            STRING,
+            "How long a node may take from power-on (or from a reset) to report ready, e.g. "
+            "`10m` (default). After it, a node that never reported ready is replaced, and "
+            "one that a reset did not bring back is replaced too.",
+            optional=True,
+            validators=(duration(Message("Invalid startup timeout", "{error}")),),
+        ),
+        Attribute(
             "rebuild_lone_control_plane",
             BOOL,
             "Restore the only member of the cluster's etcd (the one master with stacked "
             "etcd, or the one etcd VM) as a new, empty one (default false). Every Kubernetes "
             "object of the cluster is lost; without it, plan refuses such a restore.",
             optional=True,
+        ),
+    ),
+)
+_READINESS = Block(
+    description="Whether apply waits for the nodes it makes to report ready.",
+    attributes=(
+        Attribute(
+            "wait",
+            BOOL,
+            "Create, growth, rolls and restores wait until each node they made reports "
+            "`ready` (default true); a node that reports `failed` fails the apply at once.",
+            optional=True,
+        ),
+        Attribute(
+            "timeout",
+            STRING,
+            "How long apply waits for the nodes, e.g. `15m` (default).",
+            optional=True,
+            validators=(duration(Message("Invalid readiness timeout", "{error}")),),
         ),
     ),
 )
@@ -218,6 +247,7 @@ SCHEMA = Schema(
         ),
         blocks=(
             NestedBlock("health", _HEALTH, Nesting.SINGLE),
+            NestedBlock("readiness", _READINESS, Nesting.SINGLE),
             NestedBlock("timeouts", _TIMEOUTS, Nesting.SINGLE),
         ),
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...bridge.cty import UNKNOWN, Value
 from ...bridge.diagnostics import DiagnosticError
 from ..quota_policy import Amounts
+from .guest import GuestSeen, judge_guest
 from .health import (
     DISK_LOST,
     HOST_MAINTENANCE,
@@ -86,6 +87,7 @@ def node_status(
     name: str,
     network: str,
     missing_files: Collection[str] = (),
+    guest: GuestSeen | None = None,
 ) -> NodeFound:
     """ready, or what is wrong, worst first: lost (host unreachable, VM gone, no longer ours
     — marks or name changed —, or unusable: orphaned, inaccessible, invalid); disk_lost (its
@@ -93,7 +95,7 @@ def node_status(
     inaccessible); port_group_lost (its host lacks the cluster's port group, so no repair in
     place can work); powered_off, or host_maintenance when its host is in maintenance mode;
     network_lost (its NIC removed, on another port group, or disconnected now or at
-    power-on)."""
+    power-on); then, given ``guest``, what its guest says or shows (guest.py)."""
     if inventory is None or isinstance(inventory, DiagnosticError):
         return NodeFound(LOST)
     vm = inventory.vms.get(node["vm_id"])
@@ -120,7 +122,11 @@ def node_status(
         )
     if vm.power_state != "poweredOn":
         return NodeFound(HOST_MAINTENANCE if inventory.maintenance else POWERED_OFF, mac=mac)
-    return _network_found(vm.nics, network, mac)
+    found = _network_found(vm.nics, network, mac)
+    if found.status != READY or guest is None:
+        return found
+    status, why = judge_guest(vm, guest)
+    return NodeFound(status, why, mac)
 
 
 def _network_found(nics: Sequence[NicInfo], network: str, mac: str | None) -> NodeFound:

@@ -156,3 +156,47 @@ def test_a_lone_master_with_external_etcd_is_restored_without_asking() -> None:
     roles = {"etcd-1": "etcd", "etcd-2": "etcd", "etcd-3": "etcd", "master-1": "master"}
     result = verdict(roles, {"master-1": "lost"})
     assert result.refusal is None and result.rebuild is None
+
+
+@pytest.mark.parametrize(
+    ("status", "first_seen", "reset_ago", "outcome"),
+    [
+        ("not_ready", AGO[1], None, "waiting"),  # within the grace period
+        ("not_ready", AGO[10], None, "reset"),  # then reset, as HA resets a hung VM
+        ("guest_hung", AGO[10], None, "reset"),
+        ("not_ready", AGO[10], 9, "waiting"),  # reset 9 min ago: its startup timeout runs
+        ("not_ready", AGO[10], 10, "restore"),  # the boundary: still unwell 10m after it
+        ("guest_hung", AGO[10], 11, "restore"),
+        ("never_ready", AGO[1], None, "restore"),  # its startup timeout has passed already
+        ("booting", AGO[10], None, "none"),  # not unhealthy
+    ],
+)
+def test_guest_statuses_are_reset_first_then_replaced(
+    status: str, first_seen: datetime.datetime, reset_ago: int | None, outcome: str
+) -> None:
+    resets = {} if reset_ago is None else {"worker-1": NOW - datetime.timedelta(minutes=reset_ago)}
+    plan = plan_health(
+        {**HEALTHY, "worker-1": status}, {"worker-1": first_seen}, NOW, HealthPolicy(), resets
+    )
+    lists = {"restore": plan.restore, "reset": plan.reset, "waiting": plan.waiting}
+    assert {k: v for k, v in lists.items() if v} == (
+        {} if outcome == "none" else {outcome: ["worker-1"]}
+    )
+
+
+def test_booting_nodes_do_not_count_toward_max_unhealthy() -> None:
+    statuses = {**HEALTHY, "worker-1": "booting", "worker-2": "booting", "worker-3": "lost"}
+    plan = plan_health(statuses, {}, NOW, HealthPolicy(max_unhealthy="1"))
+    assert plan.restore == ["worker-3"] and plan.held_back is None
+    statuses["worker-2"] = "not_ready"
+    held = plan_health(statuses, {}, NOW, HealthPolicy(max_unhealthy="1"))
+    assert held.restore == [] and "2 of 8 nodes" in (held.held_back or "")
+
+
+def test_a_member_being_reset_keeps_its_data_and_counts_for_quorum() -> None:
+    roles = {f"master-{i}": "master" for i in (1, 2, 3)}
+    statuses = {"master-1": "lost", "master-2": "not_ready", "master-3": "ready"}
+    policy = HealthPolicy(max_unhealthy="2")
+    plan = plan_health(statuses, {"master-2": AGO[10]}, NOW, policy)
+    assert plan.reset == ["master-2"] and plan.restore == ["master-1"]
+    assert judge_control_plane(roles, statuses, plan, policy).refusal is None

@@ -45,7 +45,7 @@ def plan(
 def acts(node_plan: NodePlan) -> dict[str, tuple[str, ...]]:
     return {
         k: getattr(node_plan, k)
-        for k in ("remove", "roll", "restore", "repair", "power_on")
+        for k in ("remove", "roll", "restore", "repair", "power_on", "reset")
         if getattr(node_plan, k)
     }
 
@@ -78,6 +78,12 @@ def errors(node_plan: NodePlan) -> list[str]:
         ("port_group_lost", FRESH, HealthPolicy(), "restore", None),
         ("disk_lost", FRESH, HealthPolicy(), "restore", None),
         ("lost", FRESH, HealthPolicy(), "restore", None),
+        ("booting", OLD, HealthPolicy(), None, None),
+        ("never_ready", FRESH, HealthPolicy(), "restore", None),
+        ("not_ready", FRESH, HealthPolicy(), None, "Node worker-2 is not_ready"),
+        ("not_ready", OLD, HealthPolicy(), "reset", None),
+        ("guest_hung", FRESH, HealthPolicy(), None, "Node worker-2 is guest_hung"),
+        ("guest_hung", OLD, HealthPolicy(), "reset", None),
     ],
 )  # fmt: skip
 def test_each_status_of_the_drift_guide(
@@ -99,6 +105,29 @@ def test_the_plan_shows_new_vms_as_unknown_and_acted_nodes_as_ready() -> None:
     assert nodes["worker-2"] == {**node("worker", vm="vm-14"), "status": "ready"}
     assert nodes["worker-3"] == node("worker", vm="vm-15")
     assert node_plan.written_hosts(prior.nodes or {}) == {"esx-1"}  # the repair only
+
+
+def test_a_reset_node_keeps_its_vm_and_is_replaced_if_the_reset_did_not_help() -> None:
+    prior = model(standing({"worker-2": "not_ready"}))
+    reset = plan({"worker-2": "not_ready"}, OLD)
+    assert reset.planned_nodes(prior.nodes or {})["worker-2"] == {
+        **node("worker", vm="vm-14"), "status": "ready"
+    }  # fmt: skip
+    assert reset.written_hosts(prior.nodes or {}) == {"esx-1"}
+    assert NodePlan.from_private(reset.to_private()) == dataclasses.replace(reset, notes=())
+    recent = Observed({"worker-2": OLD}, {"worker-2": NOW - datetime.timedelta(minutes=3)})
+    waiting = plan({"worker-2": "not_ready"}, observed=recent)
+    assert acts(waiting) == {} and warnings(waiting) == [
+        "Node worker-2 is still not_ready after its reset"
+    ]
+    assert "replaced if it is not ready 10m after the reset" in waiting.notes[0].detail
+    long_ago = Observed({"worker-2": OLD}, {"worker-2": NOW - datetime.timedelta(minutes=10)})
+    assert acts(plan({"worker-2": "not_ready"}, observed=long_ago)) == {"restore": ("worker-2",)}
+
+
+def test_a_node_plan_from_before_resets_reads_as_none() -> None:
+    old = {k: v for k, v in plan({"worker-2": "lost"}).to_private().items() if k != "reset"}
+    assert NodePlan.from_private(old).reset == ()
 
 
 # -- the health policy ---------------------------------------------------------------------

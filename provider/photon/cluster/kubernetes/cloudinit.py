@@ -1,7 +1,8 @@
 """Bootstrap data for each node, for cloud-init's VMware datasource.
 
 ``guestinfo.userdata`` is a cloud-config: the node's certificates and kubeadm configuration
-in ``write_files``, and the commands that start it in ``runcmd``. ``guestinfo.metadata``
+in ``write_files``, and the commands that start it in ``runcmd``; every node also gets its
+readiness report (``node_report.py`` and a unit that runs it). ``guestinfo.metadata``
 names the instance and, with static addressing, carries network-config version 2.
 
 Both are JSON (JSON is YAML, so cloud-init and kubeadm read them as such); kubeadm's
@@ -29,6 +30,16 @@ _REJOIN = "/usr/local/lib/photon/etcd_rejoin.py"  # see etcd_rejoin.py: why and 
 _REJOIN_CLIENT = "/etc/photon/pki/etcd-rejoin-client"  # stacked masters: its etcd client
 _REJOIN_SOURCE = Path(__file__).with_name("etcd_rejoin.py")
 _TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
+_REPORT = "/usr/local/lib/photon/node_report.py"  # see node_report.py: why and how
+_REPORT_SOURCE = Path(__file__).with_name("node_report.py")
+_REPORT_UNIT = "photon-report.service"
+_KUBELET_CHECK = "--check kubelet http://127.0.0.1:10248/healthz"
+_CHECKS = {
+    "worker": _KUBELET_CHECK,
+    "master": f"{_KUBELET_CHECK} --check apiserver https://127.0.0.1:6443/livez {_PKI}/ca.crt",
+    "etcd": f"--check etcd https://127.0.0.1:2379/health {_ETCD_PKI}/ca.crt "
+    f"{_ETCD_PKI}/member.crt {_ETCD_PKI}/member.key",
+}
 
 
 def _file(path: str, content: str, permissions: str = "0644") -> dict[str, str]:
@@ -229,6 +240,23 @@ def _etcd(
     return files, ["systemctl daemon-reload", "systemctl enable --now etcd-photon.service"]
 
 
+def _report(spec: ClusterSpec, node: Node) -> tuple[list[dict[str, str]], list[str]]:
+    """The readiness report: its script and the unit that keeps it running from the start
+    of runcmd on (so a failed join is reported too)."""
+    unit = (
+        "[Unit]\nDescription=Photon node readiness report (guestinfo.photon.status)\n"
+        "After=network-online.target\n\n[Service]\n"
+        f"ExecStart=/usr/bin/python3 {_REPORT} --version={spec.kubernetes_version.lstrip('v')} "
+        f"{_CHECKS[node.role]}\n"
+        "Restart=always\nRestartSec=5\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    files = [
+        _file(_REPORT, _REPORT_SOURCE.read_text(), "0755"),
+        _file(f"/etc/systemd/system/{_REPORT_UNIT}", unit),
+    ]
+    return files, ["systemctl daemon-reload", f"systemctl enable --now {_REPORT_UNIT}"]
+
+
 def userdata(
     spec: ClusterSpec,
     node: Node,
@@ -245,9 +273,11 @@ def userdata(
         files, commands = _master(spec, node, pki, now, joining)
     else:
         files, commands = _worker(spec, node, pki)
+    report_files, report_commands = _report(spec, node)
+    commands = report_commands + [c for c in commands if c not in report_commands]
     config: dict[str, object] = {
         "hostname": spec.hostname(node),
-        "write_files": files,
+        "write_files": files + report_files,
         "runcmd": commands,
     }
     if spec.ssh_public_keys:
