@@ -3,8 +3,14 @@ simulated host, run with Debian's etcd (see tests/support/node_emulator.py).
 
 What counts: the restored member has a new member ID (the dead one was removed, not reused),
 serves every key, takes new writes, and votes (the cluster keeps quorum when another original
-member then dies). For stacked etcd, the removal step of a restored master's boot data runs
+member then dies); its own readiness report says ready only once it is a healthy member, and
+apply waits for that. For stacked etcd, the removal step of a restored master's boot data runs
 against real members with certificates of the cluster's etcd CA.
+
+The simulated hosts here say nothing for the node VMs (``--no-node-report``): what a member's
+VM reports comes from the real report script of its boot data, run by the emulator, whose
+``vmware-rpctool`` stand-in sets the variable on the VM's host. Masters are not run (no
+kubeadm here), so applies that make them do not wait (``readiness { wait = false }``).
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from provider.photon.cluster.kubernetes.pki import CertKey, issue
 from tests.support.cluster import cluster_hcl, delete_vm, nodes
-from tests.support.node_emulator import NodeEmulator, boot_data
+from tests.support.node_emulator import Guest, NodeEmulator, boot_data
+from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.terraform import Terraform, provider_block
 
@@ -28,10 +36,19 @@ KEYS = 100
 ETCD = ["etcd-1", "etcd-2", "etcd-3"]
 
 
-def config(tenant: str, etcd_ips: list[str], master_ips: list[str]) -> str:
+NO_WAIT = "  readiness {\n    wait = false\n  }\n"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(3, "--image", "images/k8s.vmdk", "--no-node-report") as simulator:
+        yield simulator
+
+
+def config(tenant: str, etcd_ips: list[str], master_ips: list[str], raw: str = NO_WAIT) -> str:
     """A cluster on loopback addresses with no workers: etcd members and masters only."""
     head = f'resource "photon_tenant" "t" {{\n  name = "{tenant}"\n}}\n'
-    return head + cluster_hcl(etcd_ips, master_ips, 0, netmask="255.0.0.0", gateway=None)
+    return head + cluster_hcl(etcd_ips, master_ips, 0, netmask="255.0.0.0", gateway=None, raw=raw)
 
 
 def apply(tf: Terraform, sim: Simulator, hcl: str) -> dict[str, dict[str, Any]]:
@@ -45,6 +62,15 @@ def apply(tf: Terraform, sim: Simulator, hcl: str) -> dict[str, dict[str, Any]]:
 
 def boot(sim: Simulator, node: dict[str, Any]) -> dict:
     return boot_data(sim[node["host"]], node["vm_id"])
+
+
+def guest(sim: Simulator, node: dict[str, Any]) -> Guest:
+    return Guest(sim[node["host"]], node["vm_id"])
+
+
+def report(sim: Simulator, node: dict[str, Any]) -> dict:
+    with probe(sim[node["host"]]) as p:
+        return p.report(node["vm_id"]) or {}
 
 
 def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -116,7 +142,7 @@ def start_etcd(sim: Simulator, tf: Terraform, emu: NodeEmulator, hcl: str) -> di
     """Apply the cluster, boot its etcd members from their boot data, write the keys."""
     before = apply(tf, sim, hcl)
     for name in ETCD:
-        emu.boot(name, boot(sim, before[name]))
+        emu.boot(name, boot(sim, before[name]), guest(sim, before[name]))
     eventually(lambda: healthy(emu, "etcd-1", ETCD), "the members form a cluster")
     put_keys(emu, "etcd-1", "k/", KEYS)
     return before
@@ -134,14 +160,14 @@ def lose_and_restore(
     assert after[lost]["vm_id"] != node["vm_id"]
     restored = boot(sim, after[lost])
     assert "ExecStartPre=/usr/bin/python3" in json.dumps(restored)
-    emu.boot(lost, restored)
+    emu.boot(lost, restored, guest(sim, after[lost]))
 
 
 @pytest.mark.parametrize("lost_role", ["leader", "follower"])
 def test_a_lost_etcd_member_rejoins_with_a_new_id_all_data_and_a_vote(
-    sim3_per_module: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator, lost_role: str
+    sim: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator, lost_role: str
 ) -> None:
-    sim, emu = sim3_per_module, nodes_sandbox
+    emu = nodes_sandbox
     base = {"leader": 10, "follower": 30}[lost_role]  # tests on one simulator keep apart
     etcd_ips = [f"127.0.0.{base + i}" for i in (1, 2, 3)]
     hcl = config(f"etcd-{lost_role}", etcd_ips, [f"127.0.0.{base + 4}"])
@@ -169,6 +195,57 @@ def test_a_lost_etcd_member_rejoins_with_a_new_id_all_data_and_a_vote(
     emu.kill(others[1])  # an original member dies: the restored one must vote
     eventually(lambda: emu.etcdctl(lost, "put", "after/2", "y"), "a write with 2 of 3 members")
     assert read(emu, others[0], "after/") == {"after/1": "x", "after/2": "y"}
+
+
+def test_a_restored_member_reports_ready_only_once_it_is_a_healthy_member_and_apply_waits(
+    sim: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator
+) -> None:
+    emu = nodes_sandbox
+    etcd_ips = [f"127.0.0.{70 + i}" for i in (1, 2, 3)]
+    hcl = config("etcd-report", etcd_ips, ["127.0.0.74"])
+    before = start_etcd(sim, tf, emu, hcl)
+    for name in ETCD:  # the real script, on the host: ready once etcd's /health says true
+        eventually(lambda n=name: _phase(report(sim, before[n]), "ready"), f"{name} ready")
+    delete_vm(sim, before["etcd-2"])
+    emu.lose("etcd-2")
+
+    tf.write(provider_block(sim.hosts) + config("etcd-report", etcd_ips, ["127.0.0.74"], raw=""))
+    outcome: list[Any] = []
+    applying = threading.Thread(target=lambda: outcome.append(tf.apply()), daemon=True)
+    applying.start()
+    new = eventually(lambda: _new_vm(sim, "etcd-report", "etcd-2", before), "the new VM", 60)
+    restored = boot(sim, new)
+    emu.boot("etcd-2", restored, guest(sim, new), units={"photon-report.service"})
+    eventually(lambda: _phase(report(sim, new), "booting"), "etcd-2 reports booting")
+    assert report(sim, new)["reason"] == "waiting for etcd"
+    time.sleep(3)  # more than the report's interval: etcd is not there, so not ready
+    assert report(sim, new)["phase"] == "booting" and applying.is_alive()  # apply waits
+
+    emu.start("etcd-2", "etcd-photon.service")
+    applying.join(timeout=120)
+    assert outcome and outcome[0].code == 0, outcome and outcome[0].output
+    assert report(sim, new)["phase"] == "ready"
+    healthy(emu, "etcd-2", ETCD)  # when it said ready, it was a healthy member
+    assert sorted(_all_started(members(emu, "etcd-2"))) == [f"prod-{n}" for n in ETCD]
+    kept = nodes(tf)["etcd-2"]
+    assert (kept["host"], kept["vm_id"], kept["status"]) == (new["host"], new["vm_id"], "ready")
+
+
+def _phase(got: dict, phase: str) -> dict:
+    assert got.get("phase") == phase, got
+    return got
+
+
+def _new_vm(sim: Simulator, tenant: str, node: str, before: dict[str, Any]) -> dict[str, Any]:
+    """The VM apply made for ``node`` (it exists once apply has made it)."""
+    for host in sim.hosts:
+        with probe(host) as p:
+            for vm in p.vms().values():
+                extra = p.extra_config(vm)
+                mine = (extra.get("photon.tenant"), extra.get("photon.node")) == (tenant, node)
+                if mine and vm._moId != before[node]["vm_id"]:
+                    return {**before[node], "host": host.name, "vm_id": vm._moId}
+    raise AssertionError(f"no new VM for {node} yet")
 
 
 def _all_started(listed: dict[str, int]) -> dict[str, int]:
@@ -210,9 +287,9 @@ def kubeadm_etcd(etcd_ca: CertKey, hostname: str, ip: str, cluster: str) -> dict
 
 
 def test_a_restored_stacked_master_removes_the_lost_member_before_joining(
-    sim3_per_module: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator
+    sim: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator
 ) -> None:
-    sim, emu = sim3_per_module, nodes_sandbox
+    emu = nodes_sandbox
     ips = {f"master-{i}": f"127.0.0.{50 + i}" for i in (1, 2, 3)}
     hcl = config("stacked", [], list(ips.values()))
     before = apply(tf, sim, hcl)

@@ -150,6 +150,31 @@ def test_a_disconnected_nic_is_put_back_once_its_grace_period_is_over(
         assert p.nic(node["vm_id"]).connectable.connected
 
 
+def test_a_node_reporting_failing_is_reset_within_its_grace_period_and_10_seconds(
+    sim2_per_module: Simulator, heal_tf: Terraform, heal_watch: Path
+) -> None:
+    before = nodes(heal_tf)
+    node = before["worker-2"]
+    healer = HealerProcess(heal_tf.workdir, heal_watch, heal_tf.env)
+    try:
+        healer.wait_for("cycle", lambda line: line["reason"] == "start")
+        with probe(sim2_per_module[node["host"]]) as p:  # what the node's report would set
+            boot_time = p.boot_time(node["vm_id"])
+            status = {"phase": "failing", "reason": "kubelet unhealthy for 30s", "boot": "b"}
+            p.set_extra_config(node["vm_id"], **{"guestinfo.photon.status": json.dumps(status)})
+        seen = healer.wait_for("vm_not_ready", lambda line: line["node"] == "worker-2")
+        assert seen["detail"] == "failing: kubelet unhealthy for 30s"
+        line = restored_line(healer, "worker-2", timeout=20)
+        assert (line["seen"], line["action"]) == ("not_ready", "reset")
+        assert 4 <= line["seconds_from_detection"] <= 4 + 10  # grace_period + 10 s
+    finally:
+        assert healer.stop() == 0
+    with probe(sim2_per_module[node["host"]]) as p:
+        assert p.boot_time(node["vm_id"]) != boot_time  # the same VM, a new boot
+    time.sleep(1)  # the healthy image reports ready in its new boot
+    assert_healed(heal_tf, sim2_per_module, before, set())
+
+
 # -- what the healer must not do --------------------------------------------------------
 
 

@@ -75,6 +75,16 @@ def test_a_group_readable_watch_file_is_refused(tmp_path: Path) -> None:
 
 NODE = {"tenant": "t", "cluster": "c", "node": "worker-1", "role": "worker"}
 ON = VmState("vm-1", "n", "poweredOn", "connected", NODE)
+FAILING = '{"phase": "failing", "reason": "kubelet unhealthy for 30s"}'
+READY_REPORT = '{"phase": "ready"}'
+
+
+def guest(report: str, heartbeat: str = "green") -> VmState:
+    """The node VM, on, with what its guest says (its report) and shows (its heartbeat)."""
+    return VmState("vm-1", "n", "poweredOn", "connected", NODE, (), {"status": report}, heartbeat)
+
+
+READY = guest(READY_REPORT)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +104,16 @@ ON = VmState("vm-1", "n", "poweredOn", "connected", NODE)
         (VmChange("modify", ON, VmState("vm-1", "n", "poweredOn", "connected", NODE,
                                         ("nic VM Network connected=False",))), False,
          "vm_devices_changed"),
+        (VmChange("modify", READY, guest(FAILING)), False, "vm_not_ready"),
+        (VmChange("modify", READY, guest('{"phase": "failed"}')), False, "vm_not_ready"),
+        (VmChange("modify", guest(FAILING), guest(FAILING)), False, None),  # said already
+        (VmChange("modify", guest(FAILING), READY), False, "vm_guest_ready"),
+        (VmChange("modify", READY, guest(READY_REPORT, "red")), False, "vm_heartbeat_lost"),
+        (VmChange("modify", guest(READY_REPORT, "red"), guest(READY_REPORT, "green")), False,
+         "vm_guest_ready"),
+        (VmChange("modify", READY, guest(READY_REPORT, "gray")), False, None),
+        (VmChange("enter", None, guest(FAILING)), True, "vm_not_ready"),  # unwell at start
+        (VmChange("enter", None, READY), True, None),
     ],
 )  # fmt: skip
 def test_which_changes_trigger(change: VmChange, initial: bool, kind: str | None) -> None:

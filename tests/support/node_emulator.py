@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -96,14 +96,16 @@ class _Node:
     root: Path
     local_port: int
     services: list[_Service] = field(default_factory=list)
+    unit_files: dict[str, str] = field(default_factory=dict)  # by file name: what it may start
     env: dict[str, str] = field(default_factory=dict)
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def unit(self) -> Unit | None:
-        """The node's etcd unit, if it has one (what etcdctl talks to)."""
-        etcd = [s.unit for s in self.services if s.unit.start[0].endswith("/etcd")]
+        """The node's etcd unit, if its boot data has one (what etcdctl talks to)."""
+        units = [parse_unit(text) for text in self.unit_files.values()]
+        etcd = [u for u in units if u.start and u.start[0].endswith("/etcd")]
         return etcd[0] if etcd else None
 
     def path(self, node_path: str) -> Path:
@@ -139,26 +141,37 @@ class NodeEmulator:
 
     # -- booting --------------------------------------------------------------------------
 
-    def boot(self, name: str, config: dict, guest: Guest | None = None) -> None:
-        """Lay out the node's files and start each of its systemd units, supervised. With
-        ``guest``, its readiness report reaches the VM's host (else its writes fail)."""
+    def boot(
+        self,
+        name: str,
+        config: dict,
+        guest: Guest | None = None,
+        units: Collection[str] | None = None,
+    ) -> None:
+        """Lay out the node's files and start its systemd units (``units``: only those, by
+        file name; ``start`` starts others later), supervised. With ``guest``, its readiness
+        report reaches the VM's host (else its writes fail)."""
         node = self._lay_out(name, config)
-        node.env = {
-            **os.environ,
-            "PATH": f"{self.tools}:{os.environ['PATH']}",
-            "PYTHONPATH": str(_TOP),
-        }
+        path = f"{self.tools}:{os.environ['PATH']}"
+        node.env = {**os.environ, "PATH": path, "PYTHONPATH": str(_TOP)}
         if guest is not None:
             node.env[GUEST_ENV] = json.dumps({**guest.host.connection(), "vm_id": guest.vm_id})
-        for unit_file in config["write_files"]:
-            if unit_file["path"].startswith("/etc/systemd/system/"):
-                unit_name = unit_file["path"].rsplit("/", 1)[1]
-                service = _Service(parse_unit(unit_file["content"]), unit_name)
-                service.thread = threading.Thread(
-                    target=self._supervise, args=(node, service), daemon=True
-                )
-                node.services.append(service)
-                service.thread.start()
+        node.unit_files = {
+            f["path"].rsplit("/", 1)[1]: f["content"]
+            for f in config["write_files"]
+            if f["path"].startswith("/etc/systemd/system/")
+        }
+        for unit_name in node.unit_files:
+            if units is None or unit_name in units:
+                self.start(name, unit_name)
+
+    def start(self, name: str, unit_name: str) -> None:
+        """``systemctl start`` of one unit the node's boot data wrote."""
+        node = self.nodes[name]
+        service = _Service(parse_unit(node.unit_files[unit_name]), unit_name)
+        service.thread = threading.Thread(target=self._supervise, args=(node, service), daemon=True)
+        node.services.append(service)
+        service.thread.start()
 
     def run_commands(self, name: str, config: dict) -> list[subprocess.CompletedProcess]:
         """The ``python3`` steps of ``runcmd`` (each ``&&`` part), in order, remapped; stops
@@ -287,7 +300,7 @@ class NodeEmulator:
     def running(self) -> Iterator[str]:
         """The nodes whose etcd runs."""
         for name, node in self.nodes.items():
-            etcd = [s for s in node.services if s.unit is node.unit]
+            etcd = [s for s in node.services if s.unit.start[0].endswith("/etcd")]
             if etcd and etcd[0].process is not None and etcd[0].process.poll() is None:
                 yield name
 

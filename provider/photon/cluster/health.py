@@ -168,7 +168,7 @@ def judge_control_plane(
 
     The quorum group is the etcd members (external etcd) or else the masters (stacked etcd).
     A restored member joins through ``member add``, which needs a quorum of the members that
-    are there now; members being powered on, repaired in place or reset come back with their
+    are there now; members booting, being powered on, repaired in place or reset have their
     data and count."""
     role = "etcd" if "etcd" in roles.values() else "master"
     group = sorted(n for n, r in roles.items() if r == role)
@@ -189,7 +189,7 @@ def judge_control_plane(
             "rebuild it empty."
         )
     back = set(plan.power_on) | set(plan.repair) | set(plan.reset)
-    standing = [n for n in group if statuses[n] == READY or n in back]
+    standing = [n for n in group if statuses[n] in HEALTHY or n in back]
     quorum = len(group) // 2 + 1
     if len(standing) >= quorum:
         return ControlPlaneVerdict()

@@ -16,6 +16,7 @@ from ..quota_policy import Amounts
 from .guest import GuestSeen, judge_guest
 from .health import (
     DISK_LOST,
+    HEALTHY,
     HOST_MAINTENANCE,
     LOST,
     NETWORK_LOST,
@@ -144,11 +145,12 @@ def _network_found(nics: Sequence[NicInfo], network: str, mac: str | None) -> No
 
 def has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
     """Whether a restored node has a running cluster to join: for an etcd member or a
-    master, another ready one of its role (a lone one starts its part of the cluster anew)."""
+    master, another of its role that runs (ready or booting: a lone one starts its part of the
+    cluster anew)."""
     if node.role == "worker":
         return True
     return any(
-        v["role"] == node.role and v.get("status") == READY
+        v["role"] == node.role and v.get("status") in HEALTHY
         for n, v in nodes.items()
         if n != node.name
     )

@@ -107,6 +107,8 @@ def verdict(roles: dict, down: dict, policy: HealthPolicy | None = None):
         (STACKED3, {"master-2": "lost"}, False),
         (STACKED3, {"master-2": "lost", "master-3": "lost", "worker-1": "lost"}, True),
         ({"etcd-1": "etcd", "etcd-2": "etcd", "master-1": "master"}, {"etcd-2": "lost"}, True),
+        (ETCD3, {"etcd-1": "lost", "etcd-2": "booting"}, False),  # booting: it has its data
+        (ETCD3, {"etcd-1": "lost", "etcd-2": "not_ready"}, True),  # within its grace period
     ],
 )
 def test_a_restore_needs_a_quorum_of_the_members(roles: dict, down: dict, refused: bool) -> None:

@@ -24,6 +24,9 @@ READY = {"role": "etcd", "status": "ready"}
         (Node("master-1", "master", "10.0.0.21"), {"etcd-1": READY}, False),
         (Node("master-2", "master", "10.0.0.22"), {"master-1": {**READY, "role": "master"}}, True),
         (Node("worker-1", "worker", None), {}, True),
+        # A peer that runs but has not reported ready yet has its data: join it.
+        (Node("etcd-1", "etcd", "10.0.0.11"), {"etcd-2": {**READY, "status": "booting"}}, True),
+        (Node("etcd-1", "etcd", "10.0.0.11"), {"etcd-2": {**READY, "status": "not_ready"}}, False),
     ],
 )
 def test_a_restored_member_joins_only_a_running_peer_of_its_role(
