@@ -11,7 +11,7 @@ It must count under a schedule that only plans (a CI job, the healer): Terraform
 resource's private state only on apply, so this lives next to the cluster's record instead,
 as ``photon-platform/health/<tenant>.<cluster>.json``. Refresh writes it when it changes
 (and removes it when nothing is left to remember), so a steady cluster costs one read per
-refresh; apply adds a reset when it makes one.
+refresh; apply adds a reset when it makes one, and where the nodes it made run their Tools.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from .health import HEALTHY, READY
 if TYPE_CHECKING:
     from ..records import RecordStore
 
-__all__ = ["HealthMemory", "forget", "recall", "remember", "remember_resets"]
+__all__ = [
+    "HealthMemory",
+    "forget",
+    "recall",
+    "remember",
+    "remember_green",
+    "remember_resets",
+]
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,16 @@ def remember_resets(
     _write(records, tenant, cluster, HealthMemory(
         stored.unhealthy_since, {**stored.resets, **resets}, stored.green
     ))  # fmt: skip
+
+
+def remember_green(
+    records: RecordStore, tenant: str, cluster: str, green: Mapping[str, tuple[str, str]]
+) -> None:
+    """Add where nodes' Tools were seen green (apply, once the nodes it made are up)."""
+    stored = recall(records, tenant, cluster)
+    memory = HealthMemory(stored.unhealthy_since, stored.resets, {**stored.green, **green})
+    if memory != stored:
+        _write(records, tenant, cluster, memory)
 
 
 def _write(records: RecordStore, tenant: str, cluster: str, memory: HealthMemory) -> None:

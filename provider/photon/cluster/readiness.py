@@ -9,6 +9,7 @@ nodes keep their VMs in the state, each with the status it was last seen with.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import time
@@ -17,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from ...bridge.diagnostics import DiagnosticError
 from ..platform import Platform
-from .guest import GuestSeen, parse_report
+from . import health_memory
+from .guest import GuestSeen, green_boot, parse_report
 from .health import HEALTHY, READY, REPLACED_AT_ONCE
 from .model import ClusterModel
 from .values import node_status
 
 if TYPE_CHECKING:
-    from ...esxi.inventory import Inventory
+    from ...esxi.inventory import VmInfo
 
 __all__ = ["POLL_SECONDS", "wait_until_ready"]
 
@@ -43,12 +45,13 @@ def wait_until_ready(
         return []
     deadline = time.monotonic() + model.readiness.timeout.total_seconds()
     while True:
-        why = _look(platform, model, names, nodes)
+        why, green = _look(platform, model, names, nodes)
         waiting = [n for n in names if nodes[n]["status"] != READY]
         failed = [n for n in waiting if n in why]
         if failed:
             return [_failed(model, n, nodes[n], why[n]) for n in failed]
         if not waiting:
+            _remember_green(platform, model, green)
             return []
         if time.monotonic() >= deadline or stop.wait(POLL_SECONDS):
             return [_not_ready(model, waiting, nodes, stop.is_set())]
@@ -59,30 +62,44 @@ def _look(
     model: ClusterModel,
     names: Sequence[str],
     nodes: dict[str, dict[str, Any]],
-) -> dict[str, str]:
-    """Every waited node's status now; and why, for those that cannot come up by waiting."""
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Every waited node's status now; why, for those that cannot come up by waiting; and
+    where each one's Tools heartbeat is green."""
     inventories = platform.inventories({nodes[n]["host"] for n in names})
     now = datetime.datetime.now(datetime.UTC)
     seen = GuestSeen(now, model.health.startup_timeout, model.health.startup_text)
-    why = {}
+    why, green = {}, {}
     for name in names:
         node, inventory = nodes[name], inventories.get(nodes[name]["host"])
         found = node_status(
             inventory, node, model.tenant, model.name, name, model.network, guest=seen
         )
         node["status"] = found.status
+        usable = inventory is not None and not isinstance(inventory, DiagnosticError)
+        vm = inventory.vms.get(node["vm_id"]) if usable else None  # type: ignore[union-attr]
+        if vm is not None and (boot := green_boot(vm)) is not None:
+            green[name] = boot
         if found.status in REPLACED_AT_ONCE:
             why[name] = found.why or "its VM is gone"
-        elif found.status not in HEALTHY and _reported_failed(inventory, node["vm_id"]):
+        elif found.status not in HEALTHY and _reported_failed(vm):
             why[name] = found.why
-    return why
+    return why, green
 
 
-def _reported_failed(inventory: Inventory | DiagnosticError | None, vm_id: str) -> bool:
-    usable = inventory is not None and not isinstance(inventory, DiagnosticError)
-    vm = inventory.vms.get(vm_id) if usable else None  # type: ignore[union-attr]
+def _reported_failed(vm: VmInfo | None) -> bool:
     report = parse_report(vm.guest.get("status")) if vm is not None else None
     return report is not None and report.phase == "failed"
+
+
+def _remember_green(
+    platform: Platform, model: ClusterModel, green: Mapping[str, tuple[str, str]]
+) -> None:
+    """Where the new nodes' Tools ran, kept now so that the next refresh of the healthy
+    cluster has nothing to write. Best effort: that refresh writes it otherwise."""
+    if not green:
+        return
+    with contextlib.suppress(DiagnosticError):
+        health_memory.remember_green(platform.records(), model.tenant, model.name, green)
 
 
 def _failed(model: ClusterModel, name: str, node: Mapping[str, Any], why: str) -> DiagnosticError:
