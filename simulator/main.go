@@ -93,7 +93,7 @@ func main() {
 	capacity := flag.String("datastore-capacity", "", "datastore size, all free (e.g. 40G); default: its file system's")
 	delays := methodDelays{}
 	flag.Var(delays, "method-delay", "Method=MS extra delay for one method (repeatable)")
-	reportAfter := flag.Int("report-after-ms", 300, "ms from a node VM's power-on to its guest's readiness report")
+	reportAfter := flag.Int("report-after-ms", 100, "ms from a node VM's power-on to its guest's readiness report")
 	report := flag.Bool("node-report", true, "node VMs report ready as a healthy image does (false: they say nothing)")
 	behaviours := guestBehaviours{}
 	flag.Var(behaviours, "node", "VM=ready|failing|failed|hung|silent: how that VM's guest behaves (repeatable)")

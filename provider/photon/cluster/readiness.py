@@ -27,9 +27,11 @@ from .values import node_status
 if TYPE_CHECKING:
     from ...esxi.inventory import VmInfo
 
-__all__ = ["POLL_SECONDS", "wait_until_ready"]
+__all__ = ["wait_until_ready"]
 
-POLL_SECONDS = 0.25  # one small call per host; a node takes seconds to minutes to come up
+# Each look is one small call per host. A node takes seconds (a simulated one) to minutes (a
+# real one) to come up: look soon, then less and less often.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.1, 2.0
 
 
 def wait_until_ready(
@@ -44,6 +46,7 @@ def wait_until_ready(
     if not model.readiness.wait or not names:
         return []
     deadline = time.monotonic() + model.readiness.timeout.total_seconds()
+    pause = FIRST_POLL_SECONDS
     while True:
         why, green = _look(platform, model, names, nodes)
         waiting = [n for n in names if nodes[n]["status"] != READY]
@@ -53,8 +56,9 @@ def wait_until_ready(
         if not waiting:
             _remember_green(platform, model, green)
             return []
-        if time.monotonic() >= deadline or stop.wait(POLL_SECONDS):
+        if time.monotonic() >= deadline or stop.wait(pause):
             return [_not_ready(model, waiting, nodes, stop.is_set())]
+        pause = min(pause * 1.5, MAX_POLL_SECONDS)
 
 
 def _look(
