@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,10 @@ type guestBoot struct {
 	done   bool      // the guest has come up (reported, or hung)
 }
 
-func playGuests(after time.Duration, report bool, behaviours guestBehaviours) {
+// playGuests starts the guests' clock and returns the handler that serves every API call
+// after a look at the guests: a call that follows a change (a guest's info-set, a key set
+// again) sees it told, as on ESXi, where the change is in the update stream at once.
+func playGuests(after time.Duration, report bool, behaviours guestBehaviours, next http.Handler) http.Handler {
 	g := &guests{after: after, report: report, behaviours: behaviours,
 		boots: map[string]*guestBoot{}, configs: map[string]string{}}
 	go func() {
@@ -71,6 +75,12 @@ func playGuests(after time.Duration, report bool, behaviours guestBehaviours) {
 			g.tick()
 		}
 	}()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sdk" {
+			g.tick()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (g *guests) tick() {

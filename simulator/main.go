@@ -124,7 +124,8 @@ func main() {
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned()}} // HTTPS
 	server := model.Service.NewServer()
 	server.Config.Handler = perRequest(time.Duration(*latency)*time.Millisecond,
-		firstContact(server.Config.Handler))
+		firstContact(playGuests(time.Duration(*reportAfter)*time.Millisecond, *report, behaviours,
+			server.Config.Handler)))
 	// No server.Close(): it blocks on in-flight (possibly delayed) calls;
 	// process exit closes the listener and connections anyway.
 
@@ -136,7 +137,6 @@ func main() {
 		check(err)
 		setDatastoreCapacity(size)
 	}
-	playGuests(time.Duration(*reportAfter)*time.Millisecond, *report, behaviours)
 	if *free { // after the base disk: an admin uploads it through the host's file service
 		playFreeLicense(server)
 	}

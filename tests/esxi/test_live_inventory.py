@@ -3,6 +3,7 @@ change, by the provider or anyone else, equals a fresh full read, and costs one 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -83,3 +84,28 @@ def test_concurrent_reads_share_one_call(platform: Platform) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: platform.inventories(["esx-1"]), range(8)))
     assert platform.esxi_calls() - before < 8
+
+
+def test_what_a_guest_says_and_shows_is_in_the_next_read(platform: Platform, admin: Probe) -> None:
+    """A node's report (a guestinfo variable its guest sets, again and again) and its Tools
+    heartbeat come with the one delta call: the last value of the variable counts."""
+    platform.inventories(["esx-1"])
+    pool = admin.create_pool("live-guest")
+    marks = {"tenant": "g", "cluster": "c", "node": "worker-1", "reports": "true"}  # a node VM
+    vm = admin.create_vm(pool, "live-guest-1", disk_gb=1, network="VM Network", marks=marks)
+    admin.wait(vm.PowerOnVM_Task())
+    deadline = time.monotonic() + 10
+    while True:  # the guest comes up: Tools green, then its report (the host plays it)
+        up = platform.inventories(["esx-1"])["esx-1"].vms[vm._moId]  # type: ignore[union-attr]
+        if up.heartbeat == "green" and up.guest:
+            break
+        assert time.monotonic() < deadline, "the guest never came up"
+        time.sleep(0.1)
+    for phase in ("booting", "failing"):
+        admin.set_extra_config(vm._moId, **{"guestinfo.photon.status": f'{{"phase":"{phase}"}}'})
+        seen = read(platform).vms[vm._moId]
+        assert seen.guest == {"status": f'{{"phase":"{phase}"}}'}
+    assert seen.tools_running and seen.boot_time is not None
+    assert seen.marks == marks  # guestinfo is not a mark
+    admin.set_extra_config(vm._moId, **{"SET.guestHeartbeatStatus": "red"})
+    assert read(platform).vms[vm._moId].heartbeat == "red"
