@@ -125,7 +125,8 @@ def test_a_failing_worker_is_reset_and_only_it(sim: Simulator, tf: Terraform) ->
     assert planned.code == 2 and shown is not None, planned.output
     assert planned_nodes(shown) == {"worker-2": ("not_ready", "ready", set())}
     assert not unknown_until_apply(planned_change(shown, "photon_k8s_cluster.c")["after_unknown"])
-    assert "it reports failing: kubelet unhealthy for 30s" in planned.flat
+    assert "it reports failing: kubelet unhealthy for 30s" in planned.flat  # refresh: why
+    assert "Warning: Node worker-2 is reset" in planned.flat  # plan: what is done
 
     applied = tf.run("apply", "-no-color", "saved.tfplan")
     assert applied.code == 0, applied.output

@@ -250,6 +250,17 @@ def _health_warnings(
                 f"{', '.join(unhealthy)}: health.enabled is false, so they are only reported.",
             )
         )
+    for name in health.reset:
+        off = int((now - since.get(name, now)).total_seconds())
+        notes.append(
+            _warning(
+                f"Node {name} is reset",
+                f"It has been {statuses[name]} for {off}s (health.grace_period "
+                f"{policy.grace_text}): apply resets its VM (the same VM, a new boot). If it "
+                f"is not ready {policy.startup_text} after that (health.startup_timeout), it "
+                "is replaced.",
+            )
+        )
     for name in health.waiting:
         off = int((now - since.get(name, now)).total_seconds())
         reset_at = observed.resets.get(name)

@@ -81,9 +81,9 @@ def errors(node_plan: NodePlan) -> list[str]:
         ("booting", OLD, HealthPolicy(), None, None),
         ("never_ready", FRESH, HealthPolicy(), "restore", None),
         ("not_ready", FRESH, HealthPolicy(), None, "Node worker-2 is not_ready"),
-        ("not_ready", OLD, HealthPolicy(), "reset", None),
+        ("not_ready", OLD, HealthPolicy(), "reset", "Node worker-2 is reset"),
         ("guest_hung", FRESH, HealthPolicy(), None, "Node worker-2 is guest_hung"),
-        ("guest_hung", OLD, HealthPolicy(), "reset", None),
+        ("guest_hung", OLD, HealthPolicy(), "reset", "Node worker-2 is reset"),
     ],
 )  # fmt: skip
 def test_each_status_of_the_drift_guide(
