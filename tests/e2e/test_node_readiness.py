@@ -30,6 +30,8 @@ BEHAVIOURS = {
     "quiet-prod-worker-2": "silent",  # never reports
     "old-prod-worker-1": "silent",  # and its mark is taken away: a node from before
     "bad-prod-worker-2": "failed",  # reports cloud-init failed
+    "slow-prod-worker-2": "silent",
+    "slow-prod-worker-3": "silent",
 }
 REPORT_AFTER_MS = 1000  # long enough that an apply that did not wait would end before it
 
@@ -43,14 +45,28 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
+@pytest.fixture(autouse=True)
+def destroyed(tf: Terraform) -> Iterator[None]:
+    """Each test's cluster goes at its end: the module's hosts have room for a few at once."""
+    yield
+    if (tf.workdir / ".terraform").exists():
+        assert tf.destroy().code == 0
+
+
 def write_cluster(
-    tf: Terraform, sim: Simulator, name: str, workers: int = 2, health: str = "", wait: bool = True
+    tf: Terraform,
+    sim: Simulator,
+    name: str,
+    workers: int = 2,
+    health: str = "",
+    wait: bool = True,
+    readiness: str = "",
 ) -> None:
     """A cluster ``prod`` (1 master, ``workers`` workers) in tenant ``name``, restored at once
-    (``grace_period = "0s"``)."""
+    (``grace_period = "0s"``); ``health`` and ``readiness`` are more lines of those blocks."""
+    readiness += "" if wait else "\n    wait = false"
     raw = f'  health {{\n    grace_period = "0s"\n{health}\n  }}\n'
-    if not wait:
-        raw += "  readiness {\n    wait = false\n  }\n"
+    raw += f"  readiness {{{readiness}\n  }}\n"
     tf.write(provider_block(sim.hosts) + tenant(name) + cluster_hcl(workers=workers, raw=raw))
 
 
@@ -226,3 +242,25 @@ def test_a_new_node_that_reports_failed_fails_the_apply_and_is_kept(
     assert kept["worker-2"]["status"] == "not_ready" and kept["worker-2"]["vm_id"]
     assert {n: kept[n] for n in before} == before
     assert sorted(cluster_vms(sim)) == ["master-1", "worker-1", "worker-2"]
+
+
+def test_apply_waits_no_longer_than_its_timeouts(sim: Simulator, tf: Terraform) -> None:
+    """A new node that never reports fails the apply once its startup timeout has passed (it
+    cannot come up by waiting), or at readiness.timeout if that comes first; kept either way."""
+    apply_cluster(tf, sim, "slow", workers=1)
+    write_cluster(tf, sim, "slow", workers=2, health='    startup_timeout = "2s"')
+    never = tf.apply()
+    assert never.code == 1
+    assert "Error: Node worker-2 of cluster slow/prod did not come up" in never.flat
+    assert "it has not reported ready within 2s of its power-on" in never.flat
+    assert nodes(tf)["worker-2"]["status"] == "never_ready"
+
+    write_cluster(
+        tf, sim, "slow", workers=3, health='    startup_timeout = "1h"',
+        readiness='\n    timeout = "1s"',
+    )  # fmt: skip
+    late = tf.apply()
+    assert late.code == 1
+    assert "Error: Nodes of cluster slow/prod not ready" in late.flat
+    assert "worker-3 (booting) did not report ready within 1s (readiness.timeout)" in late.flat
+    assert sorted(nodes(tf)) == ["master-1", "worker-1", "worker-2", "worker-3"]
