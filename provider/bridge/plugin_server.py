@@ -67,7 +67,7 @@ def negotiate_protocol(environ: dict[str, str] | os._Environ[str]) -> int:
 class _Lifecycle:
     """Everything started for one serve(), stopped in reverse order exactly once."""
 
-    def __init__(self, provider_name: str) -> None:
+    def __init__(self, provider_name: str, *, interruptible: bool) -> None:
         # A pipe, not a threading.Event: Event.set() from a signal handler deadlocks when the
         # signal lands while the main thread holds the Event's lock inside wait().
         self._stop_r, self._stop_w = os.pipe()
@@ -76,8 +76,13 @@ class _Lifecycle:
         self._stoppers: list[Callable[[], None]] = []
 
         # From the first moment: a signal during start-up must also end in a clean exit.
-        signal.signal(signal.SIGINT, lambda _signum, _frame: self.request_stop())
         signal.signal(signal.SIGTERM, lambda _signum, _frame: self.request_stop())
+        # A terminal's Ctrl-C reaches the whole process group, Terraform's plugins too. Served
+        # for Terraform, the provider ignores it, as Go providers do: Terraform stops it
+        # through StopProvider, and the work in hand ends at a safe point with its new state
+        # (dying mid-apply would lose what was made). Started by hand (--debug), Ctrl-C stops.
+        interrupt = (lambda _signum, _frame: self.request_stop()) if interruptible else None
+        signal.signal(signal.SIGINT, interrupt or signal.SIG_IGN)
 
     def request_stop(self) -> None:
         """From a signal handler or any thread (Shutdown): takes no lock."""
@@ -104,7 +109,8 @@ def serve(
     debug: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Serve one provider until Terraform (or a signal) stops it; returns the exit code.
+    """Serve one provider until Terraform (or SIGTERM; SIGINT only with ``debug``) stops it;
+    returns the exit code.
 
     ``provider_address`` names the provider (``registry.terraform.io/NAMESPACE/NAME``): its
     last part, the name Terraform knows it by, names its log lines and its private folder."""
@@ -120,7 +126,7 @@ def serve(
             print(exc, file=sys.stderr)
             return 1
 
-    life = _Lifecycle(provider_name)
+    life = _Lifecycle(provider_name, interruptible=debug)
     try:
         socket_path = os.path.join(life.folder, "plugin.sock")
         if debug:

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 PROTOCOL = b"warm-start 1"
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# SIGINT is not among them: a terminal's Ctrl-C, sent to the whole process group, is for
+# Terraform, which stops the provider through StopProvider (see plugin_server._Lifecycle).
+_FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 
 
 class UnsafeRuntimeDir(Exception):
@@ -272,6 +274,7 @@ def _exit_like(status: int) -> None:
 
 def main(argv: list[str]) -> None:
     name, entry, *args = argv[1:]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # for Terraform (see _FORWARDED); kept by exec
     if os.environ.get(f"{name.upper()}_WARM_START", "1") == "0":
         _plain_start(entry, args)
     try:

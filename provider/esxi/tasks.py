@@ -7,7 +7,8 @@ simulator names non-entities in ``info.entity``, which pyVmomi's attribute reads
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,37 @@ from .collector import properties_of
 from .errors import EsxiError, StoppedWaiting
 from .session import HostSession
 
-__all__ = ["TaskOutcome", "wait_for_tasks"]
+__all__ = ["Graced", "TaskOutcome", "wait_for_tasks"]
 
 _FIRST_POLL, _MAX_POLL = 0.01, 0.5
+
+
+class Graced:
+    """A stop that takes effect ``grace`` seconds after ``stop`` is set: for tasks whose
+    result the caller must not lose (a VM being made), finished if they finish soon."""
+
+    def __init__(
+        self,
+        stop: threading.Event,
+        grace: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.stop, self.grace, self.clock, self.sleep = stop, grace, clock, sleep
+        self._since: float | None = None
+
+    def is_set(self) -> bool:
+        if not self.stop.is_set():
+            return False
+        self._since = self._since if self._since is not None else self.clock()
+        return self.clock() - self._since >= self.grace
+
+    def wait(self, timeout: float) -> bool:
+        if not self.stop.is_set() and not self.stop.wait(timeout):
+            return False
+        if not self.is_set():
+            self.sleep(timeout)
+        return self.is_set()
 
 
 @dataclass(frozen=True)
@@ -29,7 +58,9 @@ class TaskOutcome:
 
 
 def wait_for_tasks(
-    session: HostSession, tasks: Sequence[vim.Task], stop: threading.Event | None = None
+    session: HostSession,
+    tasks: Sequence[vim.Task],
+    stop: threading.Event | Graced | None = None,
 ) -> dict[str, TaskOutcome]:
     """Task moid -> its outcome, for all tasks at once; never raises a task's fault.
 

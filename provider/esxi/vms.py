@@ -22,7 +22,7 @@ from .collector import properties_of
 from .errors import AlreadyExists, EsxiError, InvalidPowerState, NotFound, StoppedWaiting
 from .faults import raise_task_error, translated
 from .session import PARALLEL_CALLS, HostSession
-from .tasks import wait_for_tasks
+from .tasks import Graced, wait_for_tasks
 
 __all__ = [
     "Created",
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
+FINISH_SECONDS = 120.0  # how long a stopped run still waits for the VMs it began to make
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def create_vms(
     ready = [s for s in specs if s.name not in phases.failed]
     disks = phases.run({s.name: partial(_copy_disk, content, datacenter, s) for s in ready})
     made: dict[str, vim.VirtualMachine] = phases.run(
-        {n: partial(_create_vm, session, datacenter, by_name[n]) for n in disks}
+        {n: partial(_create_vm, session, datacenter, by_name[n]) for n in disks}, finish=True
     )
     devices = _devices(session, list(made.values())) if made else {}
     phases.run(
@@ -158,11 +159,15 @@ class _Phases:
         self.session, self.stop = session, stop
         self.failed: dict[str, EsxiError] = {}
 
-    def run(self, starts: Mapping[str, Callable[[], vim.Task | None]]) -> dict[str, Any]:
+    def run(
+        self, starts: Mapping[str, Callable[[], vim.Task | None]], *, finish: bool = False
+    ) -> dict[str, Any]:
         """Start a task per VM, wait for all; VM name -> the task's result, for those that
         succeeded (None where no task was needed). The starting calls go out in parallel too:
-        each is a round trip to the host. After a stop (Ctrl-C or the operation's timeout)
-        no further step starts."""
+        each is a round trip to the host. After a stop (Terraform's StopProvider, or the
+        operation's timeout) no further step starts; with ``finish``, the tasks started are
+        still waited for, a while (a VM made after we stopped looking would be known to
+        nobody)."""
         host = self.session.name
         if self.stop is not None and self.stop.is_set():
             for name in starts:
@@ -176,7 +181,8 @@ class _Phases:
                     self.failed[name] = task
                 elif task is not None:
                     tasks[name] = task
-        outcomes = wait_for_tasks(self.session, list(tasks.values()), self.stop) if tasks else {}
+        stop = Graced(self.stop, FINISH_SECONDS) if finish and self.stop else self.stop
+        outcomes = wait_for_tasks(self.session, list(tasks.values()), stop) if tasks else {}
         results = {}
         for name in starts:
             if name in self.failed:

@@ -90,11 +90,27 @@ def test_refuses_a_client_without_terraforms_certificate(plugin: Started) -> Non
         assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_exits_promptly_on_signals(plugin: Started, signum: int) -> None:
-    plugin.proc.send_signal(signum)
+def test_exits_promptly_on_sigterm(plugin: Started) -> None:
+    plugin.proc.send_signal(signal.SIGTERM)
     assert plugin.proc.wait(timeout=5) == 0
     assert not os.path.exists(os.path.dirname(plugin.address))
+
+
+def test_a_terminals_ctrl_c_is_for_terraform_not_the_provider(
+    plugin: Started, client_identity: ServerIdentity
+) -> None:
+    """Ctrl-C reaches the whole process group; Terraform stops its providers through
+    StopProvider, so the provider goes on serving (and ends its work at a safe point)."""
+    plugin.proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        plugin.proc.wait(timeout=1)
+    with plugin.channel(client_identity) as channel:
+        schema = pb_grpc.ProviderStub(channel).GetProviderSchema(
+            pb.GetProviderSchema.Request(), timeout=5
+        )
+    assert schema.provider.block is not None
+    plugin.proc.send_signal(signal.SIGTERM)
+    assert plugin.proc.wait(timeout=5) == 0
 
 
 def test_unserved_rpcs_answer_with_a_diagnostic(

@@ -113,7 +113,9 @@ def test_the_provider_ends_with_its_launcher_and_gets_its_signals(client: Plugin
     interrupted = client.start()
     _, provider = served_by(interrupted)
     assert answers_schema(client, interrupted)
-    interrupted.proc.send_signal(signal.SIGINT)  # Ctrl-C reaches the launcher: forwarded
+    interrupted.proc.send_signal(signal.SIGINT)  # Ctrl-C is for Terraform: not forwarded
+    assert answers_schema(client, interrupted) and interrupted.proc.poll() is None
+    interrupted.proc.send_signal(signal.SIGTERM)  # forwarded
     assert interrupted.proc.wait(timeout=10) == 0  # the provider's own clean stop, its status
     assert wait_gone(provider, timeout=2)
 

@@ -1,0 +1,72 @@
+"""A terminal's Ctrl-C during an apply, on slowed simulated hosts so that it lands mid-way.
+
+Ctrl-C sends SIGINT to the whole foreground process group: Terraform and every provider it
+started. The provider must not die of it (Terraform stops it through StopProvider): the apply
+ends at a safe point, VMs already being made are waited for, and the new state keeps them with
+the cluster's secrets, so the next apply converges with nobody deleting anything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.cluster import cluster, marked_vms, nodes
+from tests.support.simulator import Simulator
+from tests.support.tenancy import tenant
+from tests.support.terraform import Terraform, provider_block
+
+
+@pytest.fixture
+def slow_sim() -> Iterator[Simulator]:
+    """VMs take 2 s to make: a Ctrl-C a second into the apply lands while they are made."""
+    delay = "--method-delay=CreateVM_Task=2000"
+    with Simulator(2, "--image", "images/k8s.vmdk", delay) as simulator:
+        yield simulator
+
+
+def ctrl_c_during(tf: Terraform, sim: Simulator, after: float) -> tuple[int, str]:
+    """``terraform apply`` in a process group of its own, as a terminal runs it, and a
+    Ctrl-C to that group ``after`` seconds into the cluster's creation."""
+    command = ["terraform", "apply", "-auto-approve", "-no-color"]
+    proc = subprocess.Popen(
+        command, cwd=tf.workdir, env=tf.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait for the cluster's creation to begin
+        if "photon_k8s_cluster.c: Creating..." in line:
+            break
+    time.sleep(after)
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.stdout.read()
+    return proc.wait(timeout=180), output
+
+
+def test_ctrl_c_mid_create_keeps_what_was_made_and_the_next_apply_converges(
+    slow_sim: Simulator, tf: Terraform
+) -> None:
+    tf.write(provider_block(slow_sim.hosts) + tenant() + cluster(workers=2))
+    tf.init()
+    code, output = ctrl_c_during(tf, slow_sim, after=1.0)
+    assert code != 0 and "Interrupt received" in output, output
+    assert "Plugin did not respond" not in output and "plugin exited" not in output, output
+    kept = nodes(tf)  # the VMs begun before Ctrl-C were waited for and are in the state
+    vms = marked_vms(slow_sim.hosts)
+    assert kept and {n: v["vm_id"] for n, v in kept.items()} == {
+        n: moid for n, (_, moid, _) in vms.items()
+    }
+
+    again = tf.apply()  # the cluster's secrets are intact: no "restore the state from a backup"
+    assert again.code == 0, again.output
+    after = nodes(tf)
+    assert sorted(after) == ["master-1", "worker-1", "worker-2"]
+    assert {n: moid for n, (_, moid, _) in marked_vms(slow_sim.hosts).items()} == {
+        n: v["vm_id"] for n, v in after.items()
+    }  # exactly one VM per node
+    assert tf.plan().code == 0
