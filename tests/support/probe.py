@@ -171,6 +171,14 @@ class Probe:
             for f in r.file
         )
 
+    def delete_file(self, path: str) -> None:
+        """A datastore file deleted, as an admin (or a lost backup) would."""
+        self.wait(
+            self.si.content.fileManager.DeleteDatastoreFile_Task(
+                name=f"[{self.datastore.name}] {path}", datacenter=self.datacenter
+            )
+        )
+
     def delete_disk(self, path: str) -> None:
         self.wait(
             self.si.content.virtualDiskManager.DeleteVirtualDisk_Task(

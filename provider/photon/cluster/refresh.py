@@ -17,6 +17,7 @@ from ...bridge.api import ReadResponse
 from ...bridge.cty import Value
 from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ..platform import Platform
+from ..records import CLUSTERS
 from . import health_memory
 from .guest import GuestSeen, green_boot
 from .health_memory import HealthMemory
@@ -37,6 +38,14 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     tenant, cluster = model.tenant, model.name
     nodes = {n: v.as_dict() for n, v in (model.nodes or {}).items()}
     inventories = platform.inventories(platform.host_names)
+    if _gone(platform, model, inventories):
+        response.diagnostics.warning(
+            f"Cluster {tenant}/{cluster} is gone",
+            "Every host answered and none has a VM of it, and the platform records no longer "
+            "hold it: it was deleted outside Terraform. The plan creates it again.",
+        )
+        response.new_state = Value.null(state.type)
+        return
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
     memory = _recall(platform, model, response.diagnostics)
     now = datetime.datetime.now(datetime.UTC)
@@ -58,6 +67,22 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
         seen_now = {n: (v["status"], green[n]) for n, v in nodes.items()}
         _remember(platform, model, memory, seen_now, now, response.diagnostics)
     response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+
+
+def _gone(platform: Platform, model: ClusterModel, inventories: Inventories) -> bool:
+    """Whether nothing is left of the cluster: every host answers, none has a VM with its
+    marks, and its record is gone (a record or one VM left means it is to be restored)."""
+    if not model.nodes or any(isinstance(i, DiagnosticError) for i in inventories.values()):
+        return False
+    marks = (model.tenant, model.name)
+    for inventory in inventories.values():
+        for vm in inventory.vms.values():  # type: ignore[union-attr]
+            if (vm.marks.get("tenant"), vm.marks.get("cluster")) == marks:
+                return False
+    try:
+        return platform.records().get(CLUSTERS, f"{model.tenant}.{model.name}") is None
+    except DiagnosticError:
+        return False  # the records cannot say: keep the cluster, report its nodes lost
 
 
 def guest_seen(

@@ -1,9 +1,10 @@
-"""A terminal's Ctrl-C during an apply, on slowed simulated hosts so that it lands mid-way.
+"""Safe to operate on a bad day: an interrupted run, a cluster gone behind Terraform's back.
 
-Ctrl-C sends SIGINT to the whole foreground process group: Terraform and every provider it
-started. The provider must not die of it (Terraform stops it through StopProvider): the apply
-ends at a safe point, VMs already being made are waited for, and the new state keeps them with
-the cluster's secrets, so the next apply converges with nobody deleting anything.
+A terminal's Ctrl-C (on slowed simulated hosts, so that it lands mid-way) sends SIGINT to the
+whole foreground process group: Terraform and every provider it started. The provider must not
+die of it (Terraform stops it through StopProvider): the apply ends at a safe point, VMs already
+being made are waited for, and the new state keeps them with the cluster's secrets, so the next
+apply converges with nobody deleting anything.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import cluster, marked_vms, nodes
+from tests.support.cluster import cluster, cluster_vms, delete_vm, marked_vms, nodes
+from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.tenancy import tenant
-from tests.support.terraform import Terraform, provider_block
+from tests.support.terraform import Terraform, planned_actions, provider_block
 
 
 @pytest.fixture
@@ -70,3 +72,37 @@ def test_ctrl_c_mid_create_keeps_what_was_made_and_the_next_apply_converges(
         n: v["vm_id"] for n, v in after.items()
     }  # exactly one VM per node
     assert tf.plan().code == 0
+
+
+def test_a_cluster_with_neither_record_nor_vms_is_planned_for_creation(
+    sim3: Simulator, tf: Terraform
+) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=1))
+    tf.init()
+    assert tf.apply().code == 0
+    before = nodes(tf)
+    delete_vm(sim3, *before.values())
+    with probe(sim3["esx-1"]) as p:  # the records' host
+        p.delete_file("photon-platform/clusters/team-a.prod.json")
+
+    planned, shown = tf.saved_plan()
+    assert planned.code == 2 and shown is not None, planned.output
+    assert planned_actions(shown) == {"photon_k8s_cluster.c": ["create"]}
+    assert "Warning: Cluster team-a/prod is gone" in planned.flat
+    applied = tf.run("apply", "-no-color", "saved.tfplan")
+    assert applied.code == 0, applied.output
+    assert sorted(cluster_vms(sim3)) == sorted(before)
+    assert tf.plan().code == 0
+
+
+def test_a_cluster_whose_record_is_left_is_restored_not_created(
+    sim3: Simulator, tf: Terraform
+) -> None:
+    """All VMs gone but the record there (or one VM left): its nodes are lost, as before."""
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=1))
+    tf.init()
+    assert tf.apply().code == 0
+    delete_vm(sim3, *nodes(tf).values())
+    planned, shown = tf.saved_plan()
+    assert shown is not None and "photon_k8s_cluster.c" not in planned_actions(shown)
+    assert "Unhealthy nodes not restored" in planned.flat  # all lost: held back, as before
