@@ -48,7 +48,7 @@ _VM_PROPERTIES = (
     "config.hardware.device",
     "runtime.powerState",
     "runtime.connectionState",
-    "summary.runtime.bootTime",  # the last power-on (a reset too)
+    "summary.runtime.bootTime",  # the last power-on (vcsim: a reset too; ESXi may keep it)
     "guestHeartbeatStatus",  # VMware Tools: green, yellow, red (no heartbeat), gray (not running)
     "guest.toolsRunningStatus",
 )

@@ -23,13 +23,20 @@ from tests.support.cluster import cluster_vms, nodes, planned_nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.tenancy import tenant
-from tests.support.terraform import Terraform, planned_change, provider_block, unknown_until_apply
+from tests.support.terraform import (
+    Terraform,
+    planned_actions,
+    planned_change,
+    provider_block,
+    unknown_until_apply,
+)
 
 BEHAVIOURS = {
     "fail-prod-worker-1": "failing",  # reports failing at every boot: a reset cannot help
     "quiet-prod-worker-2": "silent",  # never reports
     "old-prod-worker-1": "silent",  # and its mark is taken away: a node from before
     "bad-prod-worker-2": "failed",  # reports cloud-init failed
+    "made-prod-worker-2": "failed",
     "slow-prod-worker-2": "silent",
     "slow-prod-worker-3": "silent",
 }
@@ -205,7 +212,7 @@ def test_a_node_that_never_reports_is_replaced_after_its_startup_timeout(
     assert refreshed(shown)["worker-2"] == "booting"
     planned, shown = eventually_plan(tf, 2)
     assert planned_nodes(shown) == {"worker-2": ("never_ready", "ready", {"host", "vm_id", "mac"})}
-    assert "it has not reported ready within 4s of its power-on" in planned.flat
+    assert "it has not reported ready within 4s of its boot" in planned.flat
     applied = tf.apply()
     assert applied.code == 0, applied.output
     assert nodes(tf)["worker-2"]["vm_id"] != before["worker-2"]["vm_id"]
@@ -252,7 +259,7 @@ def test_apply_waits_no_longer_than_its_timeouts(sim: Simulator, tf: Terraform) 
     never = tf.apply()
     assert never.code == 1
     assert "Error: Node worker-2 of cluster slow/prod did not come up" in never.flat
-    assert "it has not reported ready within 2s of its power-on" in never.flat
+    assert "it has not reported ready within 2s of its boot" in never.flat
     assert nodes(tf)["worker-2"]["status"] == "never_ready"
 
     write_cluster(
@@ -264,3 +271,22 @@ def test_apply_waits_no_longer_than_its_timeouts(sim: Simulator, tf: Terraform) 
     assert "Error: Nodes of cluster slow/prod not ready" in late.flat
     assert "worker-3 (booting) did not report ready within 1s (readiness.timeout)" in late.flat
     assert sorted(nodes(tf)) == ["master-1", "worker-1", "worker-2", "worker-3"]
+
+
+def test_a_new_cluster_whose_worker_fails_is_kept_not_replaced(
+    sim: Simulator, tf: Terraform
+) -> None:
+    """Terraform would replace a whole cluster whose create failed: with the control plane up,
+    a worker that reports failed is a warning, and the plans after put it right."""
+    write_cluster(tf, sim, "made")
+    tf.init()
+    created = tf.apply()
+    assert created.code == 0, created.output
+    assert "Warning: Node worker-2 of cluster made/prod did not come up" in created.flat
+    assert "created with its control plane up but worker-2 not ready" in created.flat
+    assert {n: v["status"] for n, v in nodes(tf).items()} == {
+        "master-1": "ready", "worker-1": "ready", "worker-2": "not_ready"
+    }  # fmt: skip
+    shown = tf.saved_plan()[1]
+    assert shown is not None and planned_actions(shown) == {"photon_k8s_cluster.c": ["update"]}
+    assert planned_nodes(shown) == {"worker-2": ("not_ready", "ready", set())}  # a reset first

@@ -194,7 +194,10 @@ def test_a_restored_stacked_master_removes_the_lost_member_before_kubeadm_join(
 ) -> None:
     config = config_of(userdata(STACKED, MASTERS[1], pki, joining=True))
     *report, command = config["runcmd"]
-    assert report == ["systemctl daemon-reload", "systemctl enable --now photon-report.service"]
+    assert report == [
+        "systemctl daemon-reload",
+        "systemctl enable --now --no-block photon-report.service",
+    ]
     rejoin, join = command.split(" && ")
     assert rejoin.startswith("/usr/bin/python3 /usr/local/lib/photon/etcd_rejoin.py remove ")
     assert "--endpoints=https://10.0.0.21:2379,https://10.0.0.23:2379 " in rejoin
@@ -236,7 +239,7 @@ def test_every_node_runs_its_readiness_report_from_the_start_of_runcmd(
     config = config_of(userdata(SPEC, node, pki))
     assert config["runcmd"][:2] == [
         "systemctl daemon-reload",
-        "systemctl enable --now photon-report.service",
+        "systemctl enable --now --no-block photon-report.service",
     ]
     assert config["runcmd"].count("systemctl daemon-reload") == 1
     files = files_of(config)

@@ -54,6 +54,15 @@ def test_failing_only_after_30_seconds_in_a_row_and_ready_again() -> None:
     ]  # fmt: skip
 
 
+def test_a_report_restarted_in_a_boot_that_came_up_does_not_say_booting_again() -> None:
+    """Restarted (it crashed, or was updated) while the kubelet restarts: failing after 30 s,
+    as before the restart, not booting (which the provider would time as a new boot)."""
+    reporter = Reporter("1.32.3", "boot-1", failing_after=30, came_up=True)
+    assert phases(reporter, [(DONE, ["kubelet"], 0), (DONE, ["kubelet"], 30)]) == [
+        ("ready", ""), ("failing", "kubelet unhealthy for 30s")
+    ]  # fmt: skip
+
+
 def test_a_cloud_init_error_is_failed_with_its_reason() -> None:
     reporter = Reporter("1.32.3", "boot-1")
     assert phases(reporter, [(RUNNING, [], 0), (("error", "runcmd failed"), ["kubelet"], 5)]) == [
@@ -72,7 +81,7 @@ def test_a_cloud_init_error_is_failed_with_its_reason() -> None:
         ("status: done\nextended_status: degraded done\n", ("done", "")),
         ("status: error\nextended_status: error - done\ndetail: DataSourceVMware\nerrors:\n"
          "\t- ('scripts_user', RuntimeError('Runparts: 1 failures (runcmd)'))\n",
-         ("error", "DataSourceVMware")),
+         ("error", "('scripts_user', RuntimeError('Runparts: 1 failures (runcmd)'))")),
         ("status: error\nerrors:\n\t- ('scripts_user', RuntimeError('runcmd failed'))\n",
          ("error", "('scripts_user', RuntimeError('runcmd failed'))")),
         ("", ("unknown", "")),
@@ -127,6 +136,12 @@ def test_a_check_passes_on_200_and_a_health_that_says_true(
 
 def test_nothing_listening_fails_the_check() -> None:
     assert check_url("http://127.0.0.1:9/healthz", [], timeout=1) is False
+
+
+def test_a_check_whose_own_files_are_missing_fails_and_does_not_crash(tmp_path: Path) -> None:
+    missing = str(tmp_path / "ca.crt")
+    assert check_url("https://127.0.0.1:9/health", [missing]) is False
+    assert check_url("https://127.0.0.1:9/health", [missing, missing, missing]) is False
 
 
 def _tools(folder: Path, rpctool: int | None, vmtoolsd: int) -> Path:

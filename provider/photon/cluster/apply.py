@@ -64,9 +64,8 @@ class ClusterApply:
         try:
             with self.timeout(model, "create") as stop:
                 self.converge(model, pki, node_plan, nodes, stop, response)
+                self.wait(model, list(nodes), nodes, stop, response)
                 self._spare_the_control_plane(model, nodes, response)
-                if not response.diagnostics.has_errors:
-                    self.wait(model, list(nodes), nodes, stop, response)
         finally:  # whatever happened, the nodes that exist are in the state
             # A create that made nothing (refused by the quota, say) leaves no state, so
             # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
@@ -79,17 +78,23 @@ class ClusterApply:
         model: ClusterModel, nodes: Nodes, response: ApplyResponse
     ) -> None:
         """Terraform taints a resource whose create failed, and would replace the whole
-        cluster next time. With its control plane made, the cluster stands: report the
-        missing workers as warnings; the next plan shows them and apply adds them."""
+        cluster next time. With its control plane up (made, and ready when apply waits), the
+        cluster stands: report what is wrong with the workers as warnings; the next apply
+        adds the missing ones, and the health policy puts the unhealthy ones right."""
         control_plane = [n.name for n in model.desired if n.role != "worker"]
         standing = all(nodes.get(n, {}).get("status") == READY for n in control_plane)
-        if response.diagnostics.has_errors and standing:
-            missing = len(model.desired) - len(nodes)
-            response.diagnostics.demote_errors(
-                f"The cluster was created with {missing} worker(s) missing; the next "
-                "`terraform apply` adds them (`terraform plan -detailed-exitcode` exits 2 "
-                "until then)."
-            )
+        if not (response.diagnostics.has_errors and standing):
+            return
+        missing = len(model.desired) - len(nodes)
+        unwell = sorted(n for n, v in nodes.items() if v["status"] != READY)
+        said = [f"{missing} worker(s) missing"] if missing else []
+        said += [f"{', '.join(unwell)} not ready"] if unwell else []
+        response.diagnostics.demote_errors(
+            f"The cluster was created with its control plane up but {' and '.join(said)}: "
+            "the next `terraform apply` adds missing workers, and the plans after it reset or "
+            "replace workers that are not ready, as the health policy says (see the drift "
+            "guide)."
+        )
 
     def wait(
         self,

@@ -6,6 +6,9 @@
   ``startup_timeout`` after it is replaced.
 - The boot in which each node's VMware Tools heartbeat was seen green: a gray heartbeat is
   judged only after green (a VM whose Tools never ran is never judged on it).
+- When each booting node's current boot was first seen booting: its startup timeout counts
+  from then, by the provider's clock (a host's clock may differ, and a reboot inside the guest
+  keeps the VM's power-on time).
 
 It must count under a schedule that only plans (a CI job, the healer): Terraform saves a
 resource's private state only on apply, so this lives next to the cluster's record instead,
@@ -16,6 +19,7 @@ refresh; apply adds a reset when it makes one, and where the nodes it made run t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..records import HEALTH as KIND
 from .guest import Reset
-from .health import HEALTHY, READY
+from .health import BOOTING, HEALTHY, NEVER_READY, READY
 
 if TYPE_CHECKING:
     from ..records import RecordStore
 
 __all__ = [
     "HealthMemory",
+    "NodeSeen",
     "forget",
     "recall",
     "remember",
@@ -39,10 +44,26 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class NodeSeen:
+    """What refresh saw of one node: its status, the VM and boot whose Tools heartbeat is
+    green now (if it is), and the key of its current boot (``guest.boot_key``)."""
+
+    status: str
+    green: tuple[str, str] | None = None
+    boot: str = ""
+
+
+@dataclass(frozen=True)
 class HealthMemory:
     unhealthy_since: Mapping[str, datetime.datetime] = field(default_factory=dict)
     resets: Mapping[str, Reset] = field(default_factory=dict)
     green: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # (vm_id, boot)
+    booting: Mapping[str, tuple[str, datetime.datetime]] = field(default_factory=dict)
+
+    def booting_since(self, node: str, boot: str) -> datetime.datetime | None:
+        """When this boot of the node was first seen booting (None: not seen yet)."""
+        key, since = self.booting.get(node, ("", None))
+        return since if key == boot else None
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {}
@@ -55,6 +76,8 @@ class HealthMemory:
             }
         if self.green:
             record["tools_green"] = {n: list(v) for n, v in self.green.items()}
+        if self.booting:
+            record["booting"] = {n: [k, t.isoformat()] for n, (k, t) in self.booting.items()}
         return record
 
     @classmethod
@@ -71,6 +94,7 @@ class HealthMemory:
                 for n, r in table("resets").items()
             },
             green={n: (v[0], v[1]) for n, v in table("tools_green").items()},
+            booting={n: (v[0], parse(v[1])) for n, v in table("booting").items()},
         )
 
 
@@ -87,20 +111,26 @@ def remember(
     tenant: str,
     cluster: str,
     stored: HealthMemory,
-    seen: Mapping[str, tuple[str, tuple[str, str] | None]],
+    seen: Mapping[str, NodeSeen],
     now: datetime.datetime,
 ) -> HealthMemory:
-    """``seen``: each node's status and, when its Tools heartbeat is green now, its VM and
-    boot. Keeps the first-seen time of each unhealthy node, the resets of nodes not ready
-    yet, and where Tools were seen green; writes only when that changes."""
+    """Keep the first-seen time of each unhealthy node and of each booting node's boot, the
+    resets of nodes not ready yet, and where Tools were seen green; write only on a change."""
     memory = HealthMemory(
         unhealthy_since={
-            n: stored.unhealthy_since.get(n, now) for n, (s, _) in seen.items() if s not in HEALTHY
+            n: stored.unhealthy_since.get(n, now)
+            for n, s in seen.items()
+            if s.status not in HEALTHY
         },
-        resets={n: r for n, r in stored.resets.items() if n in seen and seen[n][0] != READY},
+        resets={n: r for n, r in stored.resets.items() if n in seen and seen[n].status != READY},
         green={
             **{n: v for n, v in stored.green.items() if n in seen},
-            **{n: green for n, (_, green) in seen.items() if green is not None},
+            **{n: s.green for n, s in seen.items() if s.green is not None},
+        },
+        booting={
+            n: (s.boot, stored.booting_since(n, s.boot) or now)
+            for n, s in seen.items()
+            if s.status in (BOOTING, NEVER_READY)  # the same boot, timed out: still timed
         },
     )
     if memory != stored:
@@ -113,9 +143,9 @@ def remember_resets(
 ) -> None:
     """Add the resets apply just made (under the platform lock: refresh writes here too)."""
     stored = recall(records, tenant, cluster)
-    _write(records, tenant, cluster, HealthMemory(
-        stored.unhealthy_since, {**stored.resets, **resets}, stored.green
-    ))  # fmt: skip
+    _write(
+        records, tenant, cluster, dataclasses.replace(stored, resets={**stored.resets, **resets})
+    )
 
 
 def remember_green(
@@ -123,7 +153,7 @@ def remember_green(
 ) -> None:
     """Add where nodes' Tools were seen green (apply, once the nodes it made are up)."""
     stored = recall(records, tenant, cluster)
-    memory = HealthMemory(stored.unhealthy_since, stored.resets, {**stored.green, **green})
+    memory = dataclasses.replace(stored, green={**stored.green, **green})
     if memory != stored:
         _write(records, tenant, cluster, memory)
 

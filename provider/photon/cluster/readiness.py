@@ -47,8 +47,9 @@ def wait_until_ready(
         return []
     deadline = time.monotonic() + model.readiness.timeout.total_seconds()
     pause = FIRST_POLL_SECONDS
+    first_seen: dict[str, datetime.datetime] = {}  # each node's startup timeout counts from it
     while True:
-        why, green = _look(platform, model, names, nodes)
+        why, green = _look(platform, model, names, nodes, first_seen)
         waiting = [n for n in names if nodes[n]["status"] != READY]
         failed = [n for n in waiting if n in why]
         if failed:
@@ -66,15 +67,17 @@ def _look(
     model: ClusterModel,
     names: Sequence[str],
     nodes: dict[str, dict[str, Any]],
+    first_seen: dict[str, datetime.datetime],
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """Every waited node's status now; why, for those that cannot come up by waiting; and
     where each one's Tools heartbeat is green."""
     inventories = platform.inventories({nodes[n]["host"] for n in names})
     now = datetime.datetime.now(datetime.UTC)
-    seen = GuestSeen(now, model.health.startup_timeout, model.health.startup_text)
     why, green = {}, {}
     for name in names:
         node, inventory = nodes[name], inventories.get(nodes[name]["host"])
+        policy, since = model.health, first_seen.setdefault(name, now)
+        seen = GuestSeen(now, policy.startup_timeout, policy.startup_text, booting_since=since)
         found = node_status(
             inventory, node, model.tenant, model.name, name, model.network, guest=seen
         )

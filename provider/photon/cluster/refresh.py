@@ -19,14 +19,14 @@ from ...bridge.diagnostics import DiagnosticError, Diagnostics
 from ..platform import Platform
 from ..records import CLUSTERS
 from . import health_memory
-from .guest import GuestSeen, green_boot
-from .health_memory import HealthMemory
+from .guest import GuestSeen, boot_key, green_boot
+from .health_memory import HealthMemory, NodeSeen
 from .model import ClusterModel
 from .schema import NODES_TYPE
 from .values import node_status
 
 if TYPE_CHECKING:
-    from ...esxi.inventory import Inventory
+    from ...esxi.inventory import Inventory, VmInfo
 
 __all__ = ["refresh"]
 
@@ -49,13 +49,18 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
     memory = _recall(platform, model, response.diagnostics)
     now = datetime.datetime.now(datetime.UTC)
-    green: dict[str, tuple[str, str] | None] = {}
+    seen_now: dict[str, NodeSeen] = {}
     for name, node in nodes.items():
         inventory = inventories.get(node["host"])
-        seen = guest_seen(model, memory, name, now)
+        vm = _vm(inventory, node["vm_id"])
+        seen = guest_seen(model, memory, name, vm, now)
         found = node_status(inventory, node, tenant, cluster, name, model.network, missing, seen)
         node["status"], node["mac"] = found.status, found.mac or node.get("mac")
-        green[name] = _green(inventory, node["vm_id"])
+        seen_now[name] = NodeSeen(
+            found.status,
+            green_boot(vm) if vm is not None else None,
+            boot_key(vm, seen.reset) if vm is not None else "",
+        )
         if found.why:
             response.diagnostics.warning(
                 f"Node {name} of cluster {tenant}/{cluster}: {found.status}",
@@ -64,7 +69,6 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
             )
     _report_unmanaged(model, inventories, nodes, response.diagnostics)
     if memory is not None:
-        seen_now = {n: (v["status"], green[n]) for n, v in nodes.items()}
         _remember(platform, model, memory, seen_now, now, response.diagnostics)
     response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
 
@@ -89,25 +93,28 @@ def guest_seen(
     model: ClusterModel,
     memory: HealthMemory | None,
     name: str,
+    vm: VmInfo | None,
     now: datetime.datetime,
 ) -> GuestSeen:
-    """What judging node ``name``'s guest needs beyond its VM (its last reset and where its
-    Tools heartbeat was last seen green, from the health memory)."""
+    """What judging node ``name``'s guest needs beyond its VM, from the health memory: its
+    last reset, where its Tools heartbeat was last seen green, and since when its current
+    boot has been seen booting."""
     memory = memory or HealthMemory()
-    policy = model.health
+    policy, reset = model.health, memory.resets.get(name)
+    booting = memory.booting_since(name, boot_key(vm, reset)) if vm is not None else None
     return GuestSeen(
         now=now,
         startup_timeout=policy.startup_timeout,
         startup_text=policy.startup_text,
-        reset=memory.resets.get(name),
+        reset=reset,
         green=memory.green.get(name),
+        booting_since=booting,
     )
 
 
-def _green(inventory: Inventory | DiagnosticError | None, vm_id: str) -> tuple[str, str] | None:
+def _vm(inventory: Inventory | DiagnosticError | None, vm_id: str) -> VmInfo | None:
     usable = inventory is not None and not isinstance(inventory, DiagnosticError)
-    vm = inventory.vms.get(vm_id) if usable else None  # type: ignore[union-attr]
-    return green_boot(vm) if vm is not None else None
+    return inventory.vms.get(vm_id) if usable else None  # type: ignore[union-attr]
 
 
 def _report_unmanaged(
@@ -184,7 +191,7 @@ def _remember(
     platform: Platform,
     model: ClusterModel,
     memory: HealthMemory,
-    seen: Mapping[str, tuple[str, tuple[str, str] | None]],
+    seen: Mapping[str, NodeSeen],
     now: datetime.datetime,
     diagnostics: Diagnostics,
 ) -> None:

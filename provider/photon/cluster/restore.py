@@ -7,9 +7,10 @@ to place new VMs) and leaves alone, with a warning, a node that is ready again â
 powered on or its host came back, say. Everything else goes as planned: powered on, repaired
 and reset (same VM; a reset is remembered with the boot id the node reported, so that report
 no longer counts), then restored with a new VM (etcd members and masters one at a time, each
-ready before the next, so quorum holds; workers in batches). A remnant that still runs (a
-hung or failing node) is destroyed before its replacement is made, so two VMs never run with
-one name and address; any other remnant goes after.
+ready before the next, so quorum holds; workers in batches). A remnant that may still run
+(a hung or failing node, a lost disk) is destroyed before its replacement is made, so two VMs
+never run with one name and address; a remnant that cannot run (gone, off, its host away) goes
+after.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ...esxi.errors import EsxiError
 from ..platform import Platform
 from . import health_memory
 from .guest import Reset, parse_report
-from .health import BOOTING, GUEST_HUNG, HEALTHY, NEVER_READY, NOT_READY, READY
+from .health import HEALTHY, HOST_MAINTENANCE, LOST, POWERED_OFF, READY
 from .health_memory import HealthMemory
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
@@ -45,8 +46,9 @@ __all__ = ["Restorer"]
 Nodes = dict[str, dict[str, Any]]
 WriteRecord = Callable[[ClusterModel, "ClusterPki", Mapping[str, dict[str, Any]]], None]
 Wait = Callable[[ClusterModel, list[str], Nodes, threading.Event, ApplyResponse], bool]
-# A node in these states still runs its VM: it goes before its replacement is made.
-GUEST_STATUSES = frozenset({NEVER_READY, NOT_READY, GUEST_HUNG, BOOTING})
+# A node in these states has no VM that can run (gone, its host away, or off): its remnant
+# may go after its replacement is made. Any other VM may run, with the node's address.
+NOT_RUNNING = frozenset({LOST, POWERED_OFF, HOST_MAINTENANCE})
 ROLE_ORDER = {role: i for i, role in enumerate(ROLES)}  # etcd members first
 
 
@@ -107,12 +109,15 @@ class Restorer:
         still = set()
         for name in names:
             node = nodes[name]
+            inventory = inventories.get(node["host"])
+            vm = inventory.vms.get(node["vm_id"]) if inventory is not None else None
             found = node_status(
-                inventories.get(node["host"]), node, model.tenant, model.name, name,
-                model.network, guest=guest_seen(model, memory, name, now),
+                inventory, node, model.tenant, model.name, name, model.network,
+                guest=guest_seen(model, memory, name, vm, now),
             )  # fmt: skip
             if found.status not in HEALTHY:
                 still.add(name)
+                node["status"] = found.status  # as it is now: whether its VM runs
                 continue
             was, node["status"] = node["status"], READY  # as planned; refresh says more
             response.diagnostics.warning(
@@ -208,7 +213,7 @@ class Restorer:
     ) -> bool:
         """Replace ``names`` with new VMs and wait for them; False after a failure (``nodes``
         stays current)."""
-        running = [n for n in names if nodes[n]["status"] in GUEST_STATUSES]
+        running = [n for n in names if nodes[n]["status"] not in NOT_RUNNING]
         gone = self.hosts.destroy(model.tenant, model.name, running, nodes, stop)
         for name, error in gone.items():
             if error is not None:  # never two VMs with one name and address

@@ -128,7 +128,8 @@ _HEALTH = Block(
         Attribute(
             "startup_timeout",
             STRING,
-            "How long a node may take from power-on (or from a reset) to report ready, e.g. "
+            "How long a node may take from its boot (a power-on, a reboot, a reset, as first "
+            "seen by the provider) to report ready, e.g. "
             "`10m` (default). After it, a node that never reported ready is replaced, and "
             "one that a reset did not bring back is replaced too.",
             optional=True,

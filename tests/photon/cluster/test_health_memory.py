@@ -7,7 +7,7 @@ import datetime
 
 from provider.photon.cluster import health_memory
 from provider.photon.cluster.guest import Reset
-from provider.photon.cluster.health_memory import HealthMemory
+from provider.photon.cluster.health_memory import HealthMemory, NodeSeen
 from provider.photon.records_pg import PostgresRecords
 
 NOW = datetime.datetime(2026, 12, 5, 12, 0, tzinfo=datetime.UTC)
@@ -37,25 +37,47 @@ def test_what_is_kept_and_what_is_dropped(records_url: str) -> None:
 
     assert recall() == HealthMemory() and store.writes == 0
 
-    seen = {"worker-1": ("not_ready", None), "worker-2": ("ready", GREEN), "m": ("booting", None)}
+    seen = {
+        "worker-1": NodeSeen("not_ready"),
+        "worker-2": NodeSeen("ready", GREEN),
+        "m": NodeSeen("booting", boot="b1|vm-9|t"),
+    }
     first = health_memory.remember(store, "t", "c", recall(), seen, EARLIER)
-    assert recall() == first == HealthMemory({"worker-1": EARLIER}, {}, {"worker-2": GREEN})
+    assert (
+        recall()
+        == first
+        == HealthMemory(
+            {"worker-1": EARLIER}, {}, {"worker-2": GREEN}, {"m": ("b1|vm-9|t", EARLIER)}
+        )
+    )
     with store.locked("test"):
         health_memory.remember_resets(store, "t", "c", {"worker-1": Reset("vm-10", NOW, "b1")})
     writes = store.writes
     again = health_memory.remember(store, "t", "c", recall(), seen, NOW)  # nothing new
     assert again.unhealthy_since == {"worker-1": EARLIER}  # the first time stays
-    assert again.resets == {"worker-1": Reset("vm-10", NOW, "b1")} and store.writes == writes
+    assert again.booting_since("m", "b1|vm-9|t") == EARLIER and store.writes == writes
+    assert again.resets == {"worker-1": Reset("vm-10", NOW, "b1")}
 
     # Booting after its reset: the reset is kept; ready: dropped. Gray now: green is kept.
-    booting = {**seen, "worker-1": ("booting", None), "worker-2": ("ready", None)}
+    # A new boot of m (rebooted in the guest) is timed from when it is first seen.
+    booting = {
+        **seen,
+        "worker-1": NodeSeen("booting", boot="b2|vm-10|t"),
+        "worker-2": NodeSeen("ready"),
+        "m": NodeSeen("booting", boot="b2|vm-9|t"),
+    }
     kept = health_memory.remember(store, "t", "c", recall(), booting, NOW)
     assert kept.resets and kept.unhealthy_since == {} and kept.green == {"worker-2": GREEN}
-    ready = {**booting, "worker-1": ("ready", None)}
+    assert (
+        kept.booting_since("m", "b2|vm-9|t") == NOW and kept.booting_since("m", "b1|vm-9|t") is None
+    )
+    late = {**booting, "m": NodeSeen("never_ready", boot="b2|vm-9|t")}  # the same boot
+    assert health_memory.remember(store, "t", "c", recall(), late, NOW).booting == kept.booting
+    ready = {**booting, "worker-1": NodeSeen("ready"), "m": NodeSeen("ready")}
     health_memory.remember(store, "t", "c", recall(), ready, NOW)
     assert recall() == HealthMemory({}, {}, {"worker-2": GREEN})
     # A node no longer in the cluster is forgotten; nothing left: the record goes.
-    health_memory.remember(store, "t", "c", recall(), {"m": ("ready", None)}, NOW)
+    health_memory.remember(store, "t", "c", recall(), {"m": NodeSeen("ready")}, NOW)
     assert store.get("health", "t.c") is None
 
 

@@ -237,7 +237,10 @@ def _etcd(
     ]
     if joining:
         files.append(_rejoin_script())
-    return files, ["systemctl daemon-reload", "systemctl enable --now etcd-photon.service"]
+    # --no-block: a restored member's first rejoin attempts may fail (systemd retries them);
+    # that must not fail runcmd, which the node's report would call a failed boot.
+    start = "systemctl enable --now --no-block etcd-photon.service"
+    return files, ["systemctl daemon-reload", start]
 
 
 def _report(spec: ClusterSpec, node: Node) -> tuple[list[dict[str, str]], list[str]]:
@@ -254,7 +257,7 @@ def _report(spec: ClusterSpec, node: Node) -> tuple[list[dict[str, str]], list[s
         _file(_REPORT, _REPORT_SOURCE.read_text(), "0755"),
         _file(f"/etc/systemd/system/{_REPORT_UNIT}", unit),
     ]
-    return files, ["systemctl daemon-reload", f"systemctl enable --now {_REPORT_UNIT}"]
+    return files, ["systemctl daemon-reload", f"systemctl enable --now --no-block {_REPORT_UNIT}"]
 
 
 def userdata(

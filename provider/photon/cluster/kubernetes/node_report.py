@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import ssl
 import subprocess
@@ -38,9 +39,12 @@ VARIABLE = "guestinfo.photon.status"
 class Reporter:
     """The phase from what the node sees; ``step`` gives the report to write on a transition."""
 
-    def __init__(self, version: str, boot: str, failing_after: float = 30.0) -> None:
+    def __init__(
+        self, version: str, boot: str, failing_after: float = 30.0, came_up: bool = False
+    ) -> None:
+        """``came_up``: this boot was ready before (the report restarted since)."""
         self.version, self.boot, self.failing_after = version, boot, failing_after
-        self.came_up = False
+        self.came_up = came_up
         self.failing_since: float | None = None
         self.last: tuple[str, str] | None = None
 
@@ -77,41 +81,47 @@ def cloud_init_status(
     run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
 ) -> tuple[str, str]:
     """``(status, reason)`` from ``cloud-init status --long``: status is ``done`` (also when
-    degraded), ``error``, or what it says while it runs; reason, the first error it names."""
+    degraded), ``error``, or what it says while it runs; reason, the first error it names
+    (else its detail, which older releases give)."""
     try:
         out = run(["cloud-init", "status", "--long"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
         return "unknown", str(exc)[:200]
-    status, reason, section = "unknown", "", ""
+    status, section, said = "unknown", "", {"errors": "", "detail": ""}
     for line in out.stdout.splitlines():
         key = re.match(r"([a-z_]+):\s*(.*)", line)
         if key is not None:
             section, value = key.group(1), key.group(2).strip()
             if section == "status" and value:
                 status = value.split()[-1]  # "degraded done" is done
-            elif section in ("detail", "errors") and value and not reason:
-                reason = value
-        elif section in ("detail", "errors") and line.strip() and not reason:
-            reason = line.strip().lstrip("- ")
-    return status, reason[:200]
+            elif section in said and value and not said[section]:
+                said[section] = value
+        elif section in said and line.strip() and not said[section]:
+            said[section] = line.strip().lstrip("- ")
+    return status, (said["errors"] or said["detail"])[:200]  # the first error, if it names one
 
 
 def check_url(url: str, tls: list[str], timeout: float = 3.0) -> bool:
     """``tls``: [CA] or [CA, CERT, KEY]; the name in the certificate is not checked (the
-    local address is seldom in it), its chain is."""
+    local address is seldom in it), its chain is. Any failure, of the check's own files
+    too, is a failed check: the report goes on."""
+    try:
+        return _answers(url, tls, timeout)
+    except Exception:  # a missing file, a TLS or HTTP error: all a failed check
+        return False
+
+
+def _answers(url: str, tls: list[str], timeout: float) -> bool:
     context = None
     if url.startswith("https:"):
         context = ssl.create_default_context(cafile=tls[0] if tls else None)
         context.check_hostname = False
         if len(tls) == 3:
             context.load_cert_chain(tls[1], tls[2])
-    try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
-            body = answer.read(4096)
-            if answer.status != 200:
-                return False
-    except (OSError, ValueError):
-        return False
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
+        body = answer.read(4096)
+        if answer.status != 200:
+            return False
     try:
         data = json.loads(body)
     except ValueError:
@@ -145,14 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--failing-after", type=float, default=30.0)
     parser.add_argument("--boot-id", default="/proc/sys/kernel/random/boot_id")
+    parser.add_argument("--state-dir", default="/var/lib/photon/report")
     args = parser.parse_args(argv)
     with open(args.boot_id) as f:
         boot = f.read().strip()
-    reporter = Reporter(args.version, boot, args.failing_after)
+    # Whether this boot came up before: a report restarted mid-boot must not say booting again.
+    up = os.path.join(args.state_dir, "up-" + boot)
+    reporter = Reporter(args.version, boot, args.failing_after, os.path.exists(up))
     pending = None
     while True:
         failures = [c[0] for c in args.check if not check_url(c[1], c[2:])]
         report = reporter.step(cloud_init_status(), failures, time.monotonic())
+        if reporter.came_up and not os.path.exists(up):
+            os.makedirs(args.state_dir, exist_ok=True)
+            open(up, "w").close()
         pending = report or pending
         if pending is not None and write_status(pending):
             pending = None
