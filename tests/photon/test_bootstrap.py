@@ -245,12 +245,13 @@ def test_every_node_runs_its_readiness_report_from_the_start_of_runcmd(
     files = files_of(config)
     assert files["/usr/local/lib/photon/node_report.py"] == Path(node_report.__file__).read_text()
     unit = parse_unit(files["/etc/systemd/system/photon-report.service"])
-    assert unit.start[:3] == [
+    assert unit.start[:4] == [
         "/usr/bin/python3",
         "/usr/local/lib/photon/node_report.py",
         "--version=1.32.3",
+        "--state-dir=/var/lib/photon/report",  # which boots came up: kept over its restarts
     ]
-    assert unit.start[3:] == [word for c in checks for word in ("--check", *c.split())]
+    assert unit.start[4:] == [word for c in checks for word in ("--check", *c.split())]
     assert unit.restart_always
     for path in (a for c in checks for a in c.split()[2:]):
         assert path in files  # the CA, certificate and key the check uses are written

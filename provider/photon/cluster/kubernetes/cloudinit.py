@@ -33,6 +33,7 @@ _TOKEN_GROUPS = ["system:bootstrappers:kubeadm:default-node-token"]
 _REPORT = "/usr/local/lib/photon/node_report.py"  # see node_report.py: why and how
 _REPORT_SOURCE = Path(__file__).with_name("node_report.py")
 _REPORT_UNIT = "photon-report.service"
+_REPORT_STATE = "/var/lib/photon/report"  # which boots came up
 _KUBELET_CHECK = "--check kubelet http://127.0.0.1:10248/healthz"
 _CHECKS = {
     "worker": _KUBELET_CHECK,
@@ -250,7 +251,7 @@ def _report(spec: ClusterSpec, node: Node) -> tuple[list[dict[str, str]], list[s
         "[Unit]\nDescription=Photon node readiness report (guestinfo.photon.status)\n"
         "After=network-online.target\n\n[Service]\n"
         f"ExecStart=/usr/bin/python3 {_REPORT} --version={spec.kubernetes_version.lstrip('v')} "
-        f"{_CHECKS[node.role]}\n"
+        f"--state-dir={_REPORT_STATE} {_CHECKS[node.role]}\n"
         "Restart=always\nRestartSec=5\n\n[Install]\nWantedBy=multi-user.target\n"
     )
     files = [

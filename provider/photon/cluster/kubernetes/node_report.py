@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--failing-after", type=float, default=30.0)
     parser.add_argument("--boot-id", default="/proc/sys/kernel/random/boot_id")
-    parser.add_argument("--state-dir", default="/var/lib/photon/report")
+    parser.add_argument("--state-dir", required=True, help="where it notes the boots that came up")
     args = parser.parse_args(argv)
     with open(args.boot_id) as f:
         boot = f.read().strip()
