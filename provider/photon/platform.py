@@ -275,7 +275,17 @@ class Platform:
         from ..esxi.datastore import DatastoreFiles
         from .records_datastore import DatastoreRecords
 
-        session = self.session(self.records_host)
+        try:
+            session = self.session(self.records_host)
+        except DiagnosticError as exc:  # say which host this is, and what follows from it
+            cause = exc.diagnostic
+            raise DiagnosticError(
+                f"Platform records unavailable: {cause.summary}",
+                f"{cause.detail} It is the records host (records_host, or the first host "
+                "block): tenants, quotas and clusters are recorded there, so nothing can be "
+                "planned or changed while it is away. Bring it back; move the records only "
+                "with `terraform-provider-photon records export/import`.",
+            ) from exc
         datastore = self._records_datastore
         try:
             # The first by name, whatever its state: records must never move because a

@@ -106,3 +106,14 @@ def test_a_cluster_whose_record_is_left_is_restored_not_created(
     planned, shown = tf.saved_plan()
     assert shown is not None and "photon_k8s_cluster.c" not in planned_actions(shown)
     assert "Unhealthy nodes not restored" in planned.flat  # all lost: held back, as before
+
+
+def test_the_records_host_down_is_named_as_such(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())
+    tf.init()
+    assert tf.apply().code == 0
+    sim.kill("esx-1")  # the first host block: the records host
+    planned = tf.plan()
+    assert planned.code == 1
+    assert "Error: Platform records unavailable: ESXi host unreachable: esx-1" in planned.flat
+    assert "It is the records host (records_host, or the first host block)" in planned.flat
