@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,33 @@ def test_the_records_host_down_is_named_as_such(sim: Simulator, tf: Terraform) -
     assert planned.code == 1
     assert "Error: Platform records unavailable: ESXi host unreachable: esx-1" in planned.flat
     assert "It is the records host (records_host, or the first host block)" in planned.flat
+
+
+def test_two_states_of_one_cluster_never_undo_each_other(
+    sim3: Simulator, tf: Terraform, tmp_path: Path
+) -> None:
+    hcl = provider_block(sim3.hosts) + tenant()
+    tf.write(hcl + cluster(workers=2))
+    tf.init()
+    assert tf.apply().code == 0
+    other = tf.elsewhere(tmp_path / "other")  # a second working directory, its own state
+    imported = other.import_cluster()
+    assert imported.code == 0, imported.output
+    assert "Warning: This state now manages the cluster" in imported.flat
+    other.write(hcl + cluster(workers=3))
+    assert other.apply().code == 0  # the other state changes it first
+    made = cluster_vms(sim3)
+    assert sorted(made) == ["master-1", "worker-1", "worker-2", "worker-3"]
+
+    tf.write(hcl + cluster(workers=1))  # the first state, behind, would remove two workers
+    refused = tf.plan()
+    assert refused.code == 1
+    assert "Error: Cluster team-a/prod was changed by another configuration" in refused.flat
+    assert "this state knows generation 1" in refused.flat
+    tf.write(hcl + cluster(workers=2))  # as it was: nothing to plan, but a destroy ...
+    destroyed = tf.destroy()  # ... of what the other state manages is refused too
+    assert destroyed.code == 1, destroyed.output
+    assert "Error: Cluster team-a/prod was changed by another configuration" in destroyed.flat
+    assert "Destroy complete" not in destroyed.flat
+    assert sorted(cluster_vms(sim3)) == sorted(made)
+    assert other.plan().code == 0  # the owner goes on as before

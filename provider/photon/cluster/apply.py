@@ -33,6 +33,7 @@ from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import node_number
+from .ownership import RecordWriter, check_owner, with_generation
 from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
 from .readiness import wait_until_ready
 from .restore import Restorer
@@ -51,22 +52,24 @@ class ClusterApply:
     def __init__(self, platform: Platform, hosts: ClusterHosts) -> None:
         self.platform = platform
         self.hosts = hosts
-        self.restorer = Restorer(platform, hosts, self.write_record, self.wait)
+        self.restorer = Restorer(platform, hosts, self.wait)
 
     def create(self, planned: Value, response: ApplyResponse) -> None:
         from .kubernetes.pki import make_cluster_pki
 
         model = ClusterModel.decode(planned)
         pki = make_cluster_pki(model.name)
-        response.private = json.dumps({"pki": pki.to_json()}).encode()
+        writer = RecordWriter(self.platform, b"", creating=True)
         nodes: Nodes = {}
         node_plan = plan_nodes(None, model, Observed(), model.health, _now())
         try:
             with self.timeout(model, "create") as stop:
-                self.converge(model, pki, node_plan, nodes, stop, response)
+                self.converge(model, pki, node_plan, nodes, writer, stop, response)
                 self.wait(model, list(nodes), nodes, stop, response)
                 self._spare_the_control_plane(model, nodes, response)
         finally:  # whatever happened, the nodes that exist are in the state
+            private = json.dumps({"pki": pki.to_json()}).encode()
+            response.private = with_generation(private, writer.generation)
             # A create that made nothing (refused by the quota, say) leaves no state, so
             # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
             response.new_state = (
@@ -116,21 +119,25 @@ class ClusterApply:
             ClusterModel.decode(request.prior_state),
         )
         pki = load_pki(request.planned_private)
-        response.private = with_node_plan(request.planned_private, None)
+        writer = RecordWriter(self.platform, request.planned_private)
         nodes = {n: v.as_dict() for n, v in (prior.nodes or {}).items()}
         try:
             node_plan = node_plan_at_apply(request.planned_private, prior, model, _now())
             with self.timeout(model, "update") as stop:
-                self.converge(model, pki, node_plan, nodes, stop, response)
+                self.converge(model, pki, node_plan, nodes, writer, stop, response)
                 added = [n.name for n in node_plan.add if n.name in nodes]
                 if not response.diagnostics.has_errors:
                     self.wait(model, added, nodes, stop, response)
                 if node_plan.roll and not response.diagnostics.has_errors:
                     rolling = [n for n in node_plan.roll if n in nodes]
-                    self.roll_workers(model, pki, rolling, nodes, stop, response)
+                    self.roll_workers(model, pki, rolling, nodes, writer, stop, response)
                 if not response.diagnostics.has_errors:
-                    self.restorer.carry_out(model, pki, node_plan, nodes, stop, response)
+                    self.restorer.carry_out(model, pki, node_plan, nodes, writer, stop, response)
+        except DiagnosticError as exc:  # the record moved on elsewhere: nothing more is done
+            response.diagnostics.add(exc.diagnostic)
         finally:  # whatever happened, the nodes that exist are in the state
+            private = with_node_plan(request.planned_private, None)
+            response.private = with_generation(private, writer.generation)
             response.new_state = self.state(request.planned_state, pki, nodes)
 
     def converge(
@@ -139,6 +146,7 @@ class ClusterApply:
         pki: ClusterPki,
         node_plan: NodePlan,
         nodes: Nodes,
+        writer: RecordWriter,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
@@ -155,12 +163,12 @@ class ClusterApply:
                     diagnostics.add(error.diagnostic)
         if node_plan.add:
             try:
-                self._grow(model, pki, list(node_plan.add), nodes, stop, response)
+                self._grow(model, pki, list(node_plan.add), nodes, writer, stop, response)
             except DiagnosticError as exc:
                 diagnostics.add(exc.diagnostic)
         elif node_plan.remove:
             with self.platform.records().locked(f"shrink cluster {model.tenant}/{model.name}"):
-                self.write_record(model, pki, nodes)
+                writer.write(model, pki, nodes)
 
     def _grow(
         self,
@@ -168,13 +176,16 @@ class ClusterApply:
         pki: ClusterPki,
         add: list[Node],
         nodes: Nodes,
+        writer: RecordWriter,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
         """The control plane at once, then the workers in batches; stops at a failure."""
         purpose = f"grow cluster {model.tenant}/{model.name}"
         with admitted(self.platform, model.tenant, demand_of(add, model.flavors), purpose):
-            # Before anything is made: a leftover VM of this cluster is an error.
+            # Before anything is made: the record is as this state knows it, and a leftover
+            # VM of this cluster is an error.
+            writer.check(model)
             self.hosts.refuse_leftovers(model, add, self.platform.read_hosts().inventories)
             for batch in worker_batches(add, model.worker_batch_size):
                 made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop)
@@ -183,7 +194,7 @@ class ClusterApply:
                     response.diagnostics.add(error.diagnostic)
                 if errors:
                     break
-            self.write_record(model, pki, nodes)
+            writer.write(model, pki, nodes)
 
     def roll_workers(
         self,
@@ -191,6 +202,7 @@ class ClusterApply:
         pki: ClusterPki,
         names: list[str],
         nodes: Nodes,
+        writer: RecordWriter,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
@@ -210,7 +222,7 @@ class ClusterApply:
                 with admitted(self.platform, tenant, demand_of([node], model.flavors), purpose):
                     made, errors = self.hosts.create_nodes(model, pki, [node], nodes, stop)
                     nodes.update(made)
-                    self.write_record(model, pki, nodes)
+                    writer.write(model, pki, nodes)
             except DiagnosticError as exc:
                 errors = [exc]
             for failure in errors:
@@ -218,11 +230,13 @@ class ClusterApply:
             if errors or not self.wait(model, [name], nodes, stop, response):
                 return  # the next worker goes only once this one is up
 
-    def delete(self, prior: ClusterModel, response: ApplyResponse) -> None:
+    def delete(self, prior: ClusterModel, private: bytes, response: ApplyResponse) -> None:
         """Every VM with the cluster's marks goes, also any left by an interrupted run. VMs
         on hosts that do not answer cannot go: the cluster is deleted everywhere else, and
-        a warning lists them (photon_tenant reports them as unmanaged once they are back)."""
+        a warning lists them (photon_tenant reports them as unmanaged once they are back).
+        A state that no longer owns the cluster (ownership.py) deletes nothing."""
         tenant, name = prior.tenant, prior.name
+        check_owner(self.platform, prior, private)
         nodes, down = self._marked_vms(prior)
         stranded = {n: v for n, v in nodes.items() if v["host"] in down}
         with self.timeout(prior, "delete") as stop:
@@ -304,19 +318,6 @@ class ClusterApply:
                 "nodes": Value.from_python(NODES_TYPE, dict(nodes)),
             }
         )
-
-    def write_record(
-        self, model: ClusterModel, pki: ClusterPki, nodes: Mapping[str, dict[str, Any]]
-    ) -> None:
-        """The cluster as the platform knows it: spec, nodes and secrets, so that an import
-        can rebuild the state and restore every role (see docs/guides/records.md)."""
-        record_nodes = {
-            n: {k: v.get(k) for k in ("role", "host", "vm_id", "ip", "mac")}
-            for n, v in nodes.items()
-        }
-        record = {"tenant": model.tenant, "cluster": model.name, "spec": model.record_spec(),
-                  "nodes": record_nodes, "pki": pki.to_json()}  # fmt: skip
-        self.platform.records().put(CLUSTERS, f"{model.tenant}.{model.name}", record)
 
 
 def _now() -> datetime.datetime:

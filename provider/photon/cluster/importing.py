@@ -14,6 +14,7 @@ from ..names import is_name
 from ..platform import Platform
 from ..records import CLUSTERS
 from .health import READY
+from .ownership import record_generation
 from .schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -24,9 +25,11 @@ __all__ = ["import_cluster"]
 
 def import_cluster(
     platform: Platform, import_id: str, diagnostics: Diagnostics
-) -> tuple[dict[str, Any], ClusterPki] | None:
-    """The state (as plain Python) and secrets of cluster ``<tenant>/<name>``; None, with
-    an error, when the records hold no such cluster."""
+) -> tuple[dict[str, Any], ClusterPki, int] | None:
+    """The state (as plain Python), secrets and record generation of cluster
+    ``<tenant>/<name>``; None, with an error, when the records hold no such cluster. The
+    importing state owns the cluster from now on (ownership.py): said, when a state made
+    it."""
     tenant, _, name = import_id.partition("/")
     record = None
     if is_name(tenant) and is_name(name):
@@ -52,7 +55,16 @@ def import_cluster(
         "nodes": nodes,
         "timeouts": None,
     }
-    return state, pki
+    generation = record_generation(record)
+    if generation:
+        diagnostics.warning(
+            "This state now manages the cluster",
+            f"Cluster {import_id} was made or changed by a Terraform state (record generation "
+            f"{generation}). If that state still holds it, its next change of the cluster is "
+            "refused: manage each cluster from one configuration (remove it from the other "
+            "with `terraform state rm`).",
+        )
+    return state, pki, generation
 
 
 def _recorded_pki(platform: Platform, import_id: str, record: Mapping[str, Any]) -> ClusterPki:

@@ -1,5 +1,6 @@
-"""What a cluster plan checks against the platform before it promises anything: the quota for
-new nodes, room on the tenant's hosts for new and restored nodes, hosts that allow writes;
+"""What a cluster plan checks against the platform before it promises anything: that this
+state owns the cluster, the quota for new nodes, room on the tenant's hosts for new and
+restored nodes, hosts that allow writes;
 and what plan observes there for ``plan_nodes`` (when each unhealthy node was first seen
 and last reset)."""
 
@@ -17,6 +18,7 @@ from .health import HEALTHY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel, NodeState
+from .ownership import check_owner
 from .placement import PlacementError, place, skipped
 from .plan import DESTROY_ANYWAY, NodePlan, Observed, judged_statuses
 from .values import demand_of, has_etcd_ca_key, node_demand
@@ -65,6 +67,13 @@ class PlanChecks:
         if prior is None or plan.changes:
             writes = set(self.platform.record_hosts) | plan.written_hosts(prior_nodes)
             refuse_writes(self.platform.read_only(writes), writes, diagnostics)
+
+    def owner(self, model: ClusterModel, private: bytes, diagnostics: Diagnostics) -> None:
+        """A change is planned only by the state that owns the cluster (ownership.py)."""
+        try:
+            check_owner(self.platform, model, private)
+        except DiagnosticError as exc:
+            diagnostics.add(exc.diagnostic)
 
     def room(
         self,

@@ -39,6 +39,7 @@ from .apply import ClusterApply
 from .hosts import ClusterHosts
 from .importing import import_cluster
 from .model import ClusterModel
+from .ownership import with_generation
 from .plan import plan_nodes, with_node_plan
 from .plan_checks import PlanChecks
 from .refresh import refresh
@@ -118,6 +119,8 @@ class ClusterResource(Resource):
             if node_plan.changes:
                 nodes = Value.from_python(NODES_TYPE, node_plan.planned_nodes(prior.nodes))
                 response.planned_state = planned.with_attributes({"nodes": nodes})
+        if prior is not None and (node_plan.changes or model.attributes != prior.attributes):
+            self.checks.owner(model, request.prior_private, response.diagnostics)
         self.checks.check(prior, model, node_plan, response.diagnostics)
 
     # -- apply ------------------------------------------------------------------------
@@ -129,7 +132,9 @@ class ClusterResource(Resource):
         self.apply.update(request, response)
 
     def delete(self, request: ApplyRequest, response: ApplyResponse) -> None:
-        self.apply.delete(ClusterModel.decode(request.prior_state), response)
+        self.apply.delete(
+            ClusterModel.decode(request.prior_state), request.planned_private, response
+        )
 
     # -- read, import -------------------------------------------------------------------
 
@@ -149,10 +154,11 @@ class ClusterResource(Resource):
         rebuilt; the following refresh reads the nodes' health."""
         imported = import_cluster(self.platform, import_id, response.diagnostics)
         if imported is not None:
-            state, pki = imported
+            state, pki, generation = imported
             planned = Value.from_python(self.schema.value_type(), state)
             response.states.append(self.apply.state(planned, pki, state["nodes"]))
-            response.private = json.dumps({"pki": pki.to_json()}).encode()
+            private = json.dumps({"pki": pki.to_json()}).encode()
+            response.private = with_generation(private, generation)
 
 
 def _with_defaults(request: PlanRequest, planned: Value) -> Value:

@@ -32,6 +32,7 @@ from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import ROLES
+from .ownership import RecordWriter
 from .plan import NodePlan
 from .refresh import guest_seen
 from .values import node_status
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["Restorer"]
 
 Nodes = dict[str, dict[str, Any]]
-WriteRecord = Callable[[ClusterModel, "ClusterPki", Mapping[str, dict[str, Any]]], None]
 Wait = Callable[[ClusterModel, list[str], Nodes, threading.Event, ApplyResponse], bool]
 # A node in these states has no VM that can run (gone, its host away, or off): its remnant
 # may go after its replacement is made. Any other VM may run, with the node's address.
@@ -53,12 +53,9 @@ ROLE_ORDER = {role: i for i, role in enumerate(ROLES)}  # etcd members first
 
 
 class Restorer:
-    def __init__(
-        self, platform: Platform, hosts: ClusterHosts, write_record: WriteRecord, wait: Wait
-    ) -> None:
+    def __init__(self, platform: Platform, hosts: ClusterHosts, wait: Wait) -> None:
         self.platform = platform
         self.hosts = hosts
-        self.write_record = write_record
         self.wait = wait
 
     def carry_out(
@@ -67,6 +64,7 @@ class Restorer:
         pki: ClusterPki,
         node_plan: NodePlan,
         nodes: Nodes,
+        writer: RecordWriter,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
@@ -93,7 +91,7 @@ class Restorer:
         for group in self._restore_groups(
             model, [n for n in node_plan.restore if n in still], nodes
         ):
-            if not self.restore(model, pki, group, nodes, stop, response):
+            if not self.restore(model, pki, group, nodes, writer, stop, response):
                 return
 
     def still_unhealthy(
@@ -208,6 +206,7 @@ class Restorer:
         pki: ClusterPki,
         names: list[str],
         nodes: Nodes,
+        writer: RecordWriter,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> bool:
@@ -231,7 +230,7 @@ class Restorer:
             elif old["vm_id"]:
                 self._destroy_remnant(model, name, old, stop, response)
         with self.platform.records().locked(f"restore nodes of {model.tenant}/{model.name}"):
-            self.write_record(model, pki, nodes)
+            writer.write(model, pki, nodes)
         for failure in errors:
             response.diagnostics.add(failure.diagnostic)
         failed = bool(errors) or any(error is not None for error in gone.values())
