@@ -9,6 +9,7 @@ apply converges with nobody deleting anything.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,3 +149,40 @@ def test_two_states_of_one_cluster_never_undo_each_other(
     assert "Destroy complete" not in destroyed.flat
     assert sorted(cluster_vms(sim3)) == sorted(made)
     assert other.plan().code == 0  # the owner goes on as before
+
+
+def test_a_run_whose_lock_is_taken_over_makes_no_more_vms(
+    slow_sim: Simulator, tf: Terraform
+) -> None:
+    """Another run takes the platform lock over (as after this one was paused past the lock's
+    expiry): before its next VM this run finds the lock is not its own, and stops."""
+    hcl = provider_block(slow_sim.hosts) + tenant()
+    tf.write(hcl + cluster(workers=1, worker_batch_size="1"))
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(hcl + cluster(workers=4, worker_batch_size="1"))  # three batches of one
+    growing = subprocess.Popen(
+        ["terraform", "apply", "-auto-approve", "-no-color"], cwd=tf.workdir, env=tf.env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "worker-2" not in marked_vms(slow_sim.hosts):  # the first batch is being made
+        assert time.monotonic() < deadline and growing.poll() is None
+        time.sleep(0.1)
+    taken = {"token": "another-run", "expires": "2000-01-01T00:00:00+00:00"}  # since expired
+    with probe(slow_sim["esx-1"]) as p:  # the records host
+        p.write_file("photon-platform/lock/owner.json", json.dumps(taken).encode())
+    output = growing.communicate(timeout=120)[0]
+    assert growing.returncode == 1, output
+    assert "Error: Platform lock lost" in " ".join(output.split())
+    made = marked_vms(slow_sim.hosts)
+    assert "worker-4" not in made and len(made) < 5  # it stopped before its next VM
+    assert sorted(nodes(tf)) == sorted(made)  # what it made is in the state
+
+    again = tf.apply()  # the next run (the lock expired) adds what is missing
+    assert again.code == 0, again.output
+    assert sorted(marked_vms(slow_sim.hosts)) == [
+        "master-1",
+        *[f"worker-{i}" for i in (1, 2, 3, 4)],
+    ]
+    assert tf.plan().code == 0

@@ -187,7 +187,11 @@ class ClusterApply:
             # VM of this cluster is an error.
             writer.check(model)
             self.hosts.refuse_leftovers(model, add, self.platform.read_hosts().inventories)
+            records = self.platform.records()
             for batch in worker_batches(add, model.worker_batch_size):
+                # Fencing before the hosts are written: a run whose lock was taken over
+                # (paused past its expiry, say) makes no more VMs.
+                records.confirm_lock()
                 made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop)
                 nodes.update(made)  # recorded even when a later step failed
                 for error in errors:
