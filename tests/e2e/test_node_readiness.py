@@ -40,7 +40,7 @@ BEHAVIOURS = {
     "slow-prod-worker-2": "silent",
     "slow-prod-worker-3": "silent",
 }
-REPORT_AFTER_MS = 1000  # long enough that an apply that did not wait would end before it
+REPORT_AFTER_MS = 500  # long enough that an apply that did not wait would end before it
 
 
 @pytest.fixture(scope="module")
