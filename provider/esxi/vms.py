@@ -135,6 +135,7 @@ def create_vms(
     by_name = {s.name: s for s in specs}
     ready = [s for s in specs if s.name not in phases.failed]
     disks = phases.run({s.name: partial(_copy_disk, content, datacenter, s) for s in ready})
+    disks |= _copy_over_leftovers(session, datacenter, phases, by_name)
     made: dict[str, vim.VirtualMachine] = phases.run(
         {n: partial(_create_vm, session, datacenter, by_name[n]) for n in disks}, finish=True
     )
@@ -149,6 +150,27 @@ def create_vms(
         else Created(None, phases.failed.get(name))
         for name in by_name
     }
+
+
+def _copy_over_leftovers(
+    session: HostSession,
+    datacenter: vim.Datacenter,
+    phases: _Phases,
+    by_name: Mapping[str, VmSpec],
+) -> dict[str, Any]:
+    """Copies refused because a disk of that name is there (an interrupted run copied it
+    before its VM was made; the host may not have said that the folder existed): that disk
+    is no VM's (the caller checks for leftover VMs), so it is removed and copied again."""
+    blocked = [n for n, e in phases.failed.items() if isinstance(e, AlreadyExists)]
+    for name in blocked:
+        error = _remove_leftover_disk(session, datacenter, by_name[name], phases.stop)
+        if error is None:
+            del phases.failed[name]
+        else:
+            phases.failed[name] = error
+    again = [n for n in blocked if n not in phases.failed]
+    content = session.content
+    return phases.run({n: partial(_copy_disk, content, datacenter, by_name[n]) for n in again})
 
 
 class _Phases:

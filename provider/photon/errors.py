@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..bridge.cty import Path
 from ..bridge.diagnostics import DiagnosticError
 from ..esxi.errors import (
+    AlreadyExists,
     AuthenticationFailed,
     CertificateMismatch,
     EsxiError,
@@ -46,6 +47,12 @@ def host_error(exc: EsxiError, path: Path | None = None) -> DiagnosticError:
                 "Pick another name, or bring the existing object under Terraform with "
                 "`terraform import`."
             ),
+        )
+    elif isinstance(exc, AlreadyExists):
+        summary, todo = (
+            "File already exists on ESXi host",
+            "Something of that name is in the way on the host's datastore (left by an "
+            "interrupted run, or made by hand): remove it, then run again.",
         )
     elif isinstance(exc, ResourceInUse):
         summary, todo = "ESXi object in use", "Remove what it holds first, then try again."

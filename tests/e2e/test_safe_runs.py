@@ -186,3 +186,29 @@ def test_a_run_whose_lock_is_taken_over_makes_no_more_vms(
         *[f"worker-{i}" for i in (1, 2, 3, 4)],
     ]
     assert tf.plan().code == 0
+
+
+def test_a_disk_copied_before_its_vm_existed_is_replaced_and_gone_after_destroy(
+    sim3: Simulator, tf: Terraform
+) -> None:
+    """An interrupted run copied worker-1's disk into its folder, then stopped before the VM
+    (on every host here: placement may pick any). The next apply makes the node there."""
+    for host in sim3.hosts:
+        with probe(host) as p:
+            p.make_directory("team-a-prod-worker-1")
+            copy = p.si.content.virtualDiskManager.CopyVirtualDisk_Task(
+                sourceName=f"[{p.datastore.name}] images/k8s.vmdk",
+                sourceDatacenter=p.datacenter,
+                destName=f"[{p.datastore.name}] team-a-prod-worker-1/team-a-prod-worker-1.vmdk",
+                destDatacenter=p.datacenter,
+            )
+            p.wait(copy)
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=1))
+    tf.init()
+    applied = tf.apply()
+    assert applied.code == 0 and "Warning" not in applied.output, applied.output
+    assert sorted(cluster_vms(sim3)) == ["master-1", "worker-1"]
+    where = nodes(tf)["worker-1"]["host"]
+    assert tf.destroy().code == 0
+    with probe(sim3[where]) as p:  # its folder went with it
+        assert not [f for f in p.files("") if f.startswith("team-a-prod-worker-1")]
