@@ -71,18 +71,15 @@ def _guest_event(host: str, change: VmChange, at: float) -> Event | None:
     (``vm_guest_ready``: nothing to time any more)."""
     from ..photon.cluster.guest import parse_report  # pure: no pyVmomi, no grpc
 
-    def phase(state: VmState | None) -> str:
-        report = parse_report(state.guest.get("status")) if state is not None else None
-        return report.phase if report is not None else ""
-
     vm, before = change.after, change.before
-    was, now = phase(before), phase(vm)
+    report = parse_report(vm.guest.get("status"))
+    earlier = parse_report(before.guest.get("status")) if before is not None else None
+    now, was = (r.phase if r is not None else "" for r in (report, earlier))
     beat_before = before.heartbeat if before is not None else ""
     if vm.heartbeat == "red" and beat_before != "red":
         return Event("vm_heartbeat_lost", host, at, vm, "VMware Tools heartbeat red")
-    if now in ("failing", "failed") and was != now:
-        reason = parse_report(vm.guest.get("status")).reason  # type: ignore[union-attr]
-        return Event("vm_not_ready", host, at, vm, f"{now}: {reason}")
+    if report is not None and now in ("failing", "failed") and was != now:
+        return Event("vm_not_ready", host, at, vm, f"{now}: {report.reason}")
     if (now == "ready" and was in ("failing", "failed")) or (
         beat_before == "red" and vm.heartbeat == "green"
     ):

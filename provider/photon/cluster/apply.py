@@ -268,7 +268,7 @@ class ClusterApply:
             )
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
-            records.remove(CLUSTERS, f"{tenant}.{name}")
+            records.remove(CLUSTERS, prior.record_key)
             health_memory.forget(records, tenant, name)
         response.new_state = Value.null(response.new_state.type)
 

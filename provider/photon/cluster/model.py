@@ -127,6 +127,11 @@ class ClusterModel:
             ssh_public_keys=self["ssh_public_keys"] or [],
         )
 
+    @property
+    def record_key(self) -> str:
+        """The name of the cluster's platform record."""
+        return f"{self.tenant}.{self.name}"
+
     def image_for(self, role: str) -> str:
         return self.worker_image if role == "worker" else self.image
 

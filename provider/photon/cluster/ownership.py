@@ -76,7 +76,7 @@ def check_owner(platform: Platform, model: ClusterModel, private: bytes) -> None
     known = known_generation(private)
     if known is None:
         return
-    current = record_generation(platform.records().get(CLUSTERS, _key(model)))
+    current = record_generation(platform.records().get(CLUSTERS, model.record_key))
     if current > known:
         raise changed_elsewhere(model, known, current)
 
@@ -104,17 +104,13 @@ class RecordWriter:
         }
         record = {"tenant": model.tenant, "cluster": model.name, "spec": model.record_spec(),
                   "nodes": record_nodes, "pki": pki.to_json(), GENERATION: current + 1}  # fmt: skip
-        self.platform.records().put(CLUSTERS, _key(model), record)
+        self.platform.records().put(CLUSTERS, model.record_key, record)
         self.generation = current + 1
 
     def check(self, model: ClusterModel) -> int:
         """The record's generation now, which must be the one this state knows: called under
         the platform lock before a host is changed, and before each write."""
-        current = record_generation(self.platform.records().get(CLUSTERS, _key(model)))
+        current = record_generation(self.platform.records().get(CLUSTERS, model.record_key))
         if self.generation is not None and current != self.generation:
             raise changed_elsewhere(model, self.generation, current)
         return current
-
-
-def _key(model: ClusterModel) -> str:
-    return f"{model.tenant}.{model.name}"

@@ -22,7 +22,7 @@ from . import health_memory
 from .guest import GuestSeen, green_boot, parse_report
 from .health import HEALTHY, READY, REPLACED_AT_ONCE
 from .model import ClusterModel
-from .values import node_status
+from .values import node_status, vm_in
 
 if TYPE_CHECKING:
     from ...esxi.inventory import VmInfo
@@ -82,8 +82,7 @@ def _look(
             inventory, node, model.tenant, model.name, name, model.network, guest=seen
         )
         node["status"] = found.status
-        usable = inventory is not None and not isinstance(inventory, DiagnosticError)
-        vm = inventory.vms.get(node["vm_id"]) if usable else None  # type: ignore[union-attr]
+        vm = vm_in(inventory, node["vm_id"])
         if vm is not None and (boot := green_boot(vm)) is not None:
             green[name] = boot
         if found.status in REPLACED_AT_ONCE:

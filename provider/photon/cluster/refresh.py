@@ -23,12 +23,12 @@ from .guest import GuestSeen, boot_key, green_boot
 from .health_memory import HealthMemory, NodeSeen
 from .model import ClusterModel
 from .schema import NODES_TYPE
-from .values import node_status
+from .values import node_status, vm_in
 
 if TYPE_CHECKING:
     from ...esxi.inventory import Inventory, VmInfo
 
-__all__ = ["refresh"]
+__all__ = ["guest_seen", "recall_memory", "refresh"]
 
 Inventories = Mapping[str, "Inventory | DiagnosticError"]
 
@@ -47,12 +47,12 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
         response.new_state = Value.null(state.type)
         return
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
-    memory = _recall(platform, model, response.diagnostics)
+    memory = recall_memory(platform, model, response.diagnostics)
     now = datetime.datetime.now(datetime.UTC)
     seen_now: dict[str, NodeSeen] = {}
     for name, node in nodes.items():
         inventory = inventories.get(node["host"])
-        vm = _vm(inventory, node["vm_id"])
+        vm = vm_in(inventory, node["vm_id"])
         seen = guest_seen(model, memory, name, vm, now)
         found = node_status(inventory, node, tenant, cluster, name, model.network, missing, seen)
         node["status"], node["mac"] = found.status, found.mac or node.get("mac")
@@ -84,7 +84,7 @@ def _gone(platform: Platform, model: ClusterModel, inventories: Inventories) -> 
             if (vm.marks.get("tenant"), vm.marks.get("cluster")) == marks:
                 return False
     try:
-        return platform.records().get(CLUSTERS, f"{model.tenant}.{model.name}") is None
+        return platform.records().get(CLUSTERS, model.record_key) is None
     except DiagnosticError:
         return False  # the records cannot say: keep the cluster, report its nodes lost
 
@@ -110,11 +110,6 @@ def guest_seen(
         green=memory.green.get(name),
         booting_since=booting,
     )
-
-
-def _vm(inventory: Inventory | DiagnosticError | None, vm_id: str) -> VmInfo | None:
-    usable = inventory is not None and not isinstance(inventory, DiagnosticError)
-    return inventory.vms.get(vm_id) if usable else None  # type: ignore[union-attr]
 
 
 def _report_unmanaged(
@@ -177,13 +172,16 @@ def _missing_disks(
     return missing
 
 
-def _recall(
-    platform: Platform, model: ClusterModel, diagnostics: Diagnostics
+def recall_memory(
+    platform: Platform, model: ClusterModel, diagnostics: Diagnostics | None = None
 ) -> HealthMemory | None:
+    """The cluster's health memory; None (said in ``diagnostics``, if given) when the
+    records cannot be read: the nodes are then judged without it."""
     try:
         return health_memory.recall(platform.records(), model.tenant, model.name)
-    except DiagnosticError as exc:  # the nodes' statuses stand without it
-        diagnostics.warning(_NOT_REMEMBERED, f"{exc.diagnostic.detail} {_WITHOUT_MEMORY}")
+    except DiagnosticError as exc:
+        if diagnostics is not None:
+            diagnostics.warning(_NOT_REMEMBERED, f"{exc.diagnostic.detail} {_WITHOUT_MEMORY}")
         return None
 
 

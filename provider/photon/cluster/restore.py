@@ -27,18 +27,17 @@ from ..platform import Platform
 from . import health_memory
 from .guest import Reset, parse_report
 from .health import HEALTHY, HOST_MAINTENANCE, LOST, POWERED_OFF, READY
-from .health_memory import HealthMemory
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel
 from .nodes import ROLES
 from .ownership import RecordWriter
 from .plan import NodePlan
-from .refresh import guest_seen
-from .values import node_status
+from .refresh import guest_seen, recall_memory
+from .values import node_status, vm_in
 
 if TYPE_CHECKING:
-    from ...esxi.inventory import Inventory
+    from ...esxi.inventory import VmInfo
     from ...esxi.session import HostSession
     from .kubernetes.pki import ClusterPki
 
@@ -87,7 +86,8 @@ class Restorer:
                 session, {nodes[n]["vm_id"]: repairs[n] for n in names}, stop
             ),
         )  # fmt: skip
-        self._reset([n for n in node_plan.reset if n in still], model, nodes, stop, response)
+        resets = {n: still[n] for n in node_plan.reset if n in still}
+        self._reset(resets, model, nodes, stop, response)
         for group in self._restore_groups(
             model, [n for n in node_plan.restore if n in still], nodes
         ):
@@ -96,25 +96,26 @@ class Restorer:
 
     def still_unhealthy(
         self, model: ClusterModel, names: tuple[str, ...], nodes: Nodes, response: ApplyResponse
-    ) -> set[str]:
-        """Of ``names``, those the hosts still show unhealthy; a node ready (or booting) again
-        is left as it is (the plan showed it ready, so the state still matches the plan)."""
+    ) -> dict[str, VmInfo | None]:
+        """Of ``names``, those the hosts still show unhealthy, with their VM as just read; a
+        node ready (or booting) again is left as it is (the plan showed it ready, so the
+        state still matches the plan)."""
         if not names:
-            return set()
+            return {}
         inventories = self.platform.read_hosts().inventories
-        memory = self._memory(model)
+        memory = recall_memory(self.platform, model)  # without it: judged as refresh would
         now = datetime.datetime.now(datetime.UTC)
-        still = set()
+        still: dict[str, VmInfo | None] = {}
         for name in names:
             node = nodes[name]
             inventory = inventories.get(node["host"])
-            vm = inventory.vms.get(node["vm_id"]) if inventory is not None else None
+            vm = vm_in(inventory, node["vm_id"])
             found = node_status(
                 inventory, node, model.tenant, model.name, name, model.network,
                 guest=guest_seen(model, memory, name, vm, now),
             )  # fmt: skip
             if found.status not in HEALTHY:
-                still.add(name)
+                still[name] = vm
                 node["status"] = found.status  # as it is now: whether its VM runs
                 continue
             was, node["status"] = node["status"], READY  # as planned; refresh says more
@@ -125,28 +126,22 @@ class Restorer:
             )
         return still
 
-    def _memory(self, model: ClusterModel) -> HealthMemory | None:
-        try:
-            return health_memory.recall(self.platform.records(), model.tenant, model.name)
-        except DiagnosticError:
-            return None  # judged without: a report from before a reset may count again
-
     def _reset(
         self,
-        names: list[str],
+        vms: Mapping[str, VmInfo | None],
         model: ClusterModel,
         nodes: Nodes,
         stop: threading.Event,
         response: ApplyResponse,
     ) -> None:
-        """Reset the nodes' VMs, and remember each reset with the boot id its node reported
-        then: the node is judged anew from the reset on (guest.py)."""
+        """Reset the nodes' VMs (as just read: ``vms``), and remember each reset with the boot
+        id its node reported then: the node is judged anew from the reset on (guest.py)."""
         from ...esxi.vms import reset_vms
 
+        names = list(vms)
         if not names:
             return
-        inventories = self.platform.read_hosts().inventories
-        boots = {n: _report_boot(inventories.get(nodes[n]["host"]), nodes[n]) for n in names}
+        boots = {n: _report_boot(vm) for n, vm in vms.items()}
         self._on_node_vms(
             names, nodes, response,
             lambda session, some: reset_vms(session, [nodes[n]["vm_id"] for n in some], stop),
@@ -255,8 +250,7 @@ class Restorer:
             )
 
 
-def _report_boot(inventory: Inventory | None, node: Mapping[str, Any]) -> str:
-    """The boot id of the node's report now ("" without one)."""
-    vm = inventory.vms.get(node["vm_id"]) if inventory is not None else None
+def _report_boot(vm: VmInfo | None) -> str:
+    """The boot id of the node's report ("" without one)."""
     report = parse_report(vm.guest.get("status")) if vm is not None else None
     return report.boot if report is not None else ""

@@ -29,7 +29,7 @@ from .nodes import Flavor
 from .placement import NodeDemand
 
 if TYPE_CHECKING:
-    from ...esxi.inventory import Inventory, NicInfo
+    from ...esxi.inventory import Inventory, NicInfo, VmInfo
     from .kubernetes.pki import ClusterPki
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "node_demand",
     "node_status",
     "node_vm_name",
+    "vm_in",
     "worker_batches",
 ]  # fmt: skip
 
@@ -97,10 +98,8 @@ def node_status(
     place can work); powered_off, or host_maintenance when its host is in maintenance mode;
     network_lost (its NIC removed, on another port group, or disconnected now or at
     power-on); then, given ``guest``, what its guest says or shows (guest.py)."""
-    if inventory is None or isinstance(inventory, DiagnosticError):
-        return NodeFound(LOST)
-    vm = inventory.vms.get(node["vm_id"])
-    if vm is None:
+    vm = vm_in(inventory, node["vm_id"])
+    if inventory is None or isinstance(inventory, DiagnosticError) or vm is None:
         return NodeFound(LOST)
     vm_name = node_vm_name(tenant, cluster, name)
     marks = (vm.marks.get("tenant"), vm.marks.get("cluster"), vm.marks.get("node"))
@@ -141,6 +140,14 @@ def _network_found(nics: Sequence[NicInfo], network: str, mac: str | None) -> No
     if not nic.start_connected:
         return NodeFound(NETWORK_LOST, "its NIC is set not to connect at power-on", mac)
     return NodeFound(READY, mac=mac)
+
+
+def vm_in(inventory: Inventory | DiagnosticError | None, vm_id: str) -> VmInfo | None:
+    """The VM ``vm_id`` of a host's inventory; None when it is not there or the host did
+    not answer."""
+    if inventory is None or isinstance(inventory, DiagnosticError):
+        return None
+    return inventory.vms.get(vm_id)
 
 
 def has_peers(node: Node, nodes: Mapping[str, dict[str, Any]]) -> bool:
