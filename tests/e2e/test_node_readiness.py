@@ -163,7 +163,7 @@ def test_a_failing_worker_is_reset_and_only_it(sim: Simulator, tf: Terraform) ->
 
 
 def test_still_failing_after_its_reset_the_node_is_replaced(sim: Simulator, tf: Terraform) -> None:
-    health = '    startup_timeout = "3s"'
+    health = '    startup_timeout = "8s"'
     before = apply_cluster(tf, sim, "fail", health=health, wait=False)
     planned = eventually_plan(tf, 2)[1]
     assert planned_nodes(planned)["worker-1"] == ("not_ready", "ready", set())
@@ -174,7 +174,7 @@ def test_still_failing_after_its_reset_the_node_is_replaced(sim: Simulator, tf: 
     assert waiting.code == 0, waiting.output
     assert "Warning: Node worker-1 is still not_ready after its reset" in waiting.flat
 
-    eventually_plan(tf, 2)  # 3s after the reset
+    eventually_plan(tf, 2)  # 8s after the reset
     write_cluster(tf, sim, "fail", health=health)  # now the replacement is waited for
     planned, shown = tf.saved_plan()
     assert planned_nodes(shown) == {"worker-1": ("not_ready", "ready", {"host", "vm_id", "mac"})}
