@@ -206,7 +206,6 @@ def test_a_worker_flavor_change_rolls_the_workers(sim3: Simulator, tf: Terraform
 
 
 def test_a_host_stopping_during_apply_then_convergence_on_the_others(tf: Terraform) -> None:
-    import subprocess
     import time
 
     with Simulator(3, "--method-delay", "CreateVM_Task=2000") as sim:
@@ -215,10 +214,7 @@ def test_a_host_stopping_during_apply_then_convergence_on_the_others(tf: Terrafo
                 p.create_base_disk("images/k8s.vmdk")
         tf.write(provider_block(sim.hosts) + tenant() + cluster(workers=3))
         tf.init()
-        run = subprocess.Popen(
-            ["terraform", "apply", "-auto-approve", "-no-color"], cwd=tf.workdir, env=tf.env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        run = tf.start_apply()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # esx-3 has copied its nodes' disks: now it fails
             with probe(sim["esx-3"]) as p:

@@ -160,17 +160,7 @@ def test_two_applies_on_one_pg_state_never_corrupt_it(tf: Terraform, tmp_path: P
                 )
                 work.init()
                 runs.append(work)
-            procs = [
-                subprocess.Popen(
-                    ["terraform", "apply", "-auto-approve", "-no-color"],
-                    cwd=w.workdir,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
-                for w in runs
-            ]
+            procs = [w.start_apply() for w in runs]
             results = [(p.wait(timeout=120), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
             codes = sorted(code for code, _ in results)
             assert codes[0] == 0, results

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -110,12 +109,7 @@ def test_parallel_applies_on_separate_state_cannot_both_create_a_quota(
             + quota(f"{{ vcpu = {4 + index} }}", tenant_ref='"team-a"')
         )
         other.init()
-        runs.append(
-            subprocess.Popen(
-                ["terraform", "apply", "-auto-approve", "-no-color"],
-                cwd=folder, env=tf.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )
-        )  # fmt: skip
+        runs.append(other.start_apply())
     outputs = [(run.wait(timeout=120), run.stdout.read()) for run in runs]  # type: ignore[union-attr]
     assert sorted(code for code, _ in outputs) == [0, 1, 1], outputs
     for loser in (out for code, out in outputs if code == 1):

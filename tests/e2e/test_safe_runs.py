@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +36,7 @@ def slow_sim() -> Iterator[Simulator]:
 def ctrl_c_during(tf: Terraform, sim: Simulator, after: float) -> tuple[int, str]:
     """``terraform apply`` in a process group of its own, as a terminal runs it, and a
     Ctrl-C to that group ``after`` seconds into the cluster's creation."""
-    command = ["terraform", "apply", "-auto-approve", "-no-color"]
-    proc = subprocess.Popen(
-        command, cwd=tf.workdir, env=tf.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    proc = tf.start_apply(own_group=True)
     assert proc.stdout is not None
     for line in proc.stdout:  # wait for the cluster's creation to begin
         if "photon_k8s_cluster.c: Creating..." in line:
@@ -161,10 +156,7 @@ def test_a_run_whose_lock_is_taken_over_makes_no_more_vms(
     tf.init()
     assert tf.apply().code == 0
     tf.write(hcl + cluster(workers=4, worker_batch_size="1"))  # three batches of one
-    growing = subprocess.Popen(
-        ["terraform", "apply", "-auto-approve", "-no-color"], cwd=tf.workdir, env=tf.env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    growing = tf.start_apply()
     deadline = time.monotonic() + 60
     while "worker-2" not in marked_vms(slow_sim.hosts):  # the first batch is being made
         assert time.monotonic() < deadline and growing.poll() is None

@@ -96,6 +96,16 @@ class Terraform:
     def apply(self, *args: str) -> Result:
         return self.run("apply", "-auto-approve", "-no-color", *args)
 
+    def start_apply(self, *, own_group: bool = False) -> subprocess.Popen[str]:
+        """``terraform apply`` running in the background, its output (stderr too) on its
+        stdout; ``own_group``: in a process group of its own, as a terminal runs it (so a
+        Ctrl-C can be sent to the whole group)."""
+        return subprocess.Popen(
+            ["terraform", "apply", "-auto-approve", "-no-color"], cwd=self.workdir,
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=own_group,
+        )  # fmt: skip
+
     def plan(self, *args: str) -> Result:
         """``plan -detailed-exitcode``: 0 no changes, 1 error, 2 changes."""
         return self.run("plan", "-detailed-exitcode", "-no-color", *args)
