@@ -7,22 +7,12 @@ from __future__ import annotations
 import threading
 
 from provider.esxi.tasks import Graced
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 def test_a_graced_stop_takes_effect_only_after_its_grace() -> None:
-    stop, clock = threading.Event(), Clock()
-    graced = Graced(stop, 120.0, clock, clock.sleep)
+    stop, clock = threading.Event(), FakeClock()
+    graced = Graced(stop, 120.0, clock.monotonic, clock.sleep)
     assert not graced.is_set() and graced.wait(0.0) is False  # no stop: nothing to do
     stop.set()
     assert graced.wait(0.5) is False  # stopped: the tasks begun are still waited for
@@ -32,7 +22,7 @@ def test_a_graced_stop_takes_effect_only_after_its_grace() -> None:
 
 
 def test_without_a_grace_it_is_the_stop_itself() -> None:
-    stop, clock = threading.Event(), Clock()
-    graced = Graced(stop, 0.0, clock, clock.sleep)
+    stop, clock = threading.Event(), FakeClock()
+    graced = Graced(stop, 0.0, clock.monotonic, clock.sleep)
     stop.set()
     assert graced.wait(0.5) is True and clock.now == 100.0  # no sleep once it holds

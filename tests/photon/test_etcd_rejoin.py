@@ -11,6 +11,7 @@ import pytest
 
 from provider.photon.cluster.kubernetes import etcd_rejoin
 from provider.photon.cluster.kubernetes.etcd_rejoin import EtcdError, decide, rejoin
+from tests.support.clock import FakeClock
 
 URL = "https://127.0.0.12:2380"
 DEAD = {"ID": "11", "name": "prod-etcd-2", "peerURLs": [URL], "clientURLs": ["x"]}
@@ -54,19 +55,6 @@ class FakeGateway:
             raise EtcdError("etcdserver: unhealthy cluster")
         self.listed.append({"ID": "99", "peerURLs": [peer_url]})
         return "99"
-
-
-class FakeClock:
-    """Stands in for the ``time`` module: sleeping moves the clock, and takes no time."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_add_is_retried_until_the_cluster_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
