@@ -55,7 +55,7 @@ type guests struct {
 	behaviours guestBehaviours
 	mu         sync.Mutex
 	boots      map[string]*guestBoot // by VM moid
-	configs    map[string]string     // extraConfig as last told to watchers, by VM moid
+	configs    map[string]int        // how many extraConfig options watchers were told of, by VM
 }
 
 type guestBoot struct {
@@ -69,7 +69,7 @@ type guestBoot struct {
 // again) sees it told, as on ESXi, where the change is in the update stream at once.
 func playGuests(after time.Duration, report bool, behaviours guestBehaviours, next http.Handler) http.Handler {
 	g := &guests{after: after, report: report, behaviours: behaviours,
-		boots: map[string]*guestBoot{}, configs: map[string]string{}}
+		boots: map[string]*guestBoot{}, configs: map[string]int{}}
 	go func() {
 		for range time.Tick(50 * time.Millisecond) {
 			g.tick()
@@ -99,10 +99,16 @@ func (g *guests) tick() {
 }
 
 // tellExtraConfig keeps the last value of each key (as ESXi does) and tells watchers of a
-// change that nobody told them of. A VM is first only looked at: it may still be being made
+// change that nobody told them of: vcsim appends each option set (setOption tells its own),
+// so a count that grew is a change. A VM is first only looked at: it may still be being made
 // (vcsim fills its extraConfig outside any lock this tick could take).
 func (g *guests) tellExtraConfig(vm *simulator.VirtualMachine) {
 	if vm.Config == nil {
+		return
+	}
+	told, known := g.configs[vm.Self.Value]
+	g.configs[vm.Self.Value] = len(vm.Config.ExtraConfig)
+	if !known || told == len(vm.Config.ExtraConfig) {
 		return
 	}
 	options, seen := []types.BaseOptionValue{}, map[string]int{}
@@ -115,33 +121,20 @@ func (g *guests) tellExtraConfig(vm *simulator.VirtualMachine) {
 		seen[key] = len(options)
 		options = append(options, option)
 	}
-	text := fingerprint(options)
-	old, known := g.configs[vm.Self.Value]
-	g.configs[vm.Self.Value] = text
-	duplicates := len(options) != len(vm.Config.ExtraConfig)
-	if !known || (old == text && !duplicates) {
-		return
-	}
-	if duplicates {
-		vm.Config.ExtraConfig = options
-	}
-	simulator.Map.Update(vm, []types.PropertyChange{{Name: "config.extraConfig", Val: vm.Config.ExtraConfig}})
+	vm.Config.ExtraConfig = options
+	g.tell(vm)
 }
 
-func fingerprint(options []types.BaseOptionValue) string {
-	var b strings.Builder
-	for _, option := range options {
-		value := option.GetOptionValue()
-		fmt.Fprintf(&b, "%s=%v\n", value.Key, value.Value)
-	}
-	return b.String()
+// tell gives watchers the VM's extraConfig as it is now.
+func (g *guests) tell(vm *simulator.VirtualMachine) {
+	g.configs[vm.Self.Value] = len(vm.Config.ExtraConfig)
+	simulator.Map.Update(vm, []types.PropertyChange{{Name: "config.extraConfig", Val: vm.Config.ExtraConfig}})
 }
 
 // playBoot follows a node VM's boots: at power-on its Tools are not running yet (gray);
 // after g.after the guest comes up as its behaviour says.
 func (g *guests) playBoot(vm *simulator.VirtualMachine) {
-	marks := extraConfig(vm)
-	if marks["photon.node"] == "" || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+	if option(vm, "photon.node") == "" || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 		delete(g.boots, vm.Self.Value)
 		return
 	}
@@ -159,7 +152,7 @@ func (g *guests) playBoot(vm *simulator.VirtualMachine) {
 	behaviour, named := g.behaviours[vm.Name]
 	if !named {
 		behaviour = guestReady
-		if !g.report || marks["photon.reports"] == "" {
+		if !g.report || option(vm, "photon.reports") == "" {
 			behaviour = guestSilent
 		}
 	}
@@ -174,31 +167,36 @@ func (g *guests) playBoot(vm *simulator.VirtualMachine) {
 	reasons := map[string]string{guestReady: "", guestFailing: "kubelet: unhealthy for 30s (simulated)",
 		guestFailed: "cloud-init: runcmd failed (simulated)"}
 	report, _ := json.Marshal(map[string]string{"phase": behaviour, "reason": reasons[behaviour],
-		"version": marks["photon.version"], "boot": randomID()})
-	setOption(vm, statusKey, string(report))
+		"version": option(vm, "photon.version"), "boot": randomID()})
+	g.setOption(vm, statusKey, string(report))
 }
 
-func extraConfig(vm *simulator.VirtualMachine) map[string]string {
-	values := map[string]string{}
+// option is the value of one extraConfig key ("" when it is not set).
+func option(vm *simulator.VirtualMachine, key string) string {
 	if vm.Config == nil {
-		return values
+		return ""
 	}
-	for _, option := range vm.Config.ExtraConfig {
-		value := option.GetOptionValue()
-		values[value.Key] = fmt.Sprint(value.Value)
-	}
-	return values
-}
-
-// setOption sets one extraConfig key as a guest's "info-set" does; the next tick tells it.
-func setOption(vm *simulator.VirtualMachine, key, value string) {
-	for _, option := range vm.Config.ExtraConfig {
-		if option.GetOptionValue().Key == key {
-			option.GetOptionValue().Value = value
-			return
+	for _, o := range vm.Config.ExtraConfig {
+		if value := o.GetOptionValue(); value.Key == key {
+			return fmt.Sprint(value.Value)
 		}
 	}
-	vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &types.OptionValue{Key: key, Value: value})
+	return ""
+}
+
+// setOption sets one extraConfig key as a guest's "info-set" does, and tells watchers.
+func (g *guests) setOption(vm *simulator.VirtualMachine, key, value string) {
+	found := false
+	for _, o := range vm.Config.ExtraConfig {
+		if o.GetOptionValue().Key == key {
+			o.GetOptionValue().Value = value
+			found = true
+		}
+	}
+	if !found {
+		vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &types.OptionValue{Key: key, Value: value})
+	}
+	g.tell(vm)
 }
 
 func setTools(vm *simulator.VirtualMachine, heartbeat types.ManagedEntityStatus, running types.VirtualMachineToolsRunningStatus) {
