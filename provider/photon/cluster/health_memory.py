@@ -142,18 +142,22 @@ def remember_resets(
     records: RecordStore, tenant: str, cluster: str, resets: Mapping[str, Reset]
 ) -> None:
     """Add the resets apply just made (under the platform lock: refresh writes here too)."""
-    stored = recall(records, tenant, cluster)
-    _write(
-        records, tenant, cluster, dataclasses.replace(stored, resets={**stored.resets, **resets})
-    )
+    _add(records, tenant, cluster, "resets", resets)
 
 
 def remember_green(
     records: RecordStore, tenant: str, cluster: str, green: Mapping[str, tuple[str, str]]
 ) -> None:
     """Add where nodes' Tools were seen green (apply, once the nodes it made are up)."""
+    _add(records, tenant, cluster, "green", green)
+
+
+def _add(
+    records: RecordStore, tenant: str, cluster: str, table: str, entries: Mapping[str, Any]
+) -> None:
+    """Entries added to one table of the stored memory; written only if that changes it."""
     stored = recall(records, tenant, cluster)
-    memory = dataclasses.replace(stored, green={**stored.green, **green})
+    memory = dataclasses.replace(stored, **{table: {**getattr(stored, table), **entries}})
     if memory != stored:
         _write(records, tenant, cluster, memory)
 
