@@ -32,6 +32,7 @@ __all__ = [
     "destroy_vms",
     "first_nic",
     "power_on_vms",
+    "remove_folders",
     "reset_vms",
 ]
 
@@ -332,7 +333,7 @@ def destroy_vms(
             if error is not None and action == "Destroy_Task":
                 outcome[moid] = as_error(session, error)
     gone = {f for m, fs in folders.items() if outcome.get(m) is None for f in fs}
-    _remove_folders(session, sorted(gone), stop)
+    remove_folders(session, sorted(gone), stop)
     return {moid: outcome.get(moid) for moid in moids}
 
 
@@ -355,8 +356,9 @@ def _folders(session: HostSession, vms: list[vim.VirtualMachine]) -> dict[str, s
     return folders
 
 
-def _remove_folders(session: HostSession, folders: list[str], stop: threading.Event | None) -> None:
-    """Best effort: a folder left behind holds only logs, and is reported by nothing."""
+def remove_folders(session: HostSession, folders: list[str], stop: threading.Event | None) -> None:
+    """Best effort, a folder that is not there is fine: one left behind holds only logs (or
+    the disk of a VM an interrupted run never made), and is reported by nothing."""
     content = session.content
     with translated(session.name):
         datacenter = content.rootFolder.childEntity[0]

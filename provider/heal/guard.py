@@ -3,7 +3,8 @@
 The healer applies without a person, so it must apply only what the health policy decided:
 every change an in-place update of a ``photon_k8s_cluster`` whose only differences are inside
 ``nodes``, each a node that was not ready coming back as ``ready`` either with a new VM (host,
-vm_id and mac unknown: replaced) or with the same VM (powered on, its NIC repaired, or reset).
+vm_id and mac unknown: replaced) or with the same VM (powered on, its NIC repaired, or reset),
+or a leftover VM of an interrupted run (``worker-2@esx-1/vm-9``, status ``leftover``) removed.
 Anything else — a config change nobody applied, a create, a delete, a replace, a move, an
 import, a tenant or quota change, a healthy node touched — refuses the whole plan, and the
 refusal names the address and the attribute, never a value (values may be secrets).
@@ -19,6 +20,7 @@ __all__ = ["CLUSTER_TYPE", "Restoration", "Verdict", "judge"]
 
 CLUSTER_TYPE = "photon_k8s_cluster"
 _READY = "ready"
+_LEFTOVER = "leftover"  # a VM with a cluster's marks that is none of its nodes
 _NODE_KEEPS = ("role", "ip")  # a restored node is the same node: same name, role and address
 _VM_KEYS = ("host", "vm_id", "mac")  # unknown together when the node gets a new VM
 # Same VM, put right: powered on, its NIC repaired, or reset (a hung or not ready guest).
@@ -39,7 +41,7 @@ class Restoration:
     role: str
     host: str  # where the node was
     seen: str  # its status before: lost, powered_off, network_lost, ...
-    action: str  # "replace" (new VM), "power_on", "repair" or "reset" (same VM)
+    action: str  # "replace" (new VM), "power_on", "repair", "reset" (same VM), "remove_leftover"
 
 
 @dataclass
@@ -98,7 +100,9 @@ def _judge_cluster(address: str, change: Mapping[str, Any], verdict: Verdict) ->
         verdict.refusals.append(f"{address}: nodes would be planned anew")
         return
     for node in sorted(set(nodes_before) | set(nodes_after)):
-        if node not in nodes_after:
+        if node not in nodes_after and nodes_before[node].get("status") == _LEFTOVER:
+            verdict.restorations.append(_restoration(address, before, node, "remove_leftover"))
+        elif node not in nodes_after:
             verdict.refusals.append(f'{address}: nodes["{node}"] would be removed')
         elif node not in nodes_before:
             verdict.refusals.append(f'{address}: nodes["{node}"] would be added')
@@ -141,6 +145,11 @@ def _judge_node(
         action = _IN_PLACE[seen]
     else:
         return f"{path}: a {seen} node cannot be put right on the same VM"
+    return _restoration(address, cluster, node, action)
+
+
+def _restoration(address: str, cluster: Mapping[str, Any], node: str, action: str) -> Restoration:
+    before = cluster["nodes"][node]
     return Restoration(
         address=address,
         tenant=str(cluster.get("tenant") or ""),
@@ -148,7 +157,7 @@ def _judge_node(
         node=node,
         role=str(before.get("role") or ""),
         host=str(before.get("host") or ""),
-        seen=seen,
+        seen=str(before.get("status") or ""),
         action=action,
     )
 

@@ -139,20 +139,26 @@ def test_disabled_health_only_reports(sim3: Simulator, tf: Terraform) -> None:
     assert nodes(tf)["worker-1"]["status"] == "lost"  # reported in the state
 
 
-def test_an_unmanaged_vm_with_the_marks_is_reported_and_left(
+def test_a_vm_with_the_marks_that_no_run_made_is_planned_for_removal(
     sim3: Simulator, tf: Terraform
 ) -> None:
     apply_cluster(tf, sim3)
     with probe(sim3["esx-2"]) as p:
-        p.create_vm(p.pool("photon-tenant-team-a"), "stray",
-                    marks={"tenant": "team-a", "cluster": "prod", "node": "worker-9"})  # fmt: skip
-    plan = tf.plan()
-    assert plan.code == 0
-    assert "Warning: Unmanaged VM with the marks of cluster team-a/prod" in plan.flat
-    assert "VM stray" in plan.flat
-    assert tf.apply().code == 0
+        marks = {"tenant": "team-a", "cluster": "prod", "node": "worker-9"}
+        stray = p.create_vm(p.pool("photon-tenant-team-a"), "stray", marks=marks)
+    planned, shown = tf.saved_plan()
+    assert planned.code == 2, planned.output
+    assert "Warning: Leftover VM stray of cluster team-a/prod" in planned.flat
+    key = f"worker-9@esx-2/{stray._moId}"
+    assert f'The plan removes it, as nodes["{key}"]' in planned.flat
+    assert (
+        shown is not None
+        and key not in planned_change(shown, "photon_k8s_cluster.c")["after"]["nodes"]
+    )
+    assert tf.run("apply", "-no-color", "saved.tfplan").code == 0
     with probe(sim3["esx-2"]) as p:
-        assert "stray" in p.vms()
+        assert "stray" not in p.vms()
+    assert tf.plan().code == 0
 
 
 def test_no_room_on_the_surviving_hosts_is_said_at_plan(sim3: Simulator, tf: Terraform) -> None:

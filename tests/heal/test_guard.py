@@ -114,6 +114,16 @@ ACCEPTED = {
         ),
         [("w1", "replace", "never_ready")],
     ),
+    "a leftover VM of an interrupted run removed": (
+        plan(
+            cluster_change(
+                {"w1": node(), "w1@esx-2/vm-7": node("leftover", "esx-2", "vm-7")},
+                {"w1": node()},
+                {"w1": {}},
+            )
+        ),
+        [("w1@esx-2/vm-7", "remove_leftover", "leftover")],
+    ),
     "an output unknown after the restoration": (
         plan(LOST_REPLACED, output_changes={"ids": {"actions": ["update"], "after_unknown": True}}),
         [("w1", "replace", "lost")],

@@ -26,15 +26,16 @@ from ...bridge.diagnostics import DiagnosticError
 from ...bridge.notation import parse_duration
 from ..platform import Platform
 from ..quota_admission import admitted
-from ..records import CLUSTERS
+from ..records import CLUSTERS, encode
 from . import health_memory
 from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
+from .leftovers import intent_of, leftovers_in, sort_leftovers, stray_key
 from .model import ClusterModel
 from .nodes import node_number
-from .ownership import RecordWriter, check_owner, with_generation
-from .plan import NodePlan, Observed, node_plan_at_apply, plan_nodes, with_node_plan
+from .ownership import CREATING, RecordWriter, check_owner, record_generation
+from .plan import NodePlan, node_plan_at_apply, with_node_plan
 from .readiness import wait_until_ready
 from .restore import Restorer
 from .schema import NODES_TYPE
@@ -61,20 +62,63 @@ class ClusterApply:
         pki = make_cluster_pki(model.name)
         writer = RecordWriter(self.platform, b"", creating=True)
         nodes: Nodes = {}
-        node_plan = plan_nodes(None, model, Observed(), model.health, _now())
         try:
             with self.timeout(model, "create") as stop:
+                pki = self._take_over(model, writer, nodes, stop) or pki
+                node_plan = NodePlan(add=tuple(n for n in model.desired if n.name not in nodes))
                 self.converge(model, pki, node_plan, nodes, writer, stop, response)
                 self.wait(model, list(nodes), nodes, stop, response)
                 self._spare_the_control_plane(model, nodes, response)
+        except DiagnosticError as exc:
+            response.diagnostics.add(exc.diagnostic)
         finally:  # whatever happened, the nodes that exist are in the state
-            private = json.dumps({"pki": pki.to_json()}).encode()
-            response.private = with_generation(private, writer.generation)
+            response.private = writer.remembered(json.dumps({"pki": pki.to_json()}).encode())
             # A create that made nothing (refused by the quota, say) leaves no state, so
             # no tainted cluster waits to be replaced, or blocks `terraform destroy`.
             response.new_state = (
                 self.state(planned, pki, nodes) if nodes else Value.null(planned.type)
             )
+
+    def _take_over(
+        self, model: ClusterModel, writer: RecordWriter, nodes: Nodes, stop: threading.Event
+    ) -> ClusterPki | None:
+        """An interrupted create of this cluster (its record still says ``creating``): the
+        VMs it finished for the nodes wanted now are adopted into ``nodes``, with the secrets
+        they were made with; everything else it left is removed. None when there was no
+        such create, or it was for another spec (then nothing is adopted)."""
+        from .kubernetes.pki import ClusterPki
+
+        records = self.platform.records()
+        with records.locked(f"take over the create of {model.tenant}/{model.name}"):
+            record = records.get(CLUSTERS, model.record_key)
+            if record is None or not record.get(CREATING):
+                return None
+            inventories = self.platform.read_hosts().inventories
+            leftovers = leftovers_in(inventories, model.tenant, model.name, {})
+            same = record.get("spec") == json.loads(encode(model.record_spec()))
+            found = sort_leftovers({}, lambda _: False, leftovers if same else (), record)
+            wanted = {n.name: (n.role, n.ip) for n in model.desired}
+            adopted = {
+                name: {**entry, "status": READY}
+                for name, entry in found.adopted.items()
+                if wanted.get(name) == (entry["role"], entry["ip"])
+            }
+            strays = {
+                stray_key(v): {"host": v.host, "vm_id": v.vm_id}
+                for v in leftovers
+                if adopted.get(v.node, {}).get("vm_id") != v.vm_id
+            }
+            self._remove_strays(model, strays, stop)
+            self.hosts.clear_unfinished(intent_of(record), stop)
+            writer.generation = record_generation(record)
+            nodes.update(adopted)
+            return ClusterPki.from_json(record["pki"]) if adopted else None
+
+    def _remove_strays(self, model: ClusterModel, strays: Nodes, stop: threading.Event) -> None:
+        names = list(strays)
+        for error in self.hosts.destroy(model.tenant, model.name, names, strays, stop).values():
+            if error is not None:
+                raise error
 
     @staticmethod
     def _spare_the_control_plane(
@@ -136,8 +180,7 @@ class ClusterApply:
         except DiagnosticError as exc:  # the record moved on elsewhere: nothing more is done
             response.diagnostics.add(exc.diagnostic)
         finally:  # whatever happened, the nodes that exist are in the state
-            private = with_node_plan(request.planned_private, None)
-            response.private = with_generation(private, writer.generation)
+            response.private = writer.remembered(with_node_plan(request.planned_private, None))
             response.new_state = self.state(request.planned_state, pki, nodes)
 
     def converge(
@@ -187,12 +230,15 @@ class ClusterApply:
             # VM of this cluster is an error.
             writer.check(model)
             self.hosts.refuse_leftovers(model, add, self.platform.read_hosts().inventories)
+            self.hosts.clear_unfinished(writer.intent, stop)
             records = self.platform.records()
             for batch in worker_batches(add, model.worker_batch_size):
                 # Fencing before the hosts are written: a run whose lock was taken over
                 # (paused past its expiry, say) makes no more VMs.
                 records.confirm_lock()
-                made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop)
+                made, errors = self.hosts.create_nodes(
+                    model, pki, batch, nodes, stop, writer.intend(model, pki, nodes)
+                )
                 nodes.update(made)  # recorded even when a later step failed
                 for error in errors:
                     response.diagnostics.add(error.diagnostic)
@@ -224,7 +270,9 @@ class ClusterApply:
             purpose = f"roll {name} of cluster {tenant}/{cluster}"
             try:
                 with admitted(self.platform, tenant, demand_of([node], model.flavors), purpose):
-                    made, errors = self.hosts.create_nodes(model, pki, [node], nodes, stop)
+                    made, errors = self.hosts.create_nodes(
+                        model, pki, [node], nodes, stop, writer.intend(model, pki, nodes)
+                    )
                     nodes.update(made)
                     writer.write(model, pki, nodes)
             except DiagnosticError as exc:
@@ -268,6 +316,9 @@ class ClusterApply:
             )
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
+            with self.timeout(prior, "delete") as stop:
+                intent = intent_of(records.get(CLUSTERS, prior.record_key))
+                self.hosts.clear_unfinished(intent, stop)
             records.remove(CLUSTERS, prior.record_key)
             health_memory.forget(records, tenant, name)
         response.new_state = Value.null(response.new_state.type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...bridge.cty import Path
@@ -15,6 +15,7 @@ from ..names import pool_name
 from ..platform import Platform
 from .guest import REPORTS_MARK
 from .kubernetes.spec import Node
+from .leftovers import unfinished
 from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
 from .values import POWERED_OFF, READY, b64, has_peers, node_demand, node_vm_name
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from ...esxi.vms import VmSpec
     from .kubernetes.pki import ClusterPki
 
-__all__ = ["ClusterHosts"]
+__all__ = ["ClusterHosts", "Intent"]
+
+Intent = dict[str, dict[str, Any]]  # VM name -> node, role, ip, host, datastore
 
 
 class ClusterHosts:
@@ -39,12 +42,15 @@ class ClusterHosts:
         batch: list[Node],
         existing: Mapping[str, dict[str, Any]],
         stop: threading.Event,
+        intend: Callable[[Intent], None],
         *,
         restoring: bool = False,
     ) -> tuple[dict[str, dict[str, Any]], list[DiagnosticError]]:
-        """The nodes that now exist, and what went wrong. ``restoring``: the nodes replace
-        lost ones in a running cluster, so their VMs get a new name (the remnant may still
-        exist) and their bootstrap data joins the cluster instead of founding it."""
+        """The nodes that now exist, and what went wrong. ``intend`` is told which VMs are
+        about to be made, where, before any is (it records them: leftovers.py).
+        ``restoring``: the nodes replace lost ones in a running cluster, so their VMs get a
+        new name (the remnant may still exist) and their bootstrap data joins the cluster
+        instead of founding it."""
         from ...esxi.vms import create_vms
 
         inventories = self.platform.read_hosts().inventories  # a silent host gets no node
@@ -52,6 +58,7 @@ class ClusterHosts:
         where = self._place(model, batch, existing, rooms)
         specs_by_host: dict[str, list[VmSpec]] = {}
         by_vm_name: dict[str, Node] = {}
+        intent: Intent = {}
         for node in batch:
             host = where[node.name]
             pool = inventories[host].child_named(pool_name(model.tenant)).moid  # type: ignore[union-attr]
@@ -59,6 +66,9 @@ class ClusterHosts:
             vm = _vm_spec(model, pki, node, pool, datastores[host], restoring, joining)
             specs_by_host.setdefault(host, []).append(vm)
             by_vm_name[vm.name] = node
+            intent[vm.name] = {"node": node.name, "role": node.role, "ip": node.ip,
+                               "host": host, "datastore": vm.datastore}  # fmt: skip
+        intend(intent)
 
         def make(session: HostSession) -> dict[str, Any]:
             return create_vms(session, specs_by_host[session.name], stop)
@@ -181,9 +191,20 @@ class ClusterHosts:
                         "Leftover VM of this cluster",
                         f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
                         f"{marks['node']} of cluster {model.tenant}/{model.name} but is not in "
-                        "Terraform's state (left by an interrupted run, or made by hand). "
-                        "Delete it, then apply again.",
+                        "Terraform's state. A refresh adopts it or plans its removal: run "
+                        "`terraform apply` again, without -refresh=false. (If the cluster has "
+                        "no platform record, no run of ours can tell it is finished: delete "
+                        "it.)",
                     )
+
+    def clear_unfinished(self, intent: Intent, stop: threading.Event) -> None:
+        """Remove the folders of VMs an interrupted run meant to make and never made (the
+        record's stale intent): they may hold a copied disk that nothing else would remove.
+        Called under the platform lock, so no run is making them now."""
+        from ...esxi.vms import remove_folders
+
+        folders = unfinished(intent, self.platform.read_hosts().inventories)
+        self.platform.on_hosts(folders, lambda s: remove_folders(s, folders[s.name], stop))
 
     def destroy(
         self,

@@ -64,5 +64,6 @@ def node_changes(desired: Sequence[Node], existing: Mapping[str, object]) -> Nod
 
 
 def node_number(name: str) -> int:
-    """The ordinal at the end of a node's name (``worker-12`` -> 12)."""
-    return int(name.rsplit("-", 1)[1])
+    """The ordinal at the end of a node's name (``worker-12`` -> 12; a stray VM's entry
+    ``worker-12@host/vm-id``: its node's)."""
+    return int(name.split("@", 1)[0].rsplit("-", 1)[1])

@@ -1,7 +1,8 @@
 """Refresh of photon_k8s_cluster: every node's status from one inventory read per host.
 
 Each node gets its status (the drift guide's table, ``values.node_status``) and a warning
-says what is wrong; VMs with the cluster's marks that are none of its nodes are reported;
+says what is wrong; VMs with the cluster's marks that are none of its nodes are adopted as
+the nodes an interrupted run finished, or kept as strays the plan removes (leftovers.py);
 and the time each unhealthy node was first seen so goes to the platform records, for the
 grace period, with the resets made and where Tools were seen running (``health_memory``),
 which also tell how each guest is judged (``guest.py``).
@@ -21,6 +22,7 @@ from ..records import CLUSTERS
 from . import health_memory
 from .guest import GuestSeen, boot_key, green_boot
 from .health_memory import HealthMemory, NodeSeen
+from .leftovers import Leftover, is_stray, leftovers_in, sort_leftovers
 from .model import ClusterModel
 from .schema import NODES_TYPE
 from .values import node_status, vm_in
@@ -36,7 +38,8 @@ Inventories = Mapping[str, "Inventory | DiagnosticError"]
 def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     model = ClusterModel.decode(state)
     tenant, cluster = model.tenant, model.name
-    nodes = {n: v.as_dict() for n, v in (model.nodes or {}).items()}
+    # Strays are found afresh each time: one removed meanwhile is gone from the map.
+    nodes = {n: v.as_dict() for n, v in (model.nodes or {}).items() if not is_stray(n)}
     inventories = platform.inventories(platform.host_names)
     if _gone(platform, model, inventories):
         response.diagnostics.warning(
@@ -46,6 +49,7 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
         )
         response.new_state = Value.null(state.type)
         return
+    strays = _sort_leftovers(platform, model, inventories, nodes, response.diagnostics)
     missing = _missing_disks(platform, inventories, nodes, response.diagnostics)
     memory = recall_memory(platform, model, response.diagnostics)
     now = datetime.datetime.now(datetime.UTC)
@@ -67,7 +71,8 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
                 f"On {node['host']}, {found.why}. The plan shows what is done about it "
                 "(see the drift guide for each status).",
             )
-    _report_unmanaged(model, inventories, nodes, response.diagnostics)
+    _report_down(inventories, response.diagnostics)
+    nodes.update(strays)
     if memory is not None:
         _remember(platform, model, memory, seen_now, now, response.diagnostics)
     response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
@@ -112,34 +117,71 @@ def guest_seen(
     )
 
 
-def _report_unmanaged(
+def _sort_leftovers(
+    platform: Platform,
     model: ClusterModel,
     inventories: Inventories,
-    nodes: Mapping[str, dict[str, Any]],
+    nodes: dict[str, dict[str, Any]],
     diagnostics: Diagnostics,
-) -> None:
-    """VMs with the cluster's marks that are none of its nodes; and hosts that do not answer."""
+) -> dict[str, dict[str, Any]]:
+    """Adopt into ``nodes`` the VMs an interrupted run finished for them; return the other
+    VMs with the cluster's marks as strays (leftovers.py). The record is read only when
+    there are such VMs."""
+    leftovers = leftovers_in(inventories, model.tenant, model.name, nodes)
+    if not leftovers:
+        return {}
+    try:
+        record = platform.records().get(CLUSTERS, model.record_key)
+    except DiagnosticError as exc:  # without it, nothing can be told finished
+        names = ", ".join(f"{v.vm_name} on {v.host}" for v in leftovers)
+        diagnostics.warning(
+            f"Leftover VMs of cluster {model.tenant}/{model.name} left for now",
+            f"{names} carry the cluster's marks but are not its nodes. {exc.diagnostic.detail} "
+            "Once the records can be read, the VMs an interrupted run finished are adopted "
+            "and the others planned for removal.",
+        )
+        return {}
+
+    def present(name: str) -> bool:
+        return vm_in(inventories.get(nodes[name]["host"]), nodes[name]["vm_id"]) is not None
+
+    found = sort_leftovers(nodes, present, leftovers, record)
+    vms = {(v.host, v.vm_id): v for v in leftovers}
     tenant, cluster = model.tenant, model.name
-    # VM ids are per host (each standalone host counts its own vm-N): match both.
-    known = {(node["host"], node["vm_id"]) for node in nodes.values()}
+    for name, entry in found.adopted.items():
+        vm = vms[(entry["host"], entry["vm_id"])]
+        diagnostics.warning(
+            f"Node {name} of cluster {tenant}/{cluster}: VM {vm.vm_name} adopted",
+            f"VM {vm.vm_name} ({vm.vm_id}) on {vm.host} was made for {name} by a run that was "
+            "interrupted before Terraform saved its state; it is that node now.",
+        )
+    for key, entry in found.strays.items():
+        vm = vms[(entry["host"], entry["vm_id"])]
+        diagnostics.warning(
+            f"Leftover VM {vm.vm_name} of cluster {tenant}/{cluster}",
+            f"VM {vm.vm_name} ({vm.vm_id}) on {vm.host} carries the marks of node {vm.node} "
+            f"but is not that node ({_why_stray(vm, nodes)}). The plan removes it, as "
+            f'nodes["{key}"].',
+        )
+    nodes.update(found.adopted)
+    return found.strays
+
+
+def _why_stray(vm: Leftover, nodes: Mapping[str, dict[str, Any]]) -> str:
+    if not vm.running:
+        return "powered off: it was never finished"
+    if vm.node in nodes:
+        return f"the node is VM {nodes[vm.node]['vm_id']} on {nodes[vm.node]['host']}"
+    return "no platform record says a run of this cluster made it"
+
+
+def _report_down(inventories: Inventories, diagnostics: Diagnostics) -> None:
     for host, inventory in inventories.items():
         if isinstance(inventory, DiagnosticError):
             diagnostics.warning(
                 f"Host {host} unreachable: its nodes are reported lost",
                 inventory.diagnostic.detail,
             )
-            continue
-        for vm in inventory.vms.values():
-            marks = vm.marks
-            ours = (marks.get("tenant"), marks.get("cluster")) == (tenant, cluster)
-            if ours and (host, vm.moid) not in known:
-                diagnostics.warning(
-                    f"Unmanaged VM with the marks of cluster {tenant}/{cluster}",
-                    f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
-                    f"{marks.get('node', '?')} but is not one of the cluster's nodes "
-                    "(left by an interrupted run, replaced while its host was away, "
-                    "or made by hand). It is left alone: delete it if it is not needed.",
-                )
 
 
 def _missing_disks(

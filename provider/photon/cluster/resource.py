@@ -39,7 +39,7 @@ from .apply import ClusterApply
 from .hosts import ClusterHosts
 from .importing import import_cluster
 from .model import ClusterModel
-from .ownership import with_generation
+from .ownership import new_owner, with_ownership
 from .plan import plan_nodes, with_node_plan
 from .plan_checks import PlanChecks
 from .refresh import refresh
@@ -158,7 +158,7 @@ class ClusterResource(Resource):
             planned = Value.from_python(self.schema.value_type(), state)
             response.states.append(self.apply.state(planned, pki, state["nodes"]))
             private = json.dumps({"pki": pki.to_json()}).encode()
-            response.private = with_generation(private, generation)
+            response.private = with_ownership(private, generation, new_owner())
 
 
 def _with_defaults(request: PlanRequest, planned: Value) -> Value:

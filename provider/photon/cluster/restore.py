@@ -217,15 +217,23 @@ class Restorer:
                 nodes[name]["vm_id"] = ""  # gone: not a remnant to destroy again
         lost = {n: nodes.pop(n) for n in names}
         batch = [Node(n, v["role"], v["ip"]) for n, v in lost.items()]
-        made, errors = self.hosts.create_nodes(model, pki, batch, nodes, stop, restoring=True)
-        nodes.update(made)
-        for name, old in lost.items():
-            if name not in made:
-                nodes[name] = old  # not replaced: keep tracking the old one
-            elif old["vm_id"]:
-                self._destroy_remnant(model, name, old, stop, response)
+        # Under the lock from the intent to the record of what was made: a run that holds
+        # the lock and finds an intent knows its maker was interrupted (leftovers.py).
         with self.platform.records().locked(f"restore nodes of {model.tenant}/{model.name}"):
+            writer.check(model)
+            self.hosts.clear_unfinished(writer.intent, stop)
+            intend = writer.intend(model, pki, {**lost, **nodes})
+            made, errors = self.hosts.create_nodes(
+                model, pki, batch, nodes, stop, intend, restoring=True
+            )
+            nodes.update(made)
+            for name, old in lost.items():
+                if name not in made:
+                    nodes[name] = old  # not replaced: keep tracking the old one
             writer.write(model, pki, nodes)
+        for name, old in lost.items():
+            if name in made and old["vm_id"]:
+                self._destroy_remnant(model, name, old, stop, response)
         for failure in errors:
             response.diagnostics.add(failure.diagnostic)
         failed = bool(errors) or any(error is not None for error in gone.values())

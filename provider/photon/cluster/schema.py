@@ -79,7 +79,9 @@ _NODE = NestedAttributes(
             STRING,
             "`ready`, `booting` (on, no ready report yet), or what is wrong: "
             "`never_ready`, `not_ready`, `guest_hung`, `powered_off`, `host_maintenance`, "
-            "`network_lost`, `port_group_lost`, `disk_lost` or `lost` (see the drift guide).",
+            "`network_lost`, `port_group_lost`, `disk_lost` or `lost`; `leftover` for a VM "
+            "an interrupted run left (`node@host/vm-id`), which the plan removes (see the "
+            "drift guide).",
             computed=True,
         ),
     ),
