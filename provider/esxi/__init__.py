@@ -40,7 +40,10 @@ _ON_FIRST_USE = {
     "license": ("LicenseInfo", "read_license"),
     "datastore": ("DatastoreFiles",),
     "pools": ("create_pool", "destroy_pool", "set_memory_limit"),
-    "vms": ("Created", "VmSpec", "create_vms", "destroy_vms", "power_on_vms", "reset_vms"),
+    "vms": (
+        "Created", "VmSpec", "create_vms", "destroy_vms", "power_on_vms", "remove_folders",
+        "reset_vms",
+    ),
     "devices": ("NicRepair", "missing_files", "repair_nics"),
     "watch": ("VmChange", "VmState", "VmWatch"),
 }  # fmt: skip

@@ -135,6 +135,15 @@ class DatastoreFiles:
         self._check(status, "GET", path)
         return body
 
+    def has_folder(self, path: str) -> bool:
+        """Whether ``path`` is a folder (one GET of its listing; a redirect to it counts)."""
+        status, _ = self._request("GET", f"{path.rstrip('/')}/")
+        if status == 404:
+            return False
+        if status >= 400:
+            self._check(status, "GET", path)
+        return True
+
     def write(self, path: str, data: bytes) -> None:
         status, _ = self._request("PUT", path, data)
         self._check(status, "PUT", path)

@@ -57,6 +57,7 @@ DATASTORE_PROPERTIES = (
     "summary.capacity",
     "summary.freeSpace",
     "summary.accessible",
+    "summary.url",  # the same on every host that mounts a shared datastore
 )
 _HOST_PROPERTIES = ("runtime.inMaintenanceMode",)
 _DATACENTER_PROPERTIES = ("name",)  # the datastore file API's dcPath
@@ -98,6 +99,7 @@ class DatastoreInfo:
     capacity_bytes: int
     free_bytes: int
     accessible: bool
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ def datastore_info(moid: str, props: Mapping[str, object]) -> DatastoreInfo:
         capacity_bytes=int(props.get("summary.capacity") or 0),  # type: ignore[call-overload]
         free_bytes=int(props.get("summary.freeSpace") or 0),  # type: ignore[call-overload]
         accessible=bool(props.get("summary.accessible")),
+        url=str(props.get("summary.url") or ""),
     )
 
 

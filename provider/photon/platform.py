@@ -71,10 +71,11 @@ class Platform:
         """``records``: a store opened already (PostgreSQL), which waits end on ``stop``;
         without it, the records live on the records host's datastore, opened on first use."""
         self.endpoints = {e.name: e for e in endpoints}
-        self.records_host = records_host or next(iter(self.endpoints))
+        self._stated_records_host = records_host
+        self._records_host: str | None = None  # found on first use (records_place.py)
         self._records_datastore = records_datastore
         self._records = SharedReads(records) if records is not None else None
-        self.record_hosts = [] if records is not None else [self.records_host]  # written by records
+        self._on_datastore = records is None
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
         self._licenses: dict[str, LicenseInfo] = {}  # read once per process
@@ -90,6 +91,25 @@ class Platform:
     @property
     def host_names(self) -> list[str]:
         return list(self.endpoints)
+
+    @property
+    def records_host(self) -> str:
+        """The host whose datastore keeps the records: stated, or found on every host once
+        per process (records_place.py)."""
+        from .records_place import find_records_host
+
+        with self._records_lock:
+            if self._records_host is None:
+                self._records_host = find_records_host(
+                    self, self._stated_records_host, self._records_datastore
+                )
+            return self._records_host
+
+    @property
+    def record_hosts(self) -> list[str]:
+        """The hosts that record writes change: the records host, unless records are in
+        PostgreSQL."""
+        return [self.records_host] if self._on_datastore else []
 
     def session(self, host: str) -> HostSession:
         if host not in self.endpoints:
@@ -255,10 +275,12 @@ class Platform:
     def records(self) -> RecordStore:
         """The platform's records: the configured store, or the records host's datastore
         (its first by name by default); plain reads shared as ``records_cache.py`` says."""
-        with self._records_lock:
-            if self._records is None:
-                self._records = SharedReads(self._datastore_records())
-            return self._records
+        if self._records is None:
+            host = self.records_host  # found before the lock below: it takes that lock too
+            with self._records_lock:
+                if self._records is None:
+                    self._records = SharedReads(self._datastore_records(host))
+        return self._records
 
     def prefetch_record(self, kind: str, name: str) -> None:
         """Start a plain read of a record now, so that its round trip overlaps the host reads
@@ -271,37 +293,35 @@ class Platform:
 
         threading.Thread(target=read, name=f"prefetch {kind}/{name}", daemon=True).start()
 
-    def _datastore_records(self) -> RecordStore:
+    def _datastore_records(self, host: str) -> RecordStore:
         from ..esxi.datastore import DatastoreFiles
         from .records_datastore import DatastoreRecords
+        from .records_place import records_datastore
 
         try:
-            session = self.session(self.records_host)
+            session = self.session(host)
         except DiagnosticError as exc:  # say which host this is, and what follows from it
             cause = exc.diagnostic
             raise DiagnosticError(
                 f"Platform records unavailable: {cause.summary}",
-                f"{cause.detail} It is the records host (records_host, or the first host "
-                "block): tenants, quotas and clusters are recorded there, so nothing can be "
-                "planned or changed while it is away. Bring it back; move the records only "
-                "with `terraform-provider-photon records export/import`.",
+                f"{cause.detail} It is the records host (records_host, or the host that "
+                "holds the photon-platform folder): tenants, quotas and clusters are recorded "
+                "there, so nothing can be planned or changed while it is away. Bring it "
+                "back; move the records only with `terraform-provider-photon records "
+                "export/import`.",
             ) from exc
-        datastore = self._records_datastore
         try:
-            # The first by name, whatever its state: records must never move because a
-            # datastore was briefly away.
-            # From the kept inventory: no round trip of its own.
-            kept = self.kept_inventory(session)
-            stores = {d.name: d for d in kept.datastores.values()}
-            datastore = datastore or min(stores, default=None)
-            if datastore not in stores or not stores[datastore].accessible:
+            kept = self.kept_inventory(session)  # no round trip of its own
+            store = records_datastore(kept, self._records_datastore)
+            if store is None or not store.accessible:
+                name = store.name if store else self._records_datastore or "(none)"
                 raise DiagnosticError(
-                    f"Platform records unavailable on {self.records_host}",
-                    f"The records datastore {datastore or '(none)'} of host "
-                    f"{self.records_host} is missing or not accessible. Bring it back, or "
-                    "set records_host/records_datastore (for every configuration alike).",
+                    f"Platform records unavailable on {host}",
+                    f"The records datastore {name} of host {host} is missing or not "
+                    "accessible. Bring it back, or set records_host/records_datastore (for "
+                    "every configuration alike).",
                 )
-            files = DatastoreFiles(session, datastore, kept.datacenter)
+            files = DatastoreFiles(session, store.name, kept.datacenter)
             return DatastoreRecords(files, self._lock_wait, self.stop_requested)
         except EsxiError as exc:
             raise host_error(exc) from exc

@@ -101,8 +101,10 @@ class PhotonProvider(Provider):
                     "records_host",
                     STRING,
                     "Name of the host whose datastore keeps the "
-                    "platform's records (tenants, quotas) and their lock. Default: the "
-                    "first host. Every configuration using the same hosts must agree.",
+                    "platform's records (tenants, quotas) and their lock. Default: the host "
+                    "that holds a photon-platform folder, else the first host by name (never "
+                    "the order of the host blocks). Every configuration using the same hosts "
+                    "must agree.",
                     optional=True,
                 ),
                 Attribute(

@@ -110,11 +110,52 @@ def test_the_records_host_down_is_named_as_such(sim: Simulator, tf: Terraform) -
     tf.write(provider_block(sim.hosts) + tenant())
     tf.init()
     assert tf.apply().code == 0
-    sim.kill("esx-1")  # the first host block: the records host
+    sim.kill("esx-1")  # the records host
     planned = tf.plan()
     assert planned.code == 1
     assert "Error: Platform records unavailable: ESXi host unreachable: esx-1" in planned.flat
-    assert "It is the records host (records_host, or the first host block)" in planned.flat
+    assert "No host that answers has the platform records (a photon-platform folder)" in (
+        planned.flat
+    )
+    assert "esx-1 did not answer" in planned.flat and "they are probably there" in planned.flat
+
+
+def records_hosts(sim: Simulator) -> list[str]:
+    """The hosts with a photon-platform folder."""
+    found = []
+    for host in sim.hosts:
+        with probe(host) as p:
+            if p.files("photon-platform"):
+                found.append(host.name)
+    return found
+
+
+def test_the_records_place_never_depends_on_the_order_of_the_host_blocks(
+    sim: Simulator, tf: Terraform, tmp_path: Path
+) -> None:
+    tf.write(provider_block(reversed(sim.hosts)) + tenant())  # esx-2 first: records on esx-1
+    tf.init()
+    assert tf.apply().code == 0
+    assert records_hosts(sim) == ["esx-1"]
+    other = tf.elsewhere(tmp_path / "other")  # esx-1 first
+    other.write(provider_block(sim.hosts) + tenant("team-b"))
+    assert other.apply().code == 0
+    assert records_hosts(sim) == ["esx-1"]  # the one place, found
+    with probe(sim["esx-1"]) as p:
+        assert p.read_file("photon-platform/tenants/team-b.json") is not None
+
+    stated = provider_block(sim.hosts, '\n  records_host = "esx-2"') + tenant("team-b")
+    other.write(stated)
+    refused = other.plan()
+    assert refused.code == 1
+    assert "Error: Platform records are on esx-1, not on records_host esx-2" in refused.flat
+
+    with probe(sim["esx-2"]) as p:  # a second set, as an older provider could have made
+        p.make_directory("photon-platform/tenants")
+    refused = tf.plan()
+    assert refused.code == 1
+    assert "Error: Platform records found on two hosts: esx-1 and esx-2" in refused.flat
+    assert "Keep one: `terraform-provider-photon records export`" in refused.flat
 
 
 def test_two_states_of_one_cluster_never_undo_each_other(

@@ -21,7 +21,8 @@ SURFACE = [
     "StoppedWaiting", "VmChange", "VmInfo", "VmSpec", "VmState", "VmWatch", "WritesForbidden",
     "create_pool", "create_vms", "destroy_pool", "destroy_vms", "missing_files",
     "normalize_thumbprint", "open_session", "power_on_vms", "read_capacity", "read_inventory",
-    "read_license", "read_vm_options", "repair_nics", "reset_vms", "set_memory_limit",
+    "read_license", "read_vm_options", "remove_folders", "repair_nics", "reset_vms",
+    "set_memory_limit",
 ]  # fmt: skip
 
 
