@@ -96,14 +96,15 @@ def _elsewhere(stated: str, found: str) -> DiagnosticError:
 
 
 def _unknown(down: list[str], looked: Mapping[str, object]) -> DiagnosticError:
+    """No answering host has the records, and some did not answer: they are probably on one
+    of those. A lone host's own diagnostic leads (a wrong password reads as such)."""
+    causes = [e.diagnostic for e in looked.values() if isinstance(e, DiagnosticError)]
     names = ", ".join(down)
-    causes = " ".join(
-        e.diagnostic.detail for e in looked.values() if isinstance(e, DiagnosticError)
-    )
+    summary = causes[0].summary if len(causes) == 1 else f"ESXi hosts did not answer: {names}"
     return DiagnosticError(
-        f"Platform records unavailable: ESXi host unreachable: {names}",
-        f"No host that answers has the platform records (a {ROOT} folder), and {names} did "
-        f"not answer ({causes}): they are probably there. Tenants, quotas and clusters are "
-        "recorded there, so nothing can be planned or changed while it is away. Bring it "
-        "back, or set records_host to name the records host.",
+        summary,
+        " ".join(c.detail for c in causes) + f" No host that answers has the platform records "
+        f"(a {ROOT} folder), so they are probably on {names}: tenants, quotas and clusters "
+        "are recorded there, and nothing can be planned or changed until it answers. Put "
+        "that right, or set records_host to name the records host.",
     )
