@@ -163,6 +163,10 @@ class Resource(ABC):
     def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
         """Adjust the plan the bridge derived from the schema (replacement, unknowns)."""
 
+    def plan_destroy(self, request: PlanRequest, response: PlanResponse) -> None:
+        """Say at plan what a destroy cannot do (errors) or will leave (warnings), before
+        Terraform destroys anything (the ``plan_destroy`` capability)."""
+
     @abstractmethod
     def create(self, request: ApplyRequest, response: ApplyResponse) -> None: ...
 

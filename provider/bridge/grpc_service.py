@@ -59,7 +59,8 @@ __all__ = ["start_grpc_server"]
 
 log = logging.getLogger("provider.bridge")
 _MAX_MESSAGE = 256 * 1024 * 1024
-_CAPABILITIES = pb.ServerCapabilities(get_provider_schema_optional=True)
+# plan_destroy: Terraform plans destroys too, so a destroy that cannot work fails its plan.
+_CAPABILITIES = pb.ServerCapabilities(get_provider_schema_optional=True, plan_destroy=True)
 
 
 class _Call:
@@ -282,7 +283,9 @@ class ProviderService(pb_grpc.ProviderServicer):
             )
             response = plan_from_schema(resource.schema, plan_request)
             response.diagnostics = call.diagnostics
-            if not plan_request.destroying:
+            if plan_request.destroying:
+                resource.plan_destroy(plan_request, response)
+            else:
                 resource.modify_plan(plan_request, response)
             return pb.PlanResourceChange.Response(
                 planned_state=encode_dynamic(response.planned_state),

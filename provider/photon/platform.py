@@ -84,6 +84,9 @@ class Platform:
         self._live: dict[str, LiveInventory] = {}  # one kept inventory per host
         self._live_locks = {name: threading.Lock() for name in self.endpoints}
         self._records_lock = threading.Lock()  # the store is opened once, not per thread
+        # The cluster records whose destroy this process planned: a tenant's destroy plan
+        # (planned after its clusters') is refused only for clusters not among them.
+        self.destroy_planned: set[str] = set()
         # Set when Terraform asks to stop (Ctrl-C): waits end early, no new host work starts.
         self.stop_requested = stop or threading.Event()
         self._linked: set[threading.Event] = set()

@@ -106,6 +106,34 @@ class TenantResource(Resource):
                 name.to_python(), planned["hosts"].to_python(), response.diagnostics
             )
 
+    def plan_destroy(self, request: PlanRequest, response: PlanResponse) -> None:
+        """A destroy that would fail at apply fails its plan, before Terraform destroys the
+        tenant's quota or anything else: clusters left in the tenant (of any configuration),
+        or a host of the tenant that does not answer (its pool there cannot go)."""
+        tenant = request.prior_state["name"].to_python()
+        clusters = [
+            name.replace(".", "/", 1)
+            for name in self.platform.records().names(CLUSTERS)
+            if name.startswith(f"{tenant}.") and name not in self.platform.destroy_planned
+        ]
+        if clusters:
+            response.diagnostics.error(
+                f"Tenant {tenant} still has clusters",
+                f"{', '.join(clusters)} (in the platform records) would be left without their "
+                "tenant, and this run does not destroy them. Destroy them first, in the "
+                "configuration that manages them. (A cluster of this configuration is "
+                "destroyed before its tenant when it refers to it: tenant = "
+                "photon_tenant.<name>.id.)",
+            )
+        hosts = request.prior_state["hosts"].to_python() or []
+        for host, found in sorted(self.platform.inventories(hosts).items()):
+            if isinstance(found, DiagnosticError):
+                response.diagnostics.error(
+                    f"Tenant {tenant} cannot be destroyed while {host} does not answer",
+                    f"{found.diagnostic.detail} The tenant's resource pool on {host} can be "
+                    "removed only there. Bring the host back and run the destroy again.",
+                )
+
     def _check_writable(
         self, request: PlanRequest, planned: Value, diagnostics: Diagnostics
     ) -> None:
@@ -330,7 +358,7 @@ class TenantResource(Resource):
             if isinstance(inventory, DiagnosticError):
                 problems.add(inventory.diagnostic)
                 continue
-            inventories[host] = inventory
+            inventories[host] = inventory = self._without_stale_vms(host, tenant, inventory)
             pool = inventory.child_named(pool_name(tenant))
             if pool is not None and _holds_vms(inventory, pool.moid):
                 problems.error(
@@ -348,6 +376,17 @@ class TenantResource(Resource):
                 destroy_pool(session, pool.moid, self.platform.stop_requested)
 
         return _successes(self.platform.on_hosts(inventories, remove), diagnostics)
+
+    def _without_stale_vms(self, host: str, tenant: str, inventory: Inventory) -> Inventory:
+        """A pool that seems to hold VMs is looked at again in a whole read before the delete
+        is refused: the kept inventory may not have heard yet of the VMs a cluster's destroy
+        removed a moment ago, in this same run."""
+        pool = inventory.child_named(pool_name(tenant))
+        if pool is None or not _holds_vms(inventory, pool.moid):
+            return inventory
+        self.platform.forget_inventory(host)
+        again = self.platform.inventories([host])[host]
+        return inventory if isinstance(again, DiagnosticError) else again
 
 
 def _key(tenant: str) -> str:

@@ -22,7 +22,7 @@ import pytest
 from tests.support.cluster import cluster, cluster_vms, delete_vm, marked_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
-from tests.support.tenancy import tenant
+from tests.support.tenancy import quota, tenant
 from tests.support.terraform import Terraform, planned_actions, planned_change, provider_block
 
 
@@ -387,3 +387,33 @@ def test_a_killed_create_is_taken_over_by_the_next_apply(
     assert sorted(nodes(tf)) == ["master-1", "worker-1", "worker-2"]
     assert nodes(tf)["master-1"]["vm_id"] == master  # finished: adopted, not made again
     one_vm_per_node(tf, slower_sim)
+
+
+def test_a_tenant_destroy_that_cannot_work_is_refused_at_plan_before_anything_goes(
+    sim3: Simulator, tf: Terraform, tmp_path: Path
+) -> None:
+    tf.write(provider_block(sim3.hosts) + tenant() + quota("{ vm_count = 4 }"))
+    tf.init()
+    assert tf.apply().code == 0
+    other = tf.elsewhere(tmp_path / "other")  # a cluster of the tenant, managed elsewhere
+    other.write(
+        provider_block(sim3.hosts) + cluster(workers=1).replace("photon_tenant.t.id", '"team-a"')
+    )
+    assert other.apply().code == 0
+
+    refused = tf.destroy()
+    assert refused.code == 1
+    assert "Error: Tenant team-a still has clusters" in refused.flat
+    assert "team-a/prod (in the platform records) would be left without their tenant" in (
+        refused.flat
+    )
+    assert "Destroying..." not in refused.flat  # not even the quota went first
+    assert tf.ok("state", "list").stdout.split() == ["photon_quota.q", "photon_tenant.t"]
+
+    assert other.destroy().code == 0
+    sim3.kill("esx-3")  # a host of the tenant, not the records host
+    refused = tf.destroy()
+    assert refused.code == 1
+    assert "Error: Tenant team-a cannot be destroyed while esx-3 does not answer" in refused.flat
+    assert "Bring the host back and run the destroy again" in refused.flat
+    assert "Destroying..." not in refused.flat

@@ -123,6 +123,13 @@ class ClusterResource(Resource):
             self.checks.owner(model, request.prior_private, response.diagnostics)
         self.checks.check(prior, model, node_plan, response.diagnostics)
 
+    def plan_destroy(self, request: PlanRequest, response: PlanResponse) -> None:
+        """Noted for the tenant's destroy plan, which Terraform plans after this one when the
+        cluster refers to its tenant; refused when another state owns the cluster."""
+        model = ClusterModel.decode(request.prior_state)
+        self.platform.destroy_planned.add(model.record_key)
+        self.checks.owner(model, request.prior_private, response.diagnostics)
+
     # -- apply ------------------------------------------------------------------------
 
     def create(self, request: ApplyRequest, response: ApplyResponse) -> None:
