@@ -5,8 +5,9 @@ removes the other's workers, each write of the record overwrites the other's. So
 of a cluster's record advances its ``generation``, and the state that made it remembers that
 generation in its private data. A write is made only over the generation the state knows
 (under the platform lock: no lost update), and a plan that would change a cluster whose record
-is ahead of its state refuses: another configuration changed it. ``terraform import`` makes a
-state the owner (it learns the record's generation), and says so when another state had it.
+is at another generation than its state's refuses: another configuration changed it.
+``terraform import`` makes a state the owner (it learns the record's generation), and says so
+when another state had it.
 
 A record can also be ahead because this very state's last run was killed after writing it
 (before Terraform saved the state). So each state also keeps an ``owner`` token, written into
@@ -93,13 +94,15 @@ def changed_elsewhere(model: ClusterModel, known: int, current: int) -> Diagnost
 
 
 def check_owner(platform: Platform, model: ClusterModel, private: bytes) -> None:
-    """At plan, before any change: the record must not be ahead of this state."""
+    """At plan, before any change: the record must be at the generation this state knows
+    (ahead: another configuration changed it; behind: it was put back from a copy), unless
+    this state's own interrupted run wrote it. Apply checks the same (``RecordWriter``)."""
     known = known_generation(private)
     if known is None:
         return
     record = platform.records().get(CLUSTERS, model.record_key)
     current = record_generation(record)
-    if current > known and not _own(record, known_owner(private)):
+    if current != known and not _own(record, known_owner(private)):
         raise changed_elsewhere(model, known, current)
 
 
