@@ -417,3 +417,28 @@ def test_a_tenant_destroy_that_cannot_work_is_refused_at_plan_before_anything_go
     assert "Error: Tenant team-a cannot be destroyed while esx-3 does not answer" in refused.flat
     assert "Bring the host back and run the destroy again" in refused.flat
     assert "Destroying..." not in refused.flat
+
+
+def test_a_killed_roll_is_resumed_and_no_node_rolls_twice(
+    slower_sim: Simulator, tf: Terraform
+) -> None:
+    hcl = provider_block(slower_sim.hosts) + tenant()
+    tf.write(hcl + cluster(masters=3, workers=1))
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(hcl + cluster(masters=3, workers=1).replace('"1.32.3"', '"1.33.0"'))
+
+    def first_master_rolled() -> bool:
+        return any("-r" in vm[12:] for vm in running(slower_sim).get("master-1", []))
+
+    kill_when(tf, slower_sim, first_master_rolled)
+    planned, shown = tf.saved_plan()
+    assert shown is not None, planned.output
+    change = planned_change(shown, "photon_k8s_cluster.c")
+    rolling = sorted(n for n, v in change["after_unknown"]["nodes"].items() if v.get("vm_id"))
+    assert rolling == ["master-2", "master-3", "worker-1"]  # master-1 rolled: adopted
+    assert change["after"]["nodes"]["master-1"]["kubernetes_version"] == "1.33.0"
+    applied = tf.run("apply", "-no-color", "saved.tfplan", timeout=300)
+    assert applied.code == 0, applied.output
+    assert {v["kubernetes_version"] for v in nodes(tf).values()} == {"1.33.0"}
+    one_vm_per_node(tf, slower_sim)

@@ -172,11 +172,11 @@ class ClusterApply:
                 added = [n.name for n in node_plan.add if n.name in nodes]
                 if not response.diagnostics.has_errors:
                     self.wait(model, added, nodes, stop, response)
+                if not response.diagnostics.has_errors:  # restorations before any roll
+                    self.restorer.carry_out(model, pki, node_plan, nodes, writer, stop, response)
                 if node_plan.roll and not response.diagnostics.has_errors:
                     rolling = [n for n in node_plan.roll if n in nodes]
-                    self.roll_workers(model, pki, rolling, nodes, writer, stop, response)
-                if not response.diagnostics.has_errors:
-                    self.restorer.carry_out(model, pki, node_plan, nodes, writer, stop, response)
+                    self.roll(model, pki, rolling, nodes, writer, stop, response)
         except DiagnosticError as exc:  # the record moved on elsewhere: nothing more is done
             response.diagnostics.add(exc.diagnostic)
         finally:  # whatever happened, the nodes that exist are in the state
@@ -245,6 +245,37 @@ class ClusterApply:
                 if errors:
                     break
             writer.write(model, pki, nodes)
+
+    def roll(
+        self,
+        model: ClusterModel,
+        pki: ClusterPki,
+        names: list[str],
+        nodes: Nodes,
+        writer: RecordWriter,
+        stop: threading.Event,
+        response: ApplyResponse,
+    ) -> None:
+        """Replace ``names`` (in the plan's order: etcd members, masters, workers) by VMs of
+        the new build. A control-plane node goes as a restore does, one at a time (its VM
+        destroyed, a new one that rejoins etcd under its name, ready before the next), and
+        only while every other etcd member and master is ready; then the workers."""
+        workers = [n for n in names if nodes[n]["role"] == "worker"]
+        for name in (n for n in names if n not in workers):
+            unready = sorted(
+                n for n, v in nodes.items() if v["role"] != "worker" and v["status"] != READY
+            )
+            if unready:
+                response.diagnostics.error(
+                    f"Roll of cluster {model.tenant}/{model.name} stopped before {name}",
+                    f"{', '.join(unready)} not ready: a control-plane node is replaced only "
+                    "while every other one is ready, so quorum holds. The next plan shows the "
+                    "nodes still to roll once they are ready.",
+                )
+                return
+            if not self.restorer.restore(model, pki, [name], nodes, writer, stop, response):
+                return
+        self.roll_workers(model, pki, workers, nodes, writer, stop, response)
 
     def roll_workers(
         self,

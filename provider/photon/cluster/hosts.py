@@ -116,6 +116,7 @@ class ClusterHosts:
                         "role": node.role, "host": host, "vm_id": created.moid, "ip": node.ip,
                         "mac": created.mac,
                         "status": READY if created.error is None else POWERED_OFF,
+                        **model.build_for(node.role).as_dict(),
                     }  # fmt: skip
                 if created.error is not None:
                     cause = self.platform.explain(created.error).diagnostic
@@ -260,7 +261,10 @@ def _vm_spec(
         "photon.role": node.role,
         "photon.node": node.name,
         f"photon.{REPORTS_MARK}": "true",  # its boot data runs the readiness report
+        # Its build, which refresh reads back: an upgrade rolls the nodes whose build differs.
         "photon.version": spec.kubernetes_version,
+        "photon.image": model.image_for(node.role),
+        "photon.flavor": flavor.label,
         # The report is a guestinfo variable the guest sets; old hardening guides block that.
         "isolation.tools.setinfo.disable": "FALSE",
         "guestinfo.userdata": b64(userdata(spec, node, pki, joining=joining)),

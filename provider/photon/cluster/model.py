@@ -22,7 +22,7 @@ from .health import READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
 from .nodes import ROLES, Flavor, desired_nodes
 
-__all__ = ["RECORD_SPEC", "ClusterModel", "NodeState", "Readiness"]
+__all__ = ["RECORD_SPEC", "Build", "ClusterModel", "NodeState", "Readiness"]
 
 # The attributes the platform record keeps as the cluster's spec (see docs/guides/records.md).
 RECORD_SPEC = (
@@ -45,8 +45,29 @@ class NodeState:
     ip: str | None
     mac: str | None
     status: str = READY
+    # What its VM was made for (its marks); None in a state from before they were kept.
+    kubernetes_version: str | None = None
+    image: str | None = None
+    flavor: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def build(self) -> Build:
+        return Build(self.kubernetes_version, self.image, self.flavor)
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a node's VM is made for: a node whose build differs from its role's wanted one
+    is rolled (replaced by a new VM)."""
+
+    kubernetes_version: str | None
+    image: str | None
+    flavor: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
         return asdict(self)
 
 
@@ -135,10 +156,40 @@ class ClusterModel:
     def image_for(self, role: str) -> str:
         return self.worker_image if role == "worker" else self.image
 
-    def rolls(self, prior: ClusterModel) -> bool:
-        """Whether the workers are to be replaced one at a time (new flavor or image)."""
-        keys = ("worker_flavor", "worker_image")
-        return any(k in self.unknown or prior[k] != self[k] for k in keys)
+    def build_for(self, role: str) -> Build:
+        """The build a node of ``role`` is made with now (parts not known yet: None)."""
+        flavor = None if f"{role}_flavor" in self.unknown else self.flavors[role].label
+        image = (
+            None
+            if ("worker_image" if role == "worker" else "image") in self.unknown
+            else (self.image_for(role))
+        )
+        return Build(self["kubernetes_version"], image, flavor)
+
+    def built(self, name: str) -> Build:
+        """Node ``name``'s build, its missing parts (a state from before they were kept)
+        taken from this (prior) configuration, which made every node then."""
+        assert self.nodes is not None
+        node, made = self.nodes[name], self.build_for(self.nodes[name].role)
+        return Build(
+            node.kubernetes_version or made.kubernetes_version,
+            node.image or made.image,
+            node.flavor or made.flavor,
+        )
+
+    def rolls(self, prior: ClusterModel, name: str) -> bool:
+        """Whether node ``name`` of the prior state is replaced by a new VM for a new build:
+        a new image or flavor of its role, or (but for etcd VMs, whose etcd comes with the
+        image) a new Kubernetes version. A part not known yet rolls it: apply decides again."""
+        assert prior.nodes is not None
+        node = prior.nodes[name]
+        was, now = prior.built(name), self.build_for(node.role)
+        keys = (
+            ("image", "flavor")
+            if node.role == "etcd"
+            else ("image", "flavor", "kubernetes_version")
+        )
+        return any(getattr(now, k) is None or getattr(was, k) != getattr(now, k) for k in keys)
 
     def record_spec(self) -> dict[str, Any]:
         return {k: self[k] for k in RECORD_SPEC}

@@ -26,6 +26,11 @@ class Flavor:
     disk_gb: int
 
     @property
+    def label(self) -> str:
+        """``<vcpu>/<memory_gb>/<disk_gb>``, as a node's ``flavor`` shows it."""
+        return f"{self.vcpu}/{self.memory_gb:g}/{self.disk_gb}"
+
+    @property
     def datastore_gb(self) -> float:
         """Datastore space a node VM takes: its disk is a copy of the base disk made without
         a disk spec, which ESXi makes preallocated (thick), grown to ``disk_gb``; at power-on

@@ -10,8 +10,9 @@ powered on; and what the plan says about health (warnings, or the refusal of a r
 cannot work). The resource writes the ``NodePlan`` into the plan's private
 state (``to_private``) and apply reads it back, instead of guessing from the planned values.
 
-Health is judged over the nodes that stay on their VM: a node removed or rolled anyway is
-not restored as well. See health.py for the policy itself.
+Health is judged over the nodes still wanted: a node removed anyway is not restored as well,
+and a node that health puts right is not rolled as well (its restore makes the new build).
+See health.py for the policy itself, rolls.py for what a roll may do.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from .health import (
 )
 from .kubernetes.spec import Node
 from .model import ClusterModel, NodeState
-from .nodes import node_changes
+from .nodes import ROLES, node_changes, node_number
+from .rolls import roll_refusals
 from .values import load_private
 
 __all__ = [
@@ -90,19 +92,22 @@ class NodePlan:
             (self.add, self.remove, self.roll, self.restore, self.repair, self.power_on, self.reset)
         )
 
-    def planned_nodes(self, prior: Mapping[str, NodeState]) -> dict[str, dict[str, Any]]:
+    def planned_nodes(
+        self, prior: Mapping[str, NodeState], model: ClusterModel
+    ) -> dict[str, dict[str, Any]]:
         """The ``nodes`` map the plan shows: a new VM's host, vm_id and mac are known after
-        apply; a restored, repaired, reset or powered-on node is ready (a rolled one keeps its
-        status until its new VM is there)."""
+        apply, and it is made with the build of its role now; a restored, repaired, reset or
+        powered-on node is ready (a rolled one keeps its status until its new VM is there)."""
         nodes = {n: v.as_dict() for n, v in prior.items() if n not in self.remove}
         for name in self.roll:
-            nodes[name].update(NEW_VM)
+            nodes[name].update(NEW_VM, **_new_build(model, nodes[name]["role"]))
         for name in self.restore:
-            nodes[name].update(status=READY, **NEW_VM)
+            nodes[name].update(status=READY, **NEW_VM, **_new_build(model, nodes[name]["role"]))
         for name in self.repair + self.power_on + self.reset:
             nodes[name]["status"] = READY
         for node in self.add:
-            nodes[node.name] = {"role": node.role, "ip": node.ip, "status": READY, **NEW_VM}
+            nodes[node.name] = {"role": node.role, "ip": node.ip, "status": READY, **NEW_VM,
+                                **_new_build(model, node.role)}  # fmt: skip
         return nodes
 
     def written_hosts(self, prior: Mapping[str, NodeState]) -> set[str]:
@@ -126,6 +131,11 @@ class NodePlan:
         )
 
 
+def _new_build(model: ClusterModel, role: str) -> dict[str, Any]:
+    """A new VM's build as the plan shows it (a part not known yet: known after apply)."""
+    return {k: UNKNOWN if v is None else v for k, v in model.build_for(role).as_dict().items()}
+
+
 def plan_nodes(
     prior: ClusterModel | None,
     model: ClusterModel,
@@ -138,10 +148,16 @@ def plan_nodes(
         return NodePlan(add=tuple(model.desired))
     change = node_changes(model.desired, prior.nodes)
     kept, roll = _staying(prior, model)
-    statuses = {n: prior.nodes[n].status for n in kept if n not in roll}
+    statuses = {n: prior.nodes[n].status for n in kept}
     health, notes = _judge_health(prior.nodes, statuses, observed, policy, now)
-    acted = set(roll) | set(health.restore) | set(health.repair) | set(health.power_on)
-    acted |= set(health.reset)
+    put_right = set(health.restore) | set(health.repair) | set(health.power_on)
+    put_right |= set(health.reset)
+    roll = [n for n in roll if n not in put_right]  # a restore makes it with the new build
+    acted = set(roll) | put_right
+    counts = {r: sum(n.role == r for n in model.desired) for r in ROLES}
+    versions = {n: prior.built(n).kubernetes_version for n in prior.nodes if "@" not in n}
+    wanted = model["kubernetes_version"]
+    notes += roll_refusals(prior.nodes, versions, roll, counts, wanted, put_right)
     return NodePlan(
         keep=tuple(n for n in kept if n not in acted),
         add=tuple(change.add),
@@ -186,20 +202,32 @@ def node_plan_at_apply(
 
 
 def judged_statuses(prior: ClusterModel, model: ClusterModel) -> dict[str, str]:
-    """The refreshed status of each node health judges: those that stay on their VM."""
+    """The refreshed status of each node health judges: those still wanted."""
     assert prior.nodes is not None
-    kept, roll = _staying(prior, model)
-    return {n: prior.nodes[n].status for n in kept if n not in roll}
+    kept, _ = _staying(prior, model)
+    return {n: prior.nodes[n].status for n in kept}
 
 
 def _staying(prior: ClusterModel, model: ClusterModel) -> tuple[list[str], list[str]]:
-    """The prior nodes still wanted, and those of them replaced by a roll (all workers, for
-    a new flavor or image)."""
+    """The prior nodes still wanted, and those of them replaced by a roll (a new version,
+    image or flavor), in the order they roll: etcd members, masters, then workers. An
+    unhealthy etcd member or master is left to the health policy (a restore makes its new VM
+    with the new build anyway); a roll waits for it (rolls.py)."""
     assert prior.nodes is not None
     wanted = {n.name for n in model.desired}
     kept = [n for n in prior.nodes if n in wanted]
-    roll = [n for n in kept if prior.nodes[n].role == "worker"] if model.rolls(prior) else []
-    return kept, roll
+    roll = [
+        n
+        for n in kept
+        if model.rolls(prior, n)
+        and (prior.nodes[n].role == "worker" or prior.nodes[n].status in HEALTHY)
+    ]
+    return kept, sorted(roll, key=lambda n: _roll_order(prior, n))
+
+
+def _roll_order(prior: ClusterModel, name: str) -> tuple[int, int]:
+    assert prior.nodes is not None
+    return ROLES.index(prior.nodes[name].role), node_number(name)
 
 
 def _judge_health(

@@ -60,6 +60,7 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
         seen = guest_seen(model, memory, name, vm, now)
         found = node_status(inventory, node, tenant, cluster, name, model.network, missing, seen)
         node["status"], node["mac"] = found.status, found.mac or node.get("mac")
+        node.update(_build_of(vm, node, model))
         seen_now[name] = NodeSeen(
             found.status,
             green_boot(vm) if vm is not None else None,
@@ -76,6 +77,15 @@ def refresh(platform: Platform, state: Value, response: ReadResponse) -> None:
     if memory is not None:
         _remember(platform, model, memory, seen_now, now, response.diagnostics)
     response.new_state = state.with_attributes({"nodes": Value.from_python(NODES_TYPE, nodes)})
+
+
+def _build_of(vm: VmInfo | None, node: Mapping[str, Any], model: ClusterModel) -> dict[str, Any]:
+    """What the node's VM was made for, from its marks; what a VM made before they were kept
+    lacks, from the state, else from the configuration that made every node then."""
+    made = model.build_for(node["role"]).as_dict()
+    marks = vm.marks if vm is not None else {}
+    keys = {"kubernetes_version": "version", "image": "image", "flavor": "flavor"}
+    return {k: marks.get(mark) or node.get(k) or made[k] for k, mark in keys.items()}
 
 
 def _gone(platform: Platform, model: ClusterModel, inventories: Inventories) -> bool:

@@ -117,7 +117,7 @@ class ClusterResource(Resource):
         if prior is not None and prior.nodes is not None:
             response.planned_private = with_node_plan(request.prior_private, node_plan)
             if node_plan.changes:
-                nodes = Value.from_python(NODES_TYPE, node_plan.planned_nodes(prior.nodes))
+                nodes = Value.from_python(NODES_TYPE, node_plan.planned_nodes(prior.nodes, model))
                 response.planned_state = planned.with_attributes({"nodes": nodes})
         if prior is not None and (node_plan.changes or model.attributes != prior.attributes):
             self.checks.owner(model, request.prior_private, response.diagnostics)

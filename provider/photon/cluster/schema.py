@@ -35,12 +35,7 @@ _COUNT = "Invalid count"
 
 
 def _flavor(role: str) -> Attribute:
-    rolled = role == "worker"
-    change = (
-        "Changing it replaces the workers one at a time."
-        if rolled
-        else "Changing it replaces the cluster."
-    )
+    change = f"Changing it replaces the {role} VMs one at a time (see the upgrades guide)."
     return Attribute(
         f"{role}_flavor",
         nested=NestedAttributes(
@@ -58,7 +53,6 @@ def _flavor(role: str) -> Attribute:
         optional=True,
         computed=True,
         default=dataclasses.asdict(DEFAULT_FLAVORS[role]),
-        requires_replace=not rolled,
     )  # fmt: skip
 
 
@@ -82,6 +76,20 @@ _NODE = NestedAttributes(
             "`network_lost`, `port_group_lost`, `disk_lost` or `lost`; `leftover` for a VM "
             "an interrupted run left (`node@host/vm-id`), which the plan removes (see the "
             "drift guide).",
+            computed=True,
+        ),
+        Attribute(
+            "kubernetes_version",
+            STRING,
+            "The Kubernetes version the node's VM was "
+            "made for (an upgrade replaces the nodes one at a time).",
+            computed=True,
+        ),
+        Attribute("image", STRING, "The base disk the node's VM was made from.", computed=True),
+        Attribute(
+            "flavor",
+            STRING,
+            "The size the node's VM was made with: `<vcpu>/<memory_gb>/<disk_gb>`.",
             computed=True,
         ),
     ),
@@ -192,12 +200,15 @@ SCHEMA = Schema(
             Attribute("name", STRING, "Name of the cluster, unique in its tenant.",
                       required=True, requires_replace=True, validators=(_NAME,)),
             Attribute("kubernetes_version", STRING, "Kubernetes version, e.g. `1.32.3`; "
-                      "the image must carry it.", required=True, requires_replace=True,
+                      "the image must carry it. Changing it rolls the masters, then the "
+                      "workers, one at a time: one minor version per apply, never down (see "
+                      "the upgrades guide).", required=True,
                       validators=(matches(r"v?\d+\.\d+\.\d+", "Invalid Kubernetes version",
                                           "a version looks like 1.32.3"),)),
             Attribute("image", STRING, "Base disk on each host's first datastore, e.g. "
-                      "`images/k8s-1.32.vmdk`; each node's disk is a copy of it.",
-                      required=True, requires_replace=True),
+                      "`images/k8s-1.32.vmdk`; each node's disk is a copy of it. Changing it "
+                      "replaces the nodes one at a time (see the upgrades guide).",
+                      required=True),
             Attribute("worker_image", STRING, "Base disk for the workers, if not `image`. "
                       "Changing it replaces the workers one at a time.", optional=True,
                       computed=True),

@@ -37,7 +37,11 @@ def cluster_value(nodes: dict[str, dict[str, Any]] | None = None, **attrs: Any) 
 
 
 def node(role: str, status: str = "ready", host: str = "esx-1", vm: str = "vm-1") -> dict:
-    return {"role": role, "host": host, "vm_id": vm, "ip": None, "mac": None, "status": status}
+    """A node as the state holds it; its build unknown (a state from before it was kept), so
+    the prior configuration's build is taken."""
+    build = dict.fromkeys(("kubernetes_version", "image", "flavor"))
+    return {"role": role, "host": host, "vm_id": vm, "ip": None, "mac": None, "status": status,
+            **build}  # fmt: skip
 
 
 def standing(statuses: dict[str, str] | None = None, workers: int = 3) -> dict[str, dict]:

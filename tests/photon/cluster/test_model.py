@@ -58,18 +58,43 @@ def test_what_plan_does_not_know_yet_is_named() -> None:
     assert UNKNOWN not in decoded.attributes.values()
 
 
+MASTERS = ["master-1", "master-2", "master-3"]
+WORKERS = ["worker-1", "worker-2", "worker-3"]
+
+
 @pytest.mark.parametrize(
-    ("change", "rolls"),
+    ("change", "rolled"),
     [
-        ({}, False),
-        ({"worker_flavor": {"vcpu": 4, "memory_gb": 4, "disk_gb": 20}}, True),
-        ({"worker_image": "images/k8s-2.vmdk"}, True),
-        ({"master_flavor": {"vcpu": 4, "memory_gb": 8, "disk_gb": 20}}, False),  # a replace
-        ({"worker_count": 5}, False),
+        ({}, []),
+        ({"worker_flavor": {"vcpu": 4, "memory_gb": 4, "disk_gb": 20}}, WORKERS),
+        ({"worker_image": "images/k8s-2.vmdk"}, WORKERS),
+        ({"master_flavor": {"vcpu": 4, "memory_gb": 8, "disk_gb": 20}}, MASTERS),
+        ({"image": "images/k8s-2.vmdk"}, MASTERS),  # the workers keep worker_image
+        ({"kubernetes_version": "1.33.0"}, MASTERS + WORKERS),
+        ({"worker_count": 5}, []),
     ],
 )
-def test_workers_roll_for_a_new_flavor_or_image(change: dict, rolls: bool) -> None:
-    assert model(**change).rolls(model()) is rolls
+def test_nodes_roll_for_a_new_build_of_their_role(change: dict, rolled: list[str]) -> None:
+    prior = model(standing())
+    assert prior.nodes is not None
+    assert [n for n in prior.nodes if model(**change).rolls(prior, n)] == rolled
+
+
+def test_an_etcd_vm_rolls_for_its_image_not_for_the_kubernetes_version() -> None:
+    prior = model({"etcd-1": node("etcd")}, etcd_count=1)
+    assert not model(etcd_count=1, kubernetes_version="1.33.0").rolls(prior, "etcd-1")
+    assert model(etcd_count=1, image="images/k8s-2.vmdk").rolls(prior, "etcd-1")
+
+
+def test_a_node_s_own_build_decides_not_the_prior_configuration() -> None:
+    """After an interrupted roll the state holds the new configuration: the nodes that did
+    not roll yet still say what they were made for."""
+    nodes = standing()
+    nodes["worker-1"] |= {"kubernetes_version": "1.32.3"}
+    nodes["worker-2"] |= {"kubernetes_version": "1.33.0"}
+    prior = model(nodes, kubernetes_version="1.33.0")
+    assert model(kubernetes_version="1.33.0").rolls(prior, "worker-1")
+    assert not model(kubernetes_version="1.33.0").rolls(prior, "worker-2")
 
 
 def test_health_block_with_its_defaults() -> None:

@@ -100,8 +100,9 @@ def test_each_status_of_the_drift_guide(
 def test_the_plan_shows_new_vms_as_unknown_and_acted_nodes_as_ready() -> None:
     prior = model(standing({"worker-1": "lost", "worker-2": "network_lost"}))
     node_plan = NodePlan(keep=(*MASTERS, "worker-3"), restore=("worker-1",), repair=("worker-2",))
-    nodes = node_plan.planned_nodes(prior.nodes or {})
+    nodes = node_plan.planned_nodes(prior.nodes or {}, prior)
     assert nodes["worker-1"]["vm_id"] is UNKNOWN and nodes["worker-1"]["status"] == "ready"
+    assert nodes["worker-1"]["flavor"] == "2/4/20"  # its new VM's build, known at plan
     assert nodes["worker-2"] == {**node("worker", vm="vm-14"), "status": "ready"}
     assert nodes["worker-3"] == node("worker", vm="vm-15")
     assert node_plan.written_hosts(prior.nodes or {}) == {"esx-1"}  # the repair only
@@ -110,7 +111,7 @@ def test_the_plan_shows_new_vms_as_unknown_and_acted_nodes_as_ready() -> None:
 def test_a_reset_node_keeps_its_vm_and_is_replaced_if_the_reset_did_not_help() -> None:
     prior = model(standing({"worker-2": "not_ready"}))
     reset = plan({"worker-2": "not_ready"}, OLD)
-    assert reset.planned_nodes(prior.nodes or {})["worker-2"] == {
+    assert reset.planned_nodes(prior.nodes or {}, prior)["worker-2"] == {
         **node("worker", vm="vm-14"), "status": "ready"
     }  # fmt: skip
     assert reset.written_hosts(prior.nodes or {}) == {"esx-1"}
@@ -240,10 +241,11 @@ def test_growing_adds_and_shrinking_removes_the_newest_first() -> None:
     assert shrunk.keep == (*MASTERS, "worker-1")
 
 
-def test_a_new_worker_flavor_rolls_the_workers_and_health_skips_them() -> None:
+def test_a_new_worker_flavor_rolls_the_workers_that_health_does_not_restore() -> None:
     bigger = {"vcpu": 4, "memory_gb": 8, "disk_gb": 20}
     node_plan = plan({"worker-1": "lost", "master-1": "lost"}, worker_flavor=bigger)
-    assert acts(node_plan) == {"roll": WORKERS, "restore": ("master-1",)}
+    # worker-1's restore makes it with the new flavor: it is not rolled as well
+    assert acts(node_plan) == {"roll": WORKERS[1:], "restore": ("master-1", "worker-1")}
     assert node_plan.keep == ("master-2", "master-3")
 
 
