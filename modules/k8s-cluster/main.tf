@@ -33,6 +33,12 @@ resource "photon_k8s_cluster" "this" {
 
   ssh_public_keys = var.ssh_public_keys
 
+  # A new kubernetes_version, image or flavor rolls the nodes one at a time, each drained
+  # first (see the provider's upgrades guide).
+  rollout {
+    drain_timeout = var.drain_timeout
+  }
+
   lifecycle {
     precondition {
       condition     = length(var.master_ips) == local.size.masters

@@ -89,3 +89,9 @@ variable "flavor" {
   })
   default = null
 }
+
+variable "drain_timeout" {
+  description = "How long a node may take to drain before an upgrade replaces its VM; \"0s\": no drain."
+  type        = string
+  default     = "10m"
+}

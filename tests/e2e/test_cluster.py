@@ -6,7 +6,7 @@ import base64
 import json
 from collections import Counter
 
-from tests.support.cluster import SMALL, cluster, cluster_vms, nodes
+from tests.support.cluster import NO_DRAIN, SMALL, cluster, cluster_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.tenancy import quota, tenant
@@ -178,14 +178,15 @@ def test_a_leftover_vm_with_the_clusters_marks_is_reported(sim3: Simulator, tf: 
 
 
 def test_a_worker_flavor_change_rolls_the_workers(sim3: Simulator, tf: Terraform) -> None:
-    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2, raw=NO_DRAIN))
     tf.init()
     assert tf.apply().code == 0
     before = nodes(tf)
     bigger = "{ vcpu = 2, memory_gb = 1, disk_gb = 3 }"
     tf.write(
         provider_block(sim3.hosts) + tenant()
-        + cluster(workers=2).replace(f"worker_flavor      = {SMALL}", f"worker_flavor = {bigger}")
+        + cluster(workers=2, raw=NO_DRAIN).replace(f"worker_flavor      = {SMALL}",
+                                                   f"worker_flavor = {bigger}")
     )  # fmt: skip
     plan, shown = tf.saved_plan()
     assert plan.code == 2 and shown is not None, plan.output
@@ -256,7 +257,7 @@ def test_a_failed_control_plane_is_an_error_and_terraform_replaces_the_cluster(
 
 
 def test_a_new_worker_image_rolls_the_workers(sim3: Simulator, tf: Terraform) -> None:
-    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2))
+    tf.write(provider_block(sim3.hosts) + tenant() + cluster(workers=2, raw=NO_DRAIN))
     tf.init()
     assert tf.apply().code == 0
     before = nodes(tf)
@@ -265,7 +266,7 @@ def test_a_new_worker_image_rolls_the_workers(sim3: Simulator, tf: Terraform) ->
             p.create_base_disk("images/k8s-next.vmdk")
     tf.write(
         provider_block(sim3.hosts) + tenant()
-        + cluster(workers=2, worker_image='"images/k8s-next.vmdk"')
+        + cluster(workers=2, raw=NO_DRAIN, worker_image='"images/k8s-next.vmdk"')
     )  # fmt: skip
     plan, shown = tf.saved_plan()
     assert plan.code == 2 and shown is not None, plan.output

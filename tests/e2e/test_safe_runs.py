@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import cluster, cluster_vms, delete_vm, marked_vms, nodes
+from tests.support.cluster import NO_DRAIN, cluster, cluster_vms, delete_vm, marked_vms, nodes
 from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.tenancy import quota, tenant
@@ -423,10 +423,10 @@ def test_a_killed_roll_is_resumed_and_no_node_rolls_twice(
     slower_sim: Simulator, tf: Terraform
 ) -> None:
     hcl = provider_block(slower_sim.hosts) + tenant()
-    tf.write(hcl + cluster(masters=3, workers=1))
+    tf.write(hcl + cluster(masters=3, workers=1, raw=NO_DRAIN))
     tf.init()
     assert tf.apply().code == 0
-    tf.write(hcl + cluster(masters=3, workers=1).replace('"1.32.3"', '"1.33.0"'))
+    tf.write(hcl + cluster(masters=3, workers=1, raw=NO_DRAIN).replace('"1.32.3"', '"1.33.0"'))
 
     def first_master_rolled() -> bool:
         return any("-r" in vm[12:] for vm in running(slower_sim).get("master-1", []))

@@ -12,6 +12,9 @@ from .simulator import SimHost, Simulator
 from .terraform import Terraform, planned_change
 
 SMALL = "{ vcpu = 1, memory_gb = 0.5, disk_gb = 2 }"
+# Rolls in tests that are not about draining: the simulated nodes have no Kubernetes API, and
+# the default drain would try the cluster's address (not a loopback one).
+NO_DRAIN = '  rollout {\n    drain_timeout = "0s"\n  }'
 
 
 def cluster_hcl(

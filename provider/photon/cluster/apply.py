@@ -33,11 +33,11 @@ from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .leftovers import intent_of, leftovers_in, sort_leftovers, stray_key
 from .model import ClusterModel
-from .nodes import node_number
 from .ownership import CREATING, RecordWriter, check_owner, record_generation
 from .plan import NodePlan, node_plan_at_apply, with_node_plan
 from .readiness import wait_until_ready
 from .restore import Restorer
+from .rolling import Roller
 from .schema import NODES_TYPE
 from .values import demand_of, load_pki, worker_batches
 
@@ -54,6 +54,7 @@ class ClusterApply:
         self.platform = platform
         self.hosts = hosts
         self.restorer = Restorer(platform, hosts, self.wait)
+        self.roller = Roller(platform, hosts, self.restorer, self.wait)
 
     def create(self, planned: Value, response: ApplyResponse) -> None:
         from .kubernetes.pki import make_cluster_pki
@@ -176,7 +177,7 @@ class ClusterApply:
                     self.restorer.carry_out(model, pki, node_plan, nodes, writer, stop, response)
                 if node_plan.roll and not response.diagnostics.has_errors:
                     rolling = [n for n in node_plan.roll if n in nodes]
-                    self.roll(model, pki, rolling, nodes, writer, stop, response)
+                    self.roller.roll(model, pki, rolling, nodes, writer, stop, response)
         except DiagnosticError as exc:  # the record moved on elsewhere: nothing more is done
             response.diagnostics.add(exc.diagnostic)
         finally:  # whatever happened, the nodes that exist are in the state
@@ -245,73 +246,6 @@ class ClusterApply:
                 if errors:
                     break
             writer.write(model, pki, nodes)
-
-    def roll(
-        self,
-        model: ClusterModel,
-        pki: ClusterPki,
-        names: list[str],
-        nodes: Nodes,
-        writer: RecordWriter,
-        stop: threading.Event,
-        response: ApplyResponse,
-    ) -> None:
-        """Replace ``names`` (in the plan's order: etcd members, masters, workers) by VMs of
-        the new build. A control-plane node goes as a restore does, one at a time (its VM
-        destroyed, a new one that rejoins etcd under its name, ready before the next), and
-        only while every other etcd member and master is ready; then the workers."""
-        workers = [n for n in names if nodes[n]["role"] == "worker"]
-        for name in (n for n in names if n not in workers):
-            unready = sorted(
-                n for n, v in nodes.items() if v["role"] != "worker" and v["status"] != READY
-            )
-            if unready:
-                response.diagnostics.error(
-                    f"Roll of cluster {model.tenant}/{model.name} stopped before {name}",
-                    f"{', '.join(unready)} not ready: a control-plane node is replaced only "
-                    "while every other one is ready, so quorum holds. The next plan shows the "
-                    "nodes still to roll once they are ready.",
-                )
-                return
-            if not self.restorer.restore(model, pki, [name], nodes, writer, stop, response):
-                return
-        self.roll_workers(model, pki, workers, nodes, writer, stop, response)
-
-    def roll_workers(
-        self,
-        model: ClusterModel,
-        pki: ClusterPki,
-        names: list[str],
-        nodes: Nodes,
-        writer: RecordWriter,
-        stop: threading.Event,
-        response: ApplyResponse,
-    ) -> None:
-        """Replace workers one at a time with the new flavor: never more than one worker
-        away because of us, each new one ready before the next goes. Stops at the first
-        failure, with ``nodes`` current."""
-        tenant, cluster = model.tenant, model.name
-        for name in sorted(names, key=node_number):
-            node = Node(name, "worker", nodes[name]["ip"])
-            error = self.hosts.destroy(tenant, cluster, [name], nodes, stop)[name]
-            if error is not None:
-                response.diagnostics.add(error.diagnostic)
-                return
-            del nodes[name]
-            purpose = f"roll {name} of cluster {tenant}/{cluster}"
-            try:
-                with admitted(self.platform, tenant, demand_of([node], model.flavors), purpose):
-                    made, errors = self.hosts.create_nodes(
-                        model, pki, [node], nodes, stop, writer.intend(model, pki, nodes)
-                    )
-                    nodes.update(made)
-                    writer.write(model, pki, nodes)
-            except DiagnosticError as exc:
-                errors = [exc]
-            for failure in errors:
-                response.diagnostics.add(failure.diagnostic)
-            if errors or not self.wait(model, [name], nodes, stop, response):
-                return  # the next worker goes only once this one is up
 
     def delete(self, prior: ClusterModel, private: bytes, response: ApplyResponse) -> None:
         """Every VM with the cluster's marks goes, also any left by an interrupted run. VMs

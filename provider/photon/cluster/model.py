@@ -22,7 +22,7 @@ from .health import READY, HealthPolicy
 from .kubernetes.spec import ClusterSpec, Node
 from .nodes import ROLES, Flavor, desired_nodes
 
-__all__ = ["RECORD_SPEC", "Build", "ClusterModel", "NodeState", "Readiness"]
+__all__ = ["RECORD_SPEC", "Build", "ClusterModel", "NodeState", "Readiness", "Rollout"]
 
 # The attributes the platform record keeps as the cluster's spec (see docs/guides/records.md).
 RECORD_SPEC = (
@@ -87,6 +87,7 @@ class ClusterModel:
     worker_batch_size: int
     health: HealthPolicy
     readiness: Readiness
+    rollout: Rollout
     timeouts: Mapping[str, str]
     nodes: Mapping[str, NodeState] | None  # None: not known (a plan before create)
     unknown: frozenset[str] = frozenset()  # attributes not known yet (plan time only)
@@ -113,6 +114,7 @@ class ClusterModel:
             worker_batch_size=int(known.get("worker_batch_size") or 1),
             health=_health_policy(known.get("health")),
             readiness=_readiness(known.get("readiness")),
+            rollout=_rollout(known.get("rollout")),
             timeouts=known.get("timeouts") or {},
             nodes=nodes,
             unknown=unknown,
@@ -238,6 +240,20 @@ class Readiness:
     wait: bool = True
     timeout: datetime.timedelta = datetime.timedelta(minutes=15)
     timeout_text: str = "15m"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """The ``rollout`` block: how long a node may drain before its VM is replaced (0: no
+    drain)."""
+
+    drain_timeout: float = 600.0
+    drain_text: str = "10m"
+
+
+def _rollout(block: Mapping[str, Any] | None) -> Rollout:
+    text = (block or {}).get("drain_timeout")
+    return Rollout() if text is None else Rollout(parse_duration(text), text.strip())
 
 
 def _readiness(block: Mapping[str, Any] | None) -> Readiness:

@@ -174,6 +174,21 @@ _READINESS = Block(
         ),
     ),
 )
+_ROLLOUT = Block(
+    description="How an upgrade (a roll) replaces nodes.",
+    attributes=(
+        Attribute(
+            "drain_timeout",
+            STRING,
+            "How long a master or worker may take to drain through the cluster's Kubernetes "
+            "API before its VM is replaced (cordon, evictions that respect "
+            "PodDisruptionBudgets, its pods gone, its Node deleted), e.g. `10m` (default). "
+            "`0s`: no drain; its pods stop with the VM and restart elsewhere.",
+            optional=True,
+            validators=(duration(Message("Invalid drain timeout", "{error}")),),
+        ),
+    ),
+)
 _TIMEOUTS = Block(
     attributes=tuple(
         Attribute(op, STRING, f"How long {op} may take, e.g. `30m` (default none).",
@@ -262,6 +277,7 @@ SCHEMA = Schema(
         blocks=(
             NestedBlock("health", _HEALTH, Nesting.SINGLE),
             NestedBlock("readiness", _READINESS, Nesting.SINGLE),
+            NestedBlock("rollout", _ROLLOUT, Nesting.SINGLE),
             NestedBlock("timeouts", _TIMEOUTS, Nesting.SINGLE),
         ),
     )
