@@ -4,8 +4,10 @@ simulated host, run with Debian's etcd (see tests/support/node_emulator.py).
 What counts: the restored member has a new member ID (the dead one was removed, not reused),
 serves every key, takes new writes, and votes (the cluster keeps quorum when another original
 member then dies); its own readiness report says ready only once it is a healthy member, and
-apply waits for that. For stacked etcd, the removal step of a restored master's boot data runs
-against real members with certificates of the cluster's etcd CA.
+apply waits for that. A roll (a new etcd_flavor) replaces the three members one at a time the
+same way, with every key kept and writes taken all along. For stacked etcd, the removal step of
+a restored master's boot data runs against real members with certificates of the cluster's
+etcd CA.
 
 The simulated hosts here say nothing for the node VMs (``--no-node-report``): what a member's
 VM reports comes from the real report script of its boot data, run by the emulator, whose
@@ -251,6 +253,104 @@ def _new_vm(sim: Simulator, tenant: str, node: str, before: dict[str, Any]) -> d
 def _all_started(listed: dict[str, int]) -> dict[str, int]:
     assert "" not in listed, listed  # a member added but not started has no name yet
     return listed
+
+
+# -- a roll (an upgrade) of external etcd ------------------------------------------------------
+
+
+def test_a_rolled_etcd_keeps_every_key_and_takes_writes_all_through_the_roll(
+    sim: Simulator, tf: Terraform, nodes_sandbox: NodeEmulator
+) -> None:
+    """A new etcd_flavor rolls the three members one at a time: each new VM's boot data run
+    here, each ready (its real report) before the next goes, a writer writing all along."""
+    emu = nodes_sandbox
+    etcd_ips = [f"127.0.0.{90 + i}" for i in (1, 2, 3)]
+    hcl = config("etcd-roll", etcd_ips, ["127.0.0.94"])
+    before = start_etcd(sim, tf, emu, hcl)
+    old_ids = members(emu, "etcd-1")
+    with probe(sim[before["master-1"]["host"]]) as p:  # masters are not run here: it says
+        p.set_extra_config(before["master-1"]["vm_id"], **{"guestinfo.photon.status": json.dumps(
+            {"phase": "ready", "reason": "", "version": "1.32.3", "boot": "b1"})})  # fmt: skip
+    urls = [emu.client_url(n) for n in ETCD]
+    writer = _Writer(emu, urls)
+    writer.start()
+    rolled = config("etcd-roll", etcd_ips, ["127.0.0.94"], raw="").replace(
+        "etcd_flavor        = { vcpu = 1, memory_gb = 0.5, disk_gb = 2 }",
+        "etcd_flavor = { vcpu = 2, memory_gb = 0.5, disk_gb = 2 }",
+    )
+    tf.write(provider_block(sim.hosts) + rolled)
+    outcome: list[Any] = []
+    applying = threading.Thread(target=lambda: outcome.append(tf.apply()), daemon=True)
+    applying.start()
+    for name in ETCD:  # in the roll's order, each new VM booted as a host would boot it
+        eventually(lambda n=name: _gone(sim, before[n]), f"{name}'s old VM destroyed", 120)
+        emu.lose(name)
+        new = eventually(lambda n=name: _new_vm(sim, "etcd-roll", n, before), f"{name}'s VM", 60)
+        emu.boot(name, boot(sim, new), guest(sim, new))
+    applying.join(timeout=180)
+    writer.stop()
+    assert outcome and outcome[0].code == 0, outcome and outcome[0].output
+
+    after = nodes(tf)
+    assert all(after[n]["vm_id"] != before[n]["vm_id"] for n in ETCD)
+    assert all(after[n]["flavor"] == "2/0.5/2" for n in ETCD)
+    listed = eventually(lambda: _all_started(members(emu, "etcd-1")), "every member started")
+    assert sorted(listed) == sorted(old_ids)
+    assert not set(listed.values()) & set(old_ids.values())  # every member is a new one
+    for name in ETCD:
+        sees(emu, name, "k/", {f"k/{i:03}": f"v{i}" for i in range(KEYS)})
+        # every acknowledged write is there (one whose answer was lost may be there too)
+        eventually(lambda n=name: _holds(read(emu, n, "w/", "s"), writer.written), f"{name} w/")
+    assert len(writer.written) > 20, writer.written
+    assert writer.longest_refusal < 15.0, writer.failures  # never more than one member away
+
+
+class _Writer:
+    """Writes ``w/NNNN`` keys through every member's URL until stopped; remembers what was
+    written and the longest stretch in which writes were refused."""
+
+    def __init__(self, emu: NodeEmulator, urls: list[str]) -> None:
+        self.emu, self.urls = emu, urls
+        self.written: dict[str, str] = {}
+        self.failures: list[str] = []
+        self.longest_refusal = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        refused_since: float | None = None
+        i = 0
+        while not self._stop.is_set():
+            key, value = f"w/{i:04}", f"x{i}"
+            began = time.monotonic()
+            try:
+                via = next(n for n in ETCD if n in set(self.emu.running()))
+                self.emu.etcdctl(via, "put", key, value, endpoints=self.urls)
+                self.written[key] = value
+                i += 1
+                refused_since = None
+            except (RuntimeError, StopIteration, OSError) as exc:
+                refused_since = refused_since or began  # refused from when this try began
+                self.failures.append(str(exc)[:120])
+            if refused_since is not None:
+                self.longest_refusal = max(self.longest_refusal, time.monotonic() - refused_since)
+            time.sleep(0.1)
+
+
+def _holds(got: dict[str, str], want: dict[str, str]) -> None:
+    assert want.items() <= got.items(), sorted(set(want) - set(got))[:5]
+
+
+def _gone(sim: Simulator, node: dict[str, Any]) -> None:
+    with probe(sim[node["host"]]) as p:
+        assert node["vm_id"] not in {vm._moId for vm in p.vms().values()}
 
 
 # -- stacked etcd ------------------------------------------------------------------------------
