@@ -13,13 +13,16 @@ from typing import Any
 from ..bridge.cty import Path, Value
 from ..bridge.diagnostics import Diagnostics
 from ..esxi.endpoint import Endpoint, normalize_thumbprint
+from .records_crypto import KEY_ENV, RecordKeys, parse_keys
 
 __all__ = [
     "ENVIRONMENT",
     "check_thumbprint",
+    "configured_keys",
     "endpoints_from_blocks",
     "endpoints_from_config",
     "lock_timeout",
+    "record_keys",
     "records_url",
     "validate_hosts",
 ]
@@ -33,6 +36,8 @@ ENVIRONMENT = {
     "PHOTON_INSECURE": "`true` to skip certificate checks for hosts that do not set it",
     "PHOTON_LOCK_TIMEOUT": "seconds to wait for the platform lock another run holds (default 120)",
     "PHOTON_RECORDS_URL": "PostgreSQL URL for the platform records, when records.postgres is unset",
+    KEY_ENV: "keys sealing the cluster secrets in the records (comma-separated base64), when "
+    "records.encryption_keys is unset",
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HOST_PATH = Path.root().attr("host")
@@ -206,3 +211,29 @@ def lock_timeout(environ: Mapping[str, str], diagnostics: Diagnostics) -> float 
         )
         return None
     return seconds
+
+
+def configured_keys(config: Value) -> list[str] | None:
+    """records.encryption_keys, when set."""
+    records = config["records"]
+    given = None if not records.is_known or records.is_null else _known(records["encryption_keys"])
+    return list(given) if given else None  # type: ignore[call-overload]
+
+
+def record_keys(
+    given: list[str] | None, environ: Mapping[str, str], diagnostics: Diagnostics
+) -> RecordKeys | None:
+    """The keys that seal record secrets: ``given`` (records.encryption_keys), else
+    ``PHOTON_RECORDS_KEY`` (comma-separated); None without any."""
+    texts = given or [t for t in environ.get(KEY_ENV, "").split(",") if t.strip()]
+    where = "records.encryption_keys" if given else KEY_ENV
+    try:
+        keys = parse_keys(texts)
+    except ValueError as exc:
+        diagnostics.error(
+            "Invalid records encryption key",
+            f"{where}: {exc}. Make one with `openssl rand -base64 32`.",
+            Path.root().attr("records").attr("encryption_keys") if given else None,
+        )
+        return None
+    return RecordKeys(keys) if keys else None

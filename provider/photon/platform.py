@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from ..bridge.cty import Path
-from ..bridge.diagnostics import DiagnosticError
+from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.logs import log_context
 from ..esxi.endpoint import Endpoint
 from ..esxi.errors import EsxiError, WritesForbidden
 from .errors import host_error
 from .host_conditions import writes_forbidden
 from .records_cache import SharedReads
+from .records_crypto import RecordKeys
+from .records_sealed import SealedRecords
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -67,14 +69,20 @@ class Platform:
         lock_wait: float | None = None,
         records: RecordStore | None = None,
         stop: threading.Event | None = None,
+        record_keys: RecordKeys | None = None,
+        sealing: bool = True,
     ) -> None:
         """``records``: a store opened already (PostgreSQL), which waits end on ``stop``;
-        without it, the records live on the records host's datastore, opened on first use."""
+        without it, the records live on the records host's datastore, opened on first use.
+        Record secrets are sealed with ``record_keys`` (records_sealed.py); ``sealing`` False
+        hands records over as stored (``records export``)."""
         self.endpoints = {e.name: e for e in endpoints}
         self._stated_records_host = records_host
         self._records_host: str | None = None  # found on first use (records_place.py)
         self._records_datastore = records_datastore
-        self._records = SharedReads(records) if records is not None else None
+        self.record_keys, self._sealing = record_keys, sealing
+        self._warned_unsealed = False
+        self._records = self._domain_store(records) if records is not None else None
         self._on_datastore = records is None
         self._lock_wait = lock_wait
         self._sessions: dict[str, HostSession] = {}
@@ -282,8 +290,28 @@ class Platform:
             host = self.records_host  # found before the lock below: it takes that lock too
             with self._records_lock:
                 if self._records is None:
-                    self._records = SharedReads(self._datastore_records(host))
+                    self._records = self._domain_store(self._datastore_records(host))
         return self._records
+
+    def warn_unsealed(self, diagnostics: Diagnostics) -> None:
+        """Once per run: the cluster secrets this plan writes would be stored in clear."""
+        with self._records_lock:
+            if self.record_keys is not None or self._warned_unsealed:
+                return
+            self._warned_unsealed = True
+        diagnostics.warning(
+            "Cluster secrets are stored unencrypted",
+            "The platform records keep each cluster's CA keys and bootstrap token, in a "
+            "datastore file or a database row (and in every backup of them), and no records "
+            "key is set. Set records { encryption_keys = [...] } or PHOTON_RECORDS_KEY to a key "
+            "from `openssl rand -base64 32`; then `terraform-provider-photon records rekey` "
+            "seals the records written before (see the records guide).",
+        )
+
+    def _domain_store(self, store: RecordStore) -> RecordStore:
+        """Plain reads shared (records_cache.py), secrets sealed (records_sealed.py)."""
+        shared = SharedReads(store)
+        return SealedRecords(shared, self.record_keys) if self._sealing else shared
 
     def prefetch_record(self, kind: str, name: str) -> None:
         """Start a plain read of a record now, so that its round trip overlaps the host reads

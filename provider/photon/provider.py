@@ -8,15 +8,17 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from ..bridge.api import DataSource, Deferred, EphemeralResource, Provider, Resource
-from ..bridge.cty import BOOL, STRING, Path, Value
+from ..bridge.cty import BOOL, STRING, List, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedBlock, Nesting, Schema, validate_attributes
 from .cluster import schema as cluster_schema
 from .config import (
     ENVIRONMENT,
     check_thumbprint,
+    configured_keys,
     endpoints_from_config,
     lock_timeout,
+    record_keys,
     records_url,
     validate_hosts,
 )
@@ -81,6 +83,18 @@ _RECORDS_BLOCK = Block(
             "`postgres://photon:secret@db.example:5432/photon?sslmode=verify-full&sslrootcert="
             "/etc/ssl/db-ca.pem`. TLS and other options as for any libpq client. The provider "
             "creates and migrates its tables. Default: `PHOTON_RECORDS_URL`.",
+            optional=True,
+            sensitive=True,
+        ),
+        Attribute(
+            "encryption_keys",
+            List(STRING),
+            "Keys that seal the cluster secrets (CA keys, tokens) in the records with "
+            "AES-256-GCM, each 32 bytes in base64 (`openssl rand -base64 32`): the first seals, "
+            "all open (put a new key first, then `terraform-provider-photon records rekey`). "
+            "Default: `PHOTON_RECORDS_KEY` (comma-separated). Without a key the secrets are "
+            "stored in clear, and plans that write them warn. Every configuration using the "
+            "same records needs the keys that sealed them.",
             optional=True,
             sensitive=True,
         ),
@@ -163,6 +177,7 @@ class PhotonProvider(Provider):
                 Path.root().attr("records_host"),
             )
         url, url_path = records_url(config, os.environ, diagnostics)
+        keys = record_keys(configured_keys(config), os.environ, diagnostics)
         if diagnostics.has_errors:
             return
         stop = threading.Event()
@@ -184,6 +199,7 @@ class PhotonProvider(Provider):
             records_datastore=config["records_datastore"].to_python(),
             records=records,
             stop=stop,
+            record_keys=keys,
         )
 
     @property

@@ -25,9 +25,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 __all__ = [
     "ALGORITHM",
     "KEY_ENV",
@@ -90,6 +87,8 @@ class RecordKeys:
         return tuple(key_id(k) for k in self.keys)
 
     def seal(self, value: Any, kind: str, name: str, field: str) -> dict[str, str]:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when sealing
+
         nonce = os.urandom(12)
         plain = json.dumps(value, sort_keys=True).encode()
         data = AESGCM(self.keys[0]).encrypt(nonce, plain, _context(kind, name, field))
@@ -97,6 +96,9 @@ class RecordKeys:
                 "nonce": _b64(nonce), "data": _b64(data)}  # fmt: skip
 
     def open(self, sealed: Mapping[str, Any], kind: str, name: str, field: str) -> Any:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         wanted = sealed.get("key_id")
         key = next((k for k in self.keys if key_id(k) == wanted), None)
         if key is None:

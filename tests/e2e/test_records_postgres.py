@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +17,8 @@ import pytest
 from provider.photon.records_pg import PostgresRecords
 from tests.support.postgres import Postgres
 from tests.support.probe import probe
-from tests.support.records import Records
-from tests.support.simulator import TOP, Simulator
+from tests.support.records import Records, datastore_env, records_cli
+from tests.support.simulator import Simulator
 from tests.support.tenancy import quota, tenant
 from tests.support.terraform import Result, Terraform, provider_block
 
@@ -134,13 +132,6 @@ def wait_for_a_blocked_write(url: str) -> None:
     raise AssertionError("no provider write was held up")
 
 
-def records_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "provider", "records", *command],
-        cwd=TOP, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
 def test_records_move_to_postgres_and_back_unchanged(
     sim2: Simulator, tf: Terraform, postgres: Postgres, tmp_path: Path
 ) -> None:
@@ -150,17 +141,11 @@ def test_records_move_to_postgres_and_back_unchanged(
     tf.init()
     assert tf.apply().code == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTON_")}
-    datastore_env = {
-        **env,
-        "PHOTON_HOST": host.address,
-        "PHOTON_HOST_NAME": host.name,
-        "PHOTON_PASSWORD": host.password,
-        "PHOTON_THUMBPRINT": host.thumbprint,
-    }
+    on_datastore = datastore_env(host)
     url = postgres.new_database()
     postgres_env = {**env, "PHOTON_RECORDS_URL": url}
 
-    exported = records_cli(["export", str(tmp_path / "from-datastore.json")], datastore_env)
+    exported = records_cli(["export", str(tmp_path / "from-datastore.json")], on_datastore)
     assert exported.returncode == 0, exported.stderr
     into = records_cli(["import", str(tmp_path / "from-datastore.json")], postgres_env)
     assert into.returncode == 0, into.stderr
@@ -185,6 +170,6 @@ def test_records_move_to_postgres_and_back_unchanged(
     # And back onto the datastore, where the changed quota arrives.
     latest = records_cli(["export", str(tmp_path / "latest.json")], postgres_env)
     assert latest.returncode == 0, latest.stderr
-    home = records_cli(["import", str(tmp_path / "latest.json")], datastore_env)
+    home = records_cli(["import", str(tmp_path / "latest.json")], on_datastore)
     assert home.returncode == 0, home.stderr
     assert (Records(host).get("quotas", "moving") or {})["limits"]["vcpu"] == 6

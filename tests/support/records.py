@@ -4,13 +4,16 @@ them behind the provider's back."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from .probe import probe
-from .simulator import SimHost
+from .simulator import TOP, SimHost
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,19 @@ class Records:
                 "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchone()
         return row is not None and row[0] == 0
+
+
+def records_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``terraform-provider-photon records ...`` of this checkout."""
+    return subprocess.run(
+        [sys.executable, "-m", "provider", "records", *command],
+        cwd=TOP, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def datastore_env(host: SimHost) -> dict[str, str]:
+    """The environment of a records command on ``host``'s datastore (no PHOTON_ settings of
+    the test run leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTON_")}
+    return {**env, "PHOTON_HOST": host.address, "PHOTON_HOST_NAME": host.name,
+            "PHOTON_PASSWORD": host.password, "PHOTON_THUMBPRINT": host.thumbprint}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ from typing import Any
 from provider.install import cli_config
 
 from .simulator import SimHost
+
+RECORDS_KEY = base64.b64encode(bytes(range(32))).decode()  # a test key: never a real one
 
 
 def terraform_environment(folder: Path) -> dict[str, str]:
@@ -35,6 +38,7 @@ def terraform_environment(folder: Path) -> dict[str, str]:
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
         PHOTON_WARM_START_DIR=str(warm_runtime_dir(folder)),
+        PHOTON_RECORDS_KEY=RECORDS_KEY,  # cluster secrets sealed, as the quickstart does
     )
     return env
 

@@ -121,6 +121,8 @@ class ClusterResource(Resource):
                 response.planned_state = planned.with_attributes({"nodes": nodes})
         if prior is not None and (node_plan.changes or model.attributes != prior.attributes):
             self.checks.owner(model, request.prior_private, response.diagnostics)
+        if prior is None or node_plan.changes:  # the cluster's record is written
+            self.platform.warn_unsealed(response.diagnostics)
         self.checks.check(prior, model, node_plan, response.diagnostics)
 
     def plan_destroy(self, request: PlanRequest, response: PlanResponse) -> None:
