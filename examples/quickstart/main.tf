@@ -2,8 +2,9 @@
 # it (one master, two workers).
 #
 # scripts/quickstart starts simulated hosts (with a base disk at images/k8s.vmdk) and passes
-# them in through a tfvars file; against real hosts, set esxi_hosts and esxi_passwords
-# yourself, and image to a node image on your hosts' datastores (see README.md).
+# them in through a tfvars file, with a new records key; against real hosts, set esxi_hosts,
+# esxi_passwords and records_key yourself, and image to a node image on your hosts'
+# datastores (see README.md).
 
 terraform {
   required_version = ">= 1.5"
@@ -31,6 +32,12 @@ variable "esxi_passwords" {
   sensitive   = true
 }
 
+variable "records_key" {
+  description = "Key that seals the cluster secrets in the platform records (`openssl rand -base64 32`); keep it with your other secrets."
+  type        = string
+  sensitive   = true
+}
+
 variable "image" {
   description = "Base disk of the cluster nodes on each host's first datastore."
   type        = string
@@ -47,6 +54,10 @@ provider "photon" {
       password   = var.esxi_passwords[host.value.name]
       thumbprint = host.value.thumbprint
     }
+  }
+
+  records {
+    encryption_keys = [var.records_key]
   }
 }
 

@@ -131,15 +131,13 @@ class DatastoreRecords:
         self._absent.discard(path)
 
     def remove(self, kind: str, name: str) -> None:
-        """The record goes; its last version stays as ``.json.1``, to recover from."""
+        """The record goes, and its previous version with it: a destroyed cluster's secrets
+        must not outlive it in a copy. The copy goes first, so an interrupted removal leaves
+        the record (removed again next time), never a copy without its record."""
         path = f"{ROOT}/{kind}/{name}.json"
         self.confirm_lock()
-        try:
-            self.files.move(path, f"{path}.1", replace=True)
-        except NotFound:
-            pass
-        except EsxiError as exc:
-            raise host_error(exc) from exc
+        for gone in (f"{path}.1", path):
+            self._call(self.files.delete, gone)
 
     def names(self, kind: str) -> list[str]:
         files = self._call(self.files.list, f"{ROOT}/{kind}", "*.json")

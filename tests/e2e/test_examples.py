@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support.simulator import TOP, Simulator
 from tests.support.tenancy import pools
-from tests.support.terraform import Terraform, provider_block
+from tests.support.terraform import RECORDS_KEY, Terraform, provider_block
 
 
 def test_quickstart_applies_and_destroys(tf: Terraform) -> None:
@@ -25,6 +25,7 @@ def quickstart(sim: Simulator, tf: Terraform) -> None:
             for h in sim.hosts
         ],
         "esxi_passwords": {h.name: h.password for h in sim.hosts},
+        "records_key": RECORDS_KEY,
     }
     (tf.workdir / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     tf.init()

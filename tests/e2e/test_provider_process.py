@@ -55,10 +55,9 @@ def test_logs_reach_tf_log_with_levels_and_without_secrets(sim: Simulator, tf: T
 
 
 def test_trace_logs_of_a_cluster_apply_hold_no_secret(tf: Terraform) -> None:
-    import base64
     import json as json_
 
-    from tests.support.cluster import cluster
+    from tests.support.cluster import cluster, state_pki
 
     with Simulator(2, "--image", "images/k8s.vmdk") as sim:
         tf.write(provider_block(sim.hosts) + tenant() + cluster(workers=1))
@@ -67,11 +66,8 @@ def test_trace_logs_of_a_cluster_apply_hold_no_secret(tf: Terraform) -> None:
         assert applied.code == 0, applied.output[-3000:]
         logged = applied.output
         assert "tf_rpc=ApplyResourceChange" in logged  # the provider's lines are there
-        state = json_.loads(tf.ok("state", "pull").stdout)
-        cluster_state = next(r for r in state["resources"] if r["type"] == "photon_k8s_cluster")
-        instance = cluster_state["instances"][0]
-        pki = json_.loads(base64.b64decode(instance["private"]))["pki"]
-        kubeconfig = json_.loads(instance["attributes"]["kubeconfig"])
+        pki = state_pki(tf)
+        kubeconfig = json_.loads(tf.resource_values("photon_k8s_cluster.c")["kubeconfig"])
         secrets = {
             "host password": sim.hosts[0].password,
             "CA key": pki["ca"]["key_pem"].splitlines()[1],

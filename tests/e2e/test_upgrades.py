@@ -4,11 +4,8 @@ version rules refuse at plan with nothing changed."""
 
 from __future__ import annotations
 
-import json
-
-from tests.support.cluster import NO_DRAIN, SMALL, cluster, marked_vms, nodes
+from tests.support.cluster import NO_DRAIN, SMALL, cluster, marked_vms, nodes, state_pki
 from tests.support.kube_api_server import CertAuthority, KubeApiServer
-from tests.support.probe import probe
 from tests.support.simulator import Simulator
 from tests.support.tenancy import tenant
 from tests.support.terraform import Terraform, planned_actions, planned_change, provider_block
@@ -85,8 +82,7 @@ def test_workers_are_drained_before_they_roll_and_a_blocking_budget_stops_the_ro
     tf.init()
     assert tf.apply().code == 0
     before = nodes(tf)
-    with probe(sim3["esx-1"]) as p:  # the records host: the cluster's CA is in its record
-        ca = json.loads(p.read_file("photon-platform/clusters/team-a.prod.json"))["pki"]["ca"]
+    ca = state_pki(tf)["ca"]  # the server speaks for the cluster: its CA signs and trusts
     authority = CertAuthority("", existing=(ca["cert_pem"], ca["key_pem"]))
     with KubeApiServer(ca=authority, address=("127.0.0.61", 6443)) as api:
         for worker in ("worker-1", "worker-2"):

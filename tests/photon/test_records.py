@@ -27,7 +27,8 @@ def host() -> Iterator[SimHost]:
 @pytest.fixture
 def store(host: SimHost) -> Iterator[DatastoreRecords]:
     platform = Platform(
-        [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)]
+        [Endpoint(host.name, host.address, host.user, host.password, host.thumbprint)],
+        sealing=False,  # the store itself, as records export sees it
     )
     shared = platform.records()
     assert isinstance(shared, SharedReads)
@@ -176,13 +177,15 @@ def test_a_corrupt_record_names_its_readable_previous_copy(
     )
 
 
-def test_a_removed_record_leaves_its_last_version_and_names_lists_the_rest(
+def test_a_removed_record_takes_its_previous_copy_along_and_names_lists_the_rest(
     store: DatastoreRecords,
 ) -> None:
-    for name in ("b", "a"):
+    for name in ("b", "a", "b"):  # b written twice: it has a previous copy
         store.put("tenants", name, {"hosts": []})
+    assert store.files.read("photon-platform/tenants/b.json.1") is not None
     store.remove("tenants", "b")
     assert store.get("tenants", "b") is None
-    assert store.files.read("photon-platform/tenants/b.json.1") is not None
+    assert store.files.read("photon-platform/tenants/b.json.1") is None  # no copy outlives it
+    store.remove("tenants", "b")  # removing what is gone is fine
     assert store.names("tenants") == ["a"]
     assert store.names("clusters") == []  # no folder yet

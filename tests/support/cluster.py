@@ -3,6 +3,7 @@ VMs on the simulated hosts (found by their marks; deleted or powered off as a fa
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -111,3 +112,10 @@ def cluster_vms(sim: Simulator, down: tuple[str, ...] = ()) -> dict[str, dict[st
     hosts that are not ``down``)."""
     hosts = [h for h in sim.hosts if h.name not in down]
     return {n: {"host": host, **extra} for n, (host, _, extra) in marked_vms(hosts).items()}
+
+
+def state_pki(tf: Terraform, address_type: str = "photon_k8s_cluster") -> dict[str, Any]:
+    """The cluster's secrets as its state's private data holds them (``state pull``)."""
+    state = json.loads(tf.ok("state", "pull").stdout)
+    resource = next(r for r in state["resources"] if r["type"] == address_type)
+    return json.loads(base64.b64decode(resource["instances"][0]["private"]))["pki"]
