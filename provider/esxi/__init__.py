@@ -41,8 +41,8 @@ _ON_FIRST_USE = {
     "datastore": ("DatastoreFiles",),
     "pools": ("create_pool", "destroy_pool", "set_memory_limit"),
     "vms": (
-        "Created", "VmSpec", "create_vms", "destroy_vms", "power_on_vms", "remove_folders",
-        "reset_vms",
+        "Created", "VmSpec", "clear_options", "create_vms", "destroy_vms", "power_on_vms",
+        "remove_folders", "reset_vms",
     ),
     "devices": ("NicRepair", "missing_files", "repair_nics"),
     "watch": ("VmChange", "VmState", "VmWatch"),

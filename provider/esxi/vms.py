@@ -28,6 +28,7 @@ __all__ = [
     "Created",
     "VmSpec",
     "as_error",
+    "clear_options",
     "create_vms",
     "destroy_vms",
     "first_nic",
@@ -394,16 +395,38 @@ def reset_vms(
     return _on_vms(session, moids, "ResetVM_Task", stop)
 
 
-def _on_vms(
-    session: HostSession, moids: Sequence[str], action: str, stop: threading.Event | None
+def clear_options(
+    session: HostSession,
+    moids: Sequence[str],
+    keys: Sequence[str],
+    stop: threading.Event | None = None,
 ) -> dict[str, EsxiError | None]:
-    """One power task per VM, all issued before any is waited on. For a power-on, a VM that
-    is on already is fine; a reset of a VM that is off fails as the host says."""
+    """Remove ``keys`` from the VMs' extraConfig (an empty value removes an option, from the
+    VM's configuration file too): what a guest no longer needs, such as boot data that holds
+    keys, leaves the host."""
+    spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=k, value="") for k in keys])
+    return _on_vms(session, moids, partial(_reconfigure, spec=spec), stop)
+
+
+def _reconfigure(vm: vim.VirtualMachine, spec: vim.vm.ConfigSpec) -> vim.Task:
+    return vm.ReconfigVM_Task(spec=spec)
+
+
+def _on_vms(
+    session: HostSession,
+    moids: Sequence[str],
+    action: str | Callable[[vim.VirtualMachine], vim.Task],
+    stop: threading.Event | None,
+) -> dict[str, EsxiError | None]:
+    """One task per VM (``action``: a method name, or what starts it), all issued before any
+    is waited on. For a power-on, a VM that is on already is fine; a reset of a VM that is
+    off fails as the host says."""
+    start = (lambda vm: getattr(vm, action)()) if isinstance(action, str) else action
     tasks, outcome = {}, {}
     for moid in moids:
         try:
             with translated(session.name):
-                tasks[moid] = getattr(vim.VirtualMachine(moid, session.si._stub), action)()
+                tasks[moid] = start(vim.VirtualMachine(moid, session.si._stub))
         except InvalidPowerState as exc:
             outcome[moid] = None if action == "PowerOnVM_Task" else exc
         except EsxiError as exc:

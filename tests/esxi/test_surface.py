@@ -19,7 +19,7 @@ SURFACE = [
     "HostUnreachable", "InvalidPowerState", "Inventory", "LicenseInfo", "LiveInventory",
     "NameTaken", "NicInfo", "NicRepair", "NotFound", "PoolInfo", "ResourceInUse",
     "StoppedWaiting", "VmChange", "VmInfo", "VmSpec", "VmState", "VmWatch", "WritesForbidden",
-    "create_pool", "create_vms", "destroy_pool", "destroy_vms", "missing_files",
+    "clear_options", "create_pool", "create_vms", "destroy_pool", "destroy_vms", "missing_files",
     "normalize_thumbprint", "open_session", "power_on_vms", "read_capacity", "read_inventory",
     "read_license", "read_vm_options", "remove_folders", "repair_nics", "reset_vms",
     "set_memory_limit",

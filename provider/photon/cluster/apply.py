@@ -28,6 +28,7 @@ from ..platform import Platform
 from ..quota_admission import admitted
 from ..records import CLUSTERS, encode
 from . import health_memory
+from .boot_data import clear_boot_data
 from .health import READY
 from .hosts import ClusterHosts
 from .kubernetes.spec import Node
@@ -152,10 +153,20 @@ class ClusterApply:
         stop: threading.Event,
         response: ApplyResponse,
     ) -> bool:
-        """Wait for the nodes just made to report ready (readiness.py); False if they did not."""
+        """Wait for the nodes just made to report ready (readiness.py); False if they did not.
+        Those seen ready lose their boot data (boot_data.py)."""
         errors = wait_until_ready(self.platform, model, names, nodes, stop)
         for error in errors:
             response.diagnostics.add(error.diagnostic)
+        if model.readiness.wait:
+            ready = [n for n in names if nodes.get(n, {}).get("status") == READY]
+            for problem in clear_boot_data(self.platform, ready, nodes):
+                response.diagnostics.warning(
+                    "Boot data not cleared",
+                    f"{problem.diagnostic.detail} The node's VM keeps its boot data (with the "
+                    "cluster's keys) until it is replaced; remove guestinfo.userdata from its "
+                    "configuration by hand if it must go now.",
+                )
         return not errors
 
     def update(self, request: ApplyRequest, response: ApplyResponse) -> None:

@@ -293,6 +293,10 @@ def metadata(spec: ClusterSpec, node: Node, instance_id: str) -> str:
     data: dict[str, object] = {
         "instance-id": instance_id,
         "local-hostname": spec.hostname(node),
+        # cloud-init's VMware datasource clears these guestinfo keys once it has read them:
+        # the user data holds the cluster's keys (the provider removes it from the VM's
+        # configuration too, once the node is ready).
+        "cleanup-guestinfo": ["userdata"],
     }
     if node.ip:
         ethernet: dict[str, object] = {
