@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from tests.support.cluster import cluster
 from tests.support.simulator import Simulator
 from tests.support.tenancy import pools, tenant
 from tests.support.terraform import Terraform, provider_block
@@ -147,3 +148,23 @@ def test_removing_a_host_that_holds_a_pool_is_explained(sim: Simulator, tf: Terr
     assert "Error: Tenant on a host that is no longer configured" in plan.flat
     assert "Tenant 'team-a' has resource pools on esx-2" in plan.flat
     assert pools(sim) == {"esx-1": ["photon-tenant-team-a"], "esx-2": ["photon-tenant-team-a"]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "summary", "detail", "line"),
+    [
+        ({"worker_ips": '["10.0.0.31", "10.0.0.21"]'}, "Duplicate node address",
+         "10.0.0.21 is given to master_ips[0] and worker_ips[1]", 'worker_ips = ["10.0.0.31"'),
+        ({"pod_cidr": '"10.0.0.0/8"'}, "Networks overlap",
+         "pod_cidr 10.0.0.0/8 overlaps the nodes' network 10.0.0.0/24", 'pod_cidr = "10.0.0.0/8"'),
+        ({"ssh_public_keys": '["my-key"]'}, "Invalid SSH public key",
+         "Key 1 (my-key...) is not an OpenSSH public key", 'ssh_public_keys = ["my-key"]'),
+    ],
+)  # fmt: skip
+def test_cluster_inputs_that_cannot_work_together(
+    sim: Simulator, tf: Terraform, extra: dict[str, str], summary: str, detail: str, line: str
+) -> None:
+    out = attempt(tf, provider_block(sim.hosts) + tenant() + cluster(workers=2, **extra))
+    assert f"Error: {summary}" in out and detail in out
+    assert line in out  # pointed at the attribute
+    assert_nothing_changed(sim, tf)

@@ -162,7 +162,9 @@ def test_import_after_a_restore_and_an_etcd_restore_after_import(
 def test_an_import_from_old_records_restores_all_but_etcd_and_says_why(
     sim3: Simulator, tf: Terraform, tmp_path
 ) -> None:
-    hcl = provider_block(sim3.hosts) + tenant() + cluster(etcd=3, masters=1, workers=1)
+    # An old provider left the boot data on the VMs (no wait, so nothing clears it here).
+    old = '  readiness {\n    wait = false\n  }'
+    hcl = provider_block(sim3.hosts) + tenant() + cluster(etcd=3, masters=1, workers=1, raw=old)
     apply_ok(tf, hcl)
     with probe(sim3["esx-1"]) as p:  # as written before records held the cluster's secrets
         record = json.loads(p.read_file(CLUSTER_RECORD) or b"{}")
