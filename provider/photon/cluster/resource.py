@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ...bridge.api import (
     ApplyRequest,
@@ -38,6 +38,7 @@ from ..platform import Platform
 from .apply import ClusterApply
 from .hosts import ClusterHosts
 from .importing import import_cluster
+from .input_rules import input_problems
 from .model import ClusterModel
 from .ownership import new_owner, with_ownership
 from .plan import plan_nodes, with_node_plan
@@ -98,6 +99,8 @@ class ClusterResource(Resource):
                 "The nodes have static addresses (master_ips); set netmask (and gateway).",
                 Path.root().attr("netmask"),
             )
+        for problem in input_problems(_inputs(config)):
+            diagnostics.error(problem.summary, problem.detail, problem.path)
 
     # -- plan -------------------------------------------------------------------------
 
@@ -187,6 +190,22 @@ def _with_defaults(request: PlanRequest, planned: Value) -> Value:
             {k: request.prior_state[k] for k in ("id", "ca_certificate", "kubeconfig")}
         )
     return planned
+
+
+_INPUTS = (
+    "master_ips", "etcd_ips", "worker_ips", "netmask", "gateway", "dns_servers", "pod_cidr",
+    "service_cidr", "ssh_public_keys", "image", "worker_image",
+)  # fmt: skip
+
+
+def _inputs(config: Value) -> dict[str, Any]:
+    """The inputs the cross-attribute rules judge: None where not known yet; the networks'
+    defaults where unset (the nodes must not overlap them either)."""
+    values = {n: None if (v := known_in(config, n)) is UNKNOWN else v for n in _INPUTS}
+    for name in ("pod_cidr", "service_cidr"):
+        if config[name].is_null:
+            values[name] = SCHEMA.block.attribute(name).default
+    return values
 
 
 def _default(name: str) -> int:
