@@ -77,7 +77,7 @@ def test_workers_are_drained_before_they_roll_and_a_blocking_budget_stops_the_ro
     drain = '  rollout {\n    drain_timeout = "3s"\n  }'
     master = {"master_ips": '["127.0.0.61"]'}
     hcl = provider_block(sim3.hosts) + tenant()
-    cluster_hcl = cluster(workers=2, raw=drain)
+    cluster_hcl = cluster(workers=2, raw=drain, gateway=None)  # type: ignore[arg-type]
     tf.write(hcl + cluster_hcl.replace('["10.0.0.21"]', master["master_ips"]))
     tf.init()
     assert tf.apply().code == 0

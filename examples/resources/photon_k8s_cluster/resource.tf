@@ -15,7 +15,7 @@ resource "photon_k8s_cluster" "payments" {
 
   worker_flavor = { vcpu = 4, memory_gb = 8, disk_gb = 40 }
 
-  ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPhotonExampleKey admin@example"]
+  ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPi5vyjAIfN6TXpIUC3L4DgXYR1mspWN7/NOhRO/qYbM admin@example"]
 
   timeouts {
     create = "30m"
