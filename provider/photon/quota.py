@@ -26,7 +26,7 @@ from ..bridge.api import (
 from ..bridge.cty import NUMBER, STRING, Path, Value
 from ..bridge.diagnostics import DiagnosticError, Diagnostics
 from ..bridge.schema import Attribute, Block, NestedAttributes, Schema
-from ..bridge.validators import at_least
+from ..bridge.validators import between
 from .host_conditions import refuse_writes
 from .names import is_name, pool_name, tenant_name_validator
 from .platform import HostsRead, Platform
@@ -56,14 +56,20 @@ _DESCRIPTIONS = {
 }
 
 
+# Far beyond any estate (ESXi runs at most 1,024 VMs per host), and exact in a float: a
+# larger limit is a typo, and one beyond 2^53 would not even be the number written.
+LIMIT_MAX = 10**9
+
+
 def _limit(kind: str) -> Attribute:
     whole = kind in ("vm_count", "vcpu")
     return Attribute(
         kind,
         NUMBER,
-        f"{_DESCRIPTIONS[kind]} (Photon `{PHOTON_NAMES[kind]}`). Unset: unlimited.",
+        f"{_DESCRIPTIONS[kind]} (Photon `{PHOTON_NAMES[kind]}`), 0 to {LIMIT_MAX:,}. Unset: "
+        "unlimited.",
         optional=True,
-        validators=(at_least(0, whole=whole, summary="Invalid quota limit"),),
+        validators=(between(0, LIMIT_MAX, whole=whole, summary="Invalid quota limit"),),
     )
 
 
@@ -110,6 +116,13 @@ class QuotaResource(Resource):
     def modify_plan(self, request: PlanRequest, response: PlanResponse) -> None:
         planned = response.planned_state
         tenant, limits = planned["tenant"], planned["limits"]
+        if limits.is_fully_known() and all(v is None for v in (limits.to_python() or {}).values()):
+            response.diagnostics.warning(
+                "The quota limits nothing",
+                "No limit is set (vm_count, vcpu, memory_gb, disk_gb): the tenant may use "
+                "every host's capacity. Set at least one limit, or remove the quota.",
+                Path.root().attr("limits"),
+            )
         if not (tenant.is_known and limits.is_fully_known()):
             return  # checked again at apply, when everything is known
         name = tenant.to_python()

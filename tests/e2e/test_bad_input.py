@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.cluster import cluster
 from tests.support.simulator import Simulator
-from tests.support.tenancy import pools, tenant
+from tests.support.tenancy import pools, quota, tenant
 from tests.support.terraform import Terraform, provider_block
 
 
@@ -168,3 +168,19 @@ def test_cluster_inputs_that_cannot_work_together(
     assert f"Error: {summary}" in out and detail in out
     assert line in out  # pointed at the attribute
     assert_nothing_changed(sim, tf)
+
+
+def test_a_quota_limit_beyond_any_estate_is_refused(sim: Simulator, tf: Terraform) -> None:
+    out = attempt(tf, provider_block(sim.hosts) + tenant() + quota("{ vm_count = 1e12 }"))
+    assert "Error: Invalid quota limit" in out and "1000000000000 is more than 1000000000." in out
+    assert 'in resource "photon_quota" "q"' in out
+    assert_nothing_changed(sim, tf)
+
+
+def test_a_quota_that_limits_nothing_is_said_at_plan(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant() + quota("{}"))
+    tf.init()
+    planned = tf.plan()
+    assert planned.code == 2, planned.output
+    assert "Warning: The quota limits nothing" in planned.flat
+    assert "Set at least one limit, or remove the quota." in planned.flat
