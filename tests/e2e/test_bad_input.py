@@ -184,3 +184,19 @@ def test_a_quota_that_limits_nothing_is_said_at_plan(sim: Simulator, tf: Terrafo
     assert planned.code == 2, planned.output
     assert "Warning: The quota limits nothing" in planned.flat
     assert "Set at least one limit, or remove the quota." in planned.flat
+
+
+def test_a_base_image_missing_from_the_hosts_is_said_at_plan(sim: Simulator, tf: Terraform) -> None:
+    tf.write(provider_block(sim.hosts) + tenant())  # these hosts have no images/k8s.vmdk
+    tf.init()
+    assert tf.apply().code == 0
+    tf.write(provider_block(sim.hosts) + tenant() + cluster(workers=1))
+    refused = tf.plan()
+    assert refused.code == 1, refused.output
+    for host in ("esx-1", "esx-2"):
+        assert (
+            f"images/k8s.vmdk is not on LocalDS_0, the datastore of host {host} that new nodes "
+            "go to" in refused.flat
+        )
+    assert 'image = "images/k8s.vmdk"' in refused.flat  # at the attribute
+    assert tf.ok("state", "list").stdout.split() == ["photon_tenant.t"]

@@ -163,7 +163,7 @@ def test_an_import_from_old_records_restores_all_but_etcd_and_says_why(
     sim3: Simulator, tf: Terraform, tmp_path
 ) -> None:
     # An old provider left the boot data on the VMs (no wait, so nothing clears it here).
-    old = '  readiness {\n    wait = false\n  }'
+    old = "  readiness {\n    wait = false\n  }"
     hcl = provider_block(sim3.hosts) + tenant() + cluster(etcd=3, masters=1, workers=1, raw=old)
     apply_ok(tf, hcl)
     with probe(sim3["esx-1"]) as p:  # as written before records held the cluster's secrets

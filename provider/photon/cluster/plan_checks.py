@@ -7,6 +7,7 @@ and last reset)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ...bridge.cty import Path
 from ...bridge.diagnostics import DiagnosticError, Diagnostics
@@ -22,6 +23,9 @@ from .ownership import check_owner
 from .placement import PlacementError, place, skipped
 from .plan import DESTROY_ANYWAY, NodePlan, Observed, judged_statuses
 from .values import demand_of, has_etcd_ca_key, node_demand
+
+if TYPE_CHECKING:
+    from ...esxi.session import HostSession
 
 __all__ = ["PlanChecks"]
 
@@ -67,6 +71,43 @@ class PlanChecks:
         if prior is None or plan.changes:
             writes = set(self.platform.record_hosts) | plan.written_hosts(prior_nodes)
             refuse_writes(self.platform.read_only(writes), writes, diagnostics)
+        roles = {n.name: n.role for n in model.desired}
+        made = {roles[n] for n in (*plan.restore, *plan.roll) if n in roles}
+        made |= {n.role for n in plan.add}
+        if made and "tenant" not in model.unknown and not diagnostics.has_errors:
+            self.images(model, made, diagnostics)
+
+    def images(self, model: ClusterModel, roles: set[str], diagnostics: Diagnostics) -> None:
+        """The base disks the new VMs are copied from must be on the datastore new VMs go to,
+        on every host of the tenant that may take one: one datastore search per host."""
+        from ...esxi.devices import missing_files
+
+        inventories = self.platform.read_hosts().inventories
+        try:
+            rooms, datastores = self.hosts.rooms(model.tenant, inventories, model.network)
+        except DiagnosticError:
+            return  # said by the room check
+        wanted = {model.image_for(role): "worker_image" if role == "worker" else "image"
+                  for role in roles}  # fmt: skip
+        usable = [r.name for r in rooms if r.skip is None and r.name in datastores]
+
+        def look(session: HostSession) -> set[str]:
+            name = datastores[session.name]
+            moid = next(
+                m for m, d in inventories[session.name].datastores.items() if d.name == name
+            )
+            return missing_files(session, {moid: [f"[{name}] {image}" for image in wanted]})
+
+        for host, missing in sorted(self.platform.on_hosts(usable, look).items()):
+            for path in sorted(missing) if isinstance(missing, set) else ():
+                image = path.split("] ", 1)[1]
+                diagnostics.error(
+                    "Base image missing",
+                    f"{image} is not on {path.split(']')[0][1:]}, the datastore of host {host} "
+                    "that new nodes go to: the VMs would have no disk to copy. Copy it there "
+                    "(every host of the tenant needs it), or correct the path.",
+                    Path.root().attr(wanted[image]),
+                )
 
     def owner(self, model: ClusterModel, private: bytes, diagnostics: Diagnostics) -> None:
         """A change is planned only by the state that owns the cluster (ownership.py)."""
