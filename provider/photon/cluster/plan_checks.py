@@ -87,8 +87,10 @@ class PlanChecks:
             rooms, datastores = self.hosts.rooms(model.tenant, inventories, model.network)
         except DiagnosticError:
             return  # said by the room check
-        wanted = {model.image_for(role): "worker_image" if role == "worker" else "image"
-                  for role in roles}  # fmt: skip
+        # image -> the attribute to point at: ``image`` when the workers share it (a
+        # worker_image left unset is no line of the configuration).
+        wanted = {model.image_for(r): "worker_image" if r == "worker" else "image"
+                  for r in sorted(roles, key=lambda r: r != "worker")}  # fmt: skip
         usable = [r.name for r in rooms if r.skip is None and r.name in datastores]
 
         def look(session: HostSession) -> set[str]:
