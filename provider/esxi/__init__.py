@@ -44,7 +44,7 @@ _ON_FIRST_USE = {
         "Created", "VmSpec", "clear_options", "create_vms", "destroy_vms", "power_on_vms",
         "remove_folders", "reset_vms",
     ),
-    "devices": ("NicRepair", "missing_files", "repair_nics"),
+    "devices": ("NicRepair", "missing_files", "missing_in_folders", "repair_nics"),
     "watch": ("VmChange", "VmState", "VmWatch"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}

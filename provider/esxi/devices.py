@@ -25,7 +25,7 @@ from .session import HostSession
 from .tasks import wait_for_tasks
 from .vms import as_error, first_nic
 
-__all__ = ["NicRepair", "missing_files", "repair_nics"]
+__all__ = ["NicRepair", "missing_files", "missing_in_folders", "repair_nics"]
 
 _EDIT = vim.vm.device.VirtualDeviceSpec.Operation.edit
 _ADD = vim.vm.device.VirtualDeviceSpec.Operation.add
@@ -60,6 +60,42 @@ def missing_files(
         for folder in outcome.result or ():
             found |= {_joined(folder.folderPath, f.path) for f in folder.file or ()}
     return {p for paths in files.values() for p in paths if p not in found}
+
+
+def missing_in_folders(
+    session: HostSession,
+    datastore_moid: str,
+    paths: Collection[str],
+    stop: threading.Event | None = None,
+) -> set[str]:
+    """Which of ``paths`` (``[datastore] folder/file``, all on one datastore) do not exist:
+    one search of each paths' own folder, not of the whole datastore (a base image's folder
+    is small; a datastore's tree may hold hundreds of VMs)."""
+    folders: dict[str, set[str]] = {}
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        folders.setdefault(folder or path.split("]")[0] + "]", set()).add(name or path)
+    store = vim.Datastore(datastore_moid, session.si._stub)
+    with translated(session.name):
+        browser = properties_of(session, [store], vim.Datastore, ["browser"])[datastore_moid]
+        tasks = {
+            folder: browser["browser"].SearchDatastore_Task(  # type: ignore[attr-defined]
+                datastorePath=folder,
+                searchSpec=vim.host.DatastoreBrowser.SearchSpec(matchPattern=sorted(names)),
+            )
+            for folder, names in folders.items()
+        }
+    outcomes = wait_for_tasks(session, list(tasks.values()), stop)
+    found: set[str] = set()
+    for task in tasks.values():
+        outcome = outcomes[task._moId]
+        if isinstance(outcome.error, vim.fault.FileNotFound):
+            continue  # no such folder: nothing in it
+        if outcome.error is not None:
+            raise as_error(session, outcome.error)
+        result = outcome.result
+        found |= {_joined(result.folderPath, f.path) for f in result.file or ()}
+    return {p for p in paths if p not in found}
 
 
 def _joined(folder: str, name: str) -> str:

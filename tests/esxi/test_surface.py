@@ -20,6 +20,7 @@ SURFACE = [
     "NameTaken", "NicInfo", "NicRepair", "NotFound", "PoolInfo", "ResourceInUse",
     "StoppedWaiting", "VmChange", "VmInfo", "VmSpec", "VmState", "VmWatch", "WritesForbidden",
     "clear_options", "create_pool", "create_vms", "destroy_pool", "destroy_vms", "missing_files",
+    "missing_in_folders",
     "normalize_thumbprint", "open_session", "power_on_vms", "read_capacity", "read_inventory",
     "read_license", "read_vm_options", "remove_folders", "repair_nics", "reset_vms",
     "set_memory_limit",

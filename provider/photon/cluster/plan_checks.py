@@ -79,8 +79,9 @@ class PlanChecks:
 
     def images(self, model: ClusterModel, roles: set[str], diagnostics: Diagnostics) -> None:
         """The base disks the new VMs are copied from must be on the datastore new VMs go to,
-        on every host of the tenant that may take one: one datastore search per host."""
-        from ...esxi.devices import missing_files
+        on every host of the tenant that may take one: one search of the image's folder per
+        host."""
+        from ...esxi.devices import missing_in_folders
 
         inventories = self.platform.read_hosts().inventories
         try:
@@ -98,7 +99,7 @@ class PlanChecks:
             moid = next(
                 m for m, d in inventories[session.name].datastores.items() if d.name == name
             )
-            return missing_files(session, {moid: [f"[{name}] {image}" for image in wanted]})
+            return missing_in_folders(session, moid, [f"[{name}] {image}" for image in wanted])
 
         for host, missing in sorted(self.platform.on_hosts(usable, look).items()):
             for path in sorted(missing) if isinstance(missing, set) else ():
