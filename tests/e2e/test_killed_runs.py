@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from pyVmomi import vmodl
 
 from tests.support.cluster import NO_DRAIN, cluster, delete_vm, marked_vms, nodes
 from tests.support.probe import probe
@@ -48,13 +49,17 @@ def kill_when(tf: Terraform, sim: Simulator, ready: Callable[[], bool]) -> None:
 
 
 def running(sim: Simulator) -> dict[str, list[str]]:
-    """Node -> the VM names of the cluster's VMs that are powered on (a node may have two)."""
+    """Node -> the VM names of the cluster's VMs that are powered on (a node may have two).
+    Looked at while a run destroys VMs: one gone between the listing and the look is skipped."""
     found: dict[str, list[str]] = {}
     for host in sim.hosts:
         with probe(host) as p:
             for name, vm in p.vms().items():
-                extra = p.extra_config(vm)
-                if extra.get("photon.cluster") == "prod" and vm.runtime.powerState == "poweredOn":
+                try:
+                    extra, power = p.extra_config(vm), vm.runtime.powerState
+                except vmodl.fault.ManagedObjectNotFound:
+                    continue
+                if extra.get("photon.cluster") == "prod" and power == "poweredOn":
                     found.setdefault(extra["photon.node"], []).append(name)
     return found
 
