@@ -36,7 +36,7 @@ def warm_up() -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["records"]:  # not started by Terraform: move or copy the records
-        from .photon.records_cli import main as records_main
+        from .photon.records.cli import main as records_main
 
         sys.exit(records_main(argv[1:]))
     parser = argparse.ArgumentParser(

@@ -13,7 +13,7 @@ from typing import Any
 from ..bridge.cty import Path, Value
 from ..bridge.diagnostics import Diagnostics
 from ..esxi.endpoint import Endpoint, normalize_thumbprint
-from .records_crypto import KEY_ENV, RecordKeys, parse_keys
+from .records.crypto import KEY_ENV, RecordKeys, parse_keys
 
 __all__ = [
     "ENVIRONMENT",

@@ -22,9 +22,9 @@ from ..esxi.endpoint import Endpoint
 from ..esxi.errors import EsxiError, WritesForbidden
 from .errors import host_error
 from .host_conditions import writes_forbidden
-from .records_cache import SharedReads
-from .records_crypto import RecordKeys
-from .records_sealed import SealedRecords
+from .records.cache import SharedReads
+from .records.crypto import RecordKeys
+from .records.sealed import SealedRecords
 
 if TYPE_CHECKING:
     from ..esxi.inventory import Inventory
@@ -74,11 +74,11 @@ class Platform:
     ) -> None:
         """``records``: a store opened already (PostgreSQL), which waits end on ``stop``;
         without it, the records live on the records host's datastore, opened on first use.
-        Record secrets are sealed with ``record_keys`` (records_sealed.py); ``sealing`` False
+        Record secrets are sealed with ``record_keys`` (records/sealed.py); ``sealing`` False
         hands records over as stored (``records export``)."""
         self.endpoints = {e.name: e for e in endpoints}
         self._stated_records_host = records_host
-        self._records_host: str | None = None  # found on first use (records_place.py)
+        self._records_host: str | None = None  # found on first use (records/place.py)
         self._records_datastore = records_datastore
         self.record_keys, self._sealing = record_keys, sealing
         self._warned_unsealed = False
@@ -106,8 +106,8 @@ class Platform:
     @property
     def records_host(self) -> str:
         """The host whose datastore keeps the records: stated, or found on every host once
-        per process (records_place.py)."""
-        from .records_place import find_records_host
+        per process (records/place.py)."""
+        from .records.place import find_records_host
 
         with self._records_lock:
             if self._records_host is None:
@@ -285,7 +285,7 @@ class Platform:
 
     def records(self) -> RecordStore:
         """The platform's records: the configured store, or the records host's datastore
-        (its first by name by default); plain reads shared as ``records_cache.py`` says."""
+        (its first by name by default); plain reads shared as ``records/cache.py`` says."""
         if self._records is None:
             host = self.records_host  # found before the lock below: it takes that lock too
             with self._records_lock:
@@ -309,13 +309,13 @@ class Platform:
         )
 
     def _domain_store(self, store: RecordStore) -> RecordStore:
-        """Plain reads shared (records_cache.py), secrets sealed (records_sealed.py)."""
+        """Plain reads shared (records/cache.py), secrets sealed (records/sealed.py)."""
         shared = SharedReads(store)
         return SealedRecords(shared, self.record_keys) if self._sealing else shared
 
     def prefetch_record(self, kind: str, name: str) -> None:
         """Start a plain read of a record now, so that its round trip overlaps the host reads
-        made before it is used: the later ``records().get`` shares it (``records_cache.py``),
+        made before it is used: the later ``records().get`` shares it (``records/cache.py``),
         or reads again if it failed, and reports that failure."""
 
         def read() -> None:
@@ -326,8 +326,8 @@ class Platform:
 
     def _datastore_records(self, host: str) -> RecordStore:
         from ..esxi.datastore import DatastoreFiles
-        from .records_datastore import DatastoreRecords
-        from .records_place import records_datastore
+        from .records.datastore import DatastoreRecords
+        from .records.place import records_datastore
 
         try:
             session = self.session(host)

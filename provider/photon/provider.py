@@ -183,7 +183,7 @@ class PhotonProvider(Provider):
         stop = threading.Event()
         records: RecordStore | None = None
         if url is not None:  # opened now: a bad URL is the configuration's error
-            from .records_pg import PostgresRecords
+            from .records.postgres import PostgresRecords
 
             try:
                 records = PostgresRecords(url, lock_wait, stop, url_path)

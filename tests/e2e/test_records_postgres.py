@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from provider.photon.records_pg import PostgresRecords
+from provider.photon.records.postgres import PostgresRecords
 from tests.support.postgres import Postgres
 from tests.support.probe import probe
 from tests.support.records import Records, datastore_env, records_cli

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 
-from provider.photon.records_crypto import key_id
+from provider.photon.records.crypto import key_id
 from tests.support.cluster import cluster, marked_vms
 from tests.support.records import Records, datastore_env, records_cli
 from tests.support.simulator import Simulator

@@ -17,7 +17,7 @@ from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
 from provider.photon.quota_admission import admitted
 from provider.photon.quota_policy import Amounts
-from provider.photon.records_pg import PostgresRecords
+from provider.photon.records.postgres import PostgresRecords
 from tests.support.postgres import Postgres
 from tests.support.probe import Probe, probe
 from tests.support.simulator import SimHost, Simulator

@@ -11,9 +11,9 @@ import pytest
 from provider.bridge.diagnostics import DiagnosticError
 from provider.esxi.endpoint import Endpoint
 from provider.photon.platform import Platform
-from provider.photon.records_cache import SharedReads
-from provider.photon.records_datastore import DatastoreRecords
-from provider.photon.records_lease import LINGER
+from provider.photon.records.cache import SharedReads
+from provider.photon.records.datastore import DatastoreRecords
+from provider.photon.records.lease import LINGER
 from tests.support.probe import probe
 from tests.support.simulator import SimHost, Simulator
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from provider.photon.records_crypto import (
+from provider.photon.records.crypto import (
     KeyMissing,
     RecordKeys,
     SealBroken,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from provider.photon.records_lease import Lease
+from provider.photon.records.lease import Lease
 
 WAIT = 5.0  # seconds: generous, the events fire at once when the lease is right
 

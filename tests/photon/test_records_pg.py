@@ -14,8 +14,8 @@ import pytest
 
 from provider.bridge.diagnostics import DiagnosticError
 from provider.photon.config import RECORDS_PATH
-from provider.photon.records_cache import SharedReads
-from provider.photon.records_pg import SCHEMA_VERSION, PostgresRecords
+from provider.photon.records.cache import SharedReads
+from provider.photon.records.postgres import SCHEMA_VERSION, PostgresRecords
 from tests.support.postgres import Postgres
 
 
@@ -130,7 +130,7 @@ def test_bad_connections_are_each_one_clear_diagnostic(
 
 _HOLDER = """
 import sys, time
-from provider.photon.records_pg import PostgresRecords
+from provider.photon.records.postgres import PostgresRecords
 store = PostgresRecords(sys.argv[1])
 with store.locked("hold for a test"):
     print("held", flush=True)

@@ -8,7 +8,7 @@ import datetime
 from provider.photon.cluster import health_memory
 from provider.photon.cluster.guest import Reset
 from provider.photon.cluster.health_memory import HealthMemory, NodeSeen
-from provider.photon.records_pg import PostgresRecords
+from provider.photon.records.postgres import PostgresRecords
 
 NOW = datetime.datetime(2026, 12, 5, 12, 0, tzinfo=datetime.UTC)
 EARLIER = NOW - datetime.timedelta(minutes=3)

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..bridge.diagnostics import DiagnosticError
-from .records_datastore import ROOT
+from ...bridge.diagnostics import DiagnosticError
+from .datastore import ROOT
 
 if TYPE_CHECKING:
-    from ..esxi.inventory import DatastoreInfo, Inventory
-    from ..esxi.session import HostSession
-    from .platform import Platform
+    from ...esxi.inventory import DatastoreInfo, Inventory
+    from ...esxi.session import HostSession
+    from ..platform import Platform
 
 __all__ = ["find_records_host", "records_datastore"]
 
@@ -38,7 +38,7 @@ def records_datastore(inventory: Inventory, stated: str | None) -> DatastoreInfo
 def find_records_host(platform: Platform, stated: str | None, datastore: str | None) -> str:
     def holds(session: HostSession) -> str | None:
         """The records datastore's url if it holds the records folder, else None."""
-        from ..esxi.datastore import DatastoreFiles
+        from ...esxi.datastore import DatastoreFiles
 
         inventory = platform.kept_inventory(session)
         store = records_datastore(inventory, datastore)

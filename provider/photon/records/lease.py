@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from ..bridge.diagnostics import DiagnosticError
+from ...bridge.diagnostics import DiagnosticError
 
 __all__ = ["LINGER", "LOCK_WAIT", "Lease", "check_stop"]
 

@@ -2,8 +2,8 @@
 
 Terraform state belongs to one configuration; the platform's limits must be visible to every
 configuration that plans against the same hosts. So each record is also kept in a store that
-all of them share: a folder on a datastore of one host (``records_datastore``, the default)
-or PostgreSQL (``records_pg``, chosen by the provider's ``records`` block). The rest of the
+all of them share: a folder on a datastore of one host (``records/datastore.py``, the default)
+or PostgreSQL (``records/postgres.py``, chosen by the provider's ``records`` block). The rest of the
 domain sees only ``RecordStore``.
 
 A record is a JSON object with ``format``, ``kind``, ``name`` and ``updated`` beside its body;
@@ -55,7 +55,7 @@ class RecordStore(Protocol):
     def locked(self, purpose: str, key: str | None = None) -> AbstractContextManager[None]:
         """Hold the platform lock: checks and writes inside see no concurrent writer. With a
         ``key`` (what the section alone reads and writes, e.g. one tenant), sections of this
-        process with other keys may run beside it (``records_lease.py``)."""
+        process with other keys may run beside it (``records/lease.py``)."""
 
     def confirm_lock(self) -> None:
         """Raise unless this run still holds the platform lock (fencing, before work that

@@ -8,7 +8,7 @@ host that ``PHOTON_HOST``, ``PHOTON_PASSWORD`` and ``PHOTON_THUMBPRINT`` (or
 ``PHOTON_INSECURE``) describe. Every command holds the platform lock, so no run changes the
 records meanwhile; ``import`` and ``rekey`` read every record back and compare.
 
-Sealed secrets (``records_crypto.py``) travel as they are stored: ``export`` writes
+Sealed secrets (``records/crypto.py``) travel as they are stored: ``export`` writes
 ciphertext unless ``--decrypt`` (with the keys of ``PHOTON_RECORDS_KEY``) asks for clear text.
 ``rekey`` opens every record with any key of ``PHOTON_RECORDS_KEY`` and seals it with the
 first: records written before a key was set are sealed, and an old key can then be dropped.
@@ -24,10 +24,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..bridge.diagnostics import DiagnosticError, Diagnostics
-from .config import endpoints_from_blocks, lock_timeout, record_keys
-from .records import KINDS, Record, RecordStore, body_of
-from .records_crypto import KEY_ENV, SECRET_FIELDS
+from ...bridge.diagnostics import DiagnosticError, Diagnostics
+from ..config import endpoints_from_blocks, lock_timeout, record_keys
+from . import KINDS, Record, RecordStore, body_of
+from .crypto import KEY_ENV, SECRET_FIELDS
 
 __all__ = ["export_records", "import_records", "main", "rekey"]
 
@@ -70,10 +70,10 @@ def open_store(
         )
     records = None
     if url:
-        from .records_pg import PostgresRecords
+        from .postgres import PostgresRecords
 
         records = PostgresRecords(url, lock_wait)
-    from .platform import Platform
+    from ..platform import Platform
 
     platform = Platform(
         endpoints, records_datastore=datastore, lock_wait=lock_wait, records=records,

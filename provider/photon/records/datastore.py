@@ -28,15 +28,15 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..bridge.diagnostics import DiagnosticError
-from ..bridge.logs import log_context
-from ..esxi.errors import AlreadyExists, EsxiError, NotFound
-from .errors import host_error
-from .records import FORMAT, Record, encode, shaped
-from .records_lease import LOCK_WAIT, Lease, check_stop
+from ...bridge.diagnostics import DiagnosticError
+from ...bridge.logs import log_context
+from ...esxi.errors import AlreadyExists, EsxiError, NotFound
+from ..errors import host_error
+from . import FORMAT, Record, encode, shaped
+from .lease import LOCK_WAIT, Lease, check_stop
 
 if TYPE_CHECKING:
-    from ..esxi.datastore import DatastoreFiles
+    from ...esxi.datastore import DatastoreFiles
 
 __all__ = ["ROOT", "DatastoreRecords"]
 
@@ -167,7 +167,7 @@ class DatastoreRecords:
         """Hold the platform lock: checks and writes inside see no concurrent writer.
 
         Sections of this process share one acquisition while more are queued, and sections
-        with different keys run side by side (``records_lease.py``; each record is a file
+        with different keys run side by side (``records/lease.py``; each record is a file
         of its own), so a run never waits for itself on the datastore. While held, the
         expiry is pushed forward regularly."""
         return self._lease.section(purpose, key)

@@ -26,8 +26,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..bridge.diagnostics import DiagnosticError
-from .records import Record, RecordStore
+from ...bridge.diagnostics import DiagnosticError
+from . import Record, RecordStore
 
 __all__ = ["FRESH", "SharedReads"]
 

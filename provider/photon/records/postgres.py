@@ -4,7 +4,7 @@ One table holds every record as a row (kind, name, body as jsonb, ``updated``, `
 the provider creates and migrates it itself: ``photon_schema`` lists the migrations applied,
 and migrating runs under a transaction-scoped advisory lock, so two runs starting at once
 migrate once. The platform lock is a session-level advisory lock, which one acquisition can
-keep for several steps of this process (``records_lease.py``); each step under it runs in one
+keep for several steps of this process (``records/lease.py``); each step under it runs in one
 transaction, committed when the step ends. So a quota admission (limits read, usage counted,
 VMs made, record written) is one transaction that no other run can interleave with, and a
 killed run's lock goes with its connection. Writes under the lock are conditional on the
@@ -29,11 +29,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from ..bridge.cty import Path
-from ..bridge.diagnostics import DiagnosticError
-from ..bridge.logs import log_context
-from .records import Record, encode, shaped
-from .records_lease import LOCK_WAIT, Lease, check_stop
+from ...bridge.cty import Path
+from ...bridge.diagnostics import DiagnosticError
+from ...bridge.logs import log_context
+from . import Record, encode, shaped
+from .lease import LOCK_WAIT, Lease, check_stop
 
 __all__ = ["SCHEMA_VERSION", "PostgresRecords", "describe"]
 
@@ -243,7 +243,7 @@ class PostgresRecords:
         return record
 
     def read_all(self, kind: str) -> dict[str, Record | DiagnosticError]:
-        """Every record of ``kind`` in one query (for plain reads: ``records_cache.py``)."""
+        """Every record of ``kind`` in one query (for plain reads: ``records/cache.py``)."""
         rows = self._run("SELECT name, body, updated FROM photon_records WHERE kind = %s", (kind,))
         return {name: self._record(kind, name, body, updated) for name, body, updated in rows}
 
@@ -302,7 +302,7 @@ class PostgresRecords:
 
         The lock is a session-level advisory lock, so one acquisition can serve several
         sections: those of this process run one at a time and share it while more are queued
-        (``records_lease.py``), each in its own transaction, committed before its resource's
+        (``records/lease.py``), each in its own transaction, committed before its resource's
         answer goes back to Terraform. So sections run one at a time whatever their ``key``:
         the connection has one transaction open at a time."""
         with self._lease.section(purpose):

@@ -1,5 +1,5 @@
 """The record store as the domain sees it: secret fields sealed on the way in, opened on the
-way out (``records_crypto.py``), so nothing else in the provider handles ciphertext.
+way out (``records/crypto.py``), so nothing else in the provider handles ciphertext.
 
 Without keys, records are written as they are, and a sealed record that is read is a
 diagnostic naming the record and the id of the key it needs (never a key), raised before
@@ -11,9 +11,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..bridge.diagnostics import DiagnosticError
-from .records import Record, RecordStore
-from .records_crypto import SECRET_FIELDS, KeyMissing, RecordKeys, SealBroken, is_sealed
+from ...bridge.diagnostics import DiagnosticError
+from . import Record, RecordStore
+from .crypto import SECRET_FIELDS, KeyMissing, RecordKeys, SealBroken, is_sealed
 
 __all__ = ["SealedRecords"]
 
