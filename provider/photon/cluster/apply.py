@@ -160,7 +160,7 @@ class ClusterApply:
             response.diagnostics.add(error.diagnostic)
         if model.readiness.wait:
             ready = [n for n in names if nodes.get(n, {}).get("status") == READY]
-            for problem in clear_boot_data(self.platform, ready, nodes):
+            for problem in clear_boot_data(self.hosts, ready, nodes):
                 response.diagnostics.warning(
                     "Boot data not cleared",
                     f"{problem.diagnostic.detail} The node's VM keeps its boot data (with the "
@@ -292,9 +292,8 @@ class ClusterApply:
             )
         records = self.platform.records()
         with records.locked(f"delete cluster {tenant}/{name}"):
-            with self.timeout(prior, "delete") as stop:
-                intent = intent_of(records.get(CLUSTERS, prior.record_key))
-                self.hosts.clear_unfinished(intent, stop)
+            intent = intent_of(records.get(CLUSTERS, prior.record_key))
+            self.hosts.clear_unfinished(intent, self.platform.stop_requested)
             records.remove(CLUSTERS, prior.record_key)
             health_memory.forget(records, tenant, name)
         response.new_state = Value.null(response.new_state.type)
@@ -304,14 +303,8 @@ class ClusterApply:
         ``node@host/moid``: VM ids are per host); and the hosts that do not answer."""
         nodes: Nodes = {n: v.as_dict() for n, v in (prior.nodes or {}).items()}
         hosts = self.platform.read_hosts()
-        for host, inventory in hosts.inventories.items():
-            for vm in inventory.vms.values():
-                if (vm.marks.get("tenant"), vm.marks.get("cluster")) == (prior.tenant, prior.name):
-                    node = vm.marks.get("node", vm.moid)
-                    mine = nodes.get(node, {})
-                    if (mine.get("host"), mine.get("vm_id")) != (host, vm.moid):
-                        node = f"{node}@{host}/{vm.moid}"
-                    nodes[node] = {"host": host, "vm_id": vm.moid}
+        for vm in leftovers_in(hosts.inventories, prior.tenant, prior.name, nodes):
+            nodes[stray_key(vm)] = {"host": vm.host, "vm_id": vm.vm_id}
         return nodes, hosts.down
 
     # -- shared -------------------------------------------------------------------------

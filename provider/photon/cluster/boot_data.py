@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...bridge.diagnostics import DiagnosticError
-from ..platform import Platform
 
 if TYPE_CHECKING:
-    pass
+    from .hosts import ClusterHosts
 
 __all__ = ["SECRET_OPTIONS", "clear_boot_data"]
 
@@ -27,23 +26,14 @@ SECRET_OPTIONS = ("guestinfo.userdata", "guestinfo.userdata.encoding")
 
 
 def clear_boot_data(
-    platform: Platform, names: Sequence[str], nodes: Mapping[str, Mapping[str, Any]]
+    hosts: ClusterHosts, names: Sequence[str], nodes: Mapping[str, Mapping[str, Any]]
 ) -> list[DiagnosticError]:
     """Remove the boot data of ``names`` (ready nodes) from their VMs; what could not be
-    removed, one error per host or VM (the caller reports them as warnings)."""
+    removed (the caller reports them as warnings)."""
     from ...esxi.vms import clear_options
 
-    by_host: dict[str, list[str]] = {}
-    for name in names:
-        by_host.setdefault(nodes[name]["host"], []).append(nodes[name]["vm_id"])
-    outcomes = platform.on_hosts(
-        by_host,
-        lambda s: clear_options(s, by_host[s.name], SECRET_OPTIONS, platform.stop_requested),
+    stop = hosts.platform.stop_requested
+    done = hosts.on_node_vms(
+        names, nodes, lambda session, moids: clear_options(session, moids, SECRET_OPTIONS, stop)
     )
-    problems = []
-    for outcome in outcomes.values():
-        if isinstance(outcome, DiagnosticError):
-            problems.append(outcome)
-            continue
-        problems += [platform.explain(e) for e in outcome.values() if e is not None]
-    return problems
+    return [error for error in done.values() if error is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...bridge.cty import Path
@@ -15,12 +15,13 @@ from ..names import pool_name
 from ..platform import Platform
 from .guest import REPORTS_MARK
 from .kubernetes.spec import Node
-from .leftovers import unfinished
+from .leftovers import leftovers_in, unfinished
 from .model import ClusterModel
 from .placement import HostRoom, PlacementError, place
 from .values import POWERED_OFF, READY, b64, has_peers, node_demand, node_vm_name
 
 if TYPE_CHECKING:
+    from ...esxi.errors import EsxiError
     from ...esxi.inventory import Inventory
     from ...esxi.session import HostSession
     from ...esxi.vms import VmSpec
@@ -180,23 +181,17 @@ class ClusterHosts:
         """A VM with this cluster's marks for a node we are about to create is reported,
         never silently adopted or deleted."""
         wanted = {n.name for n in batch}
-        for host, inventory in inventories.items():
-            for vm in inventory.vms.values():
-                marks = vm.marks
-                if (
-                    marks.get("tenant") == model.tenant
-                    and marks.get("cluster") == model.name
-                    and marks.get("node") in wanted
-                ):
-                    raise DiagnosticError(
-                        "Leftover VM of this cluster",
-                        f"VM {vm.name} ({vm.moid}) on {host} carries the marks of node "
-                        f"{marks['node']} of cluster {model.tenant}/{model.name} but is not in "
-                        "Terraform's state. A refresh adopts it or plans its removal: run "
-                        "`terraform apply` again, without -refresh=false. (If the cluster has "
-                        "no platform record, no run of ours can tell it is finished: delete "
-                        "it.)",
-                    )
+        for vm in leftovers_in(inventories, model.tenant, model.name, {}):
+            if vm.node in wanted:
+                raise DiagnosticError(
+                    "Leftover VM of this cluster",
+                    f"VM {vm.vm_name} ({vm.vm_id}) on {vm.host} carries the marks of node "
+                    f"{vm.node} of cluster {model.tenant}/{model.name} but is not in "
+                    "Terraform's state. A refresh adopts it or plans its removal: run "
+                    "`terraform apply` again, without -refresh=false. (If the cluster has "
+                    "no platform record, no run of ours can tell it is finished: delete "
+                    "it.)",
+                )
 
     def clear_unfinished(self, intent: Intent, stop: threading.Event) -> None:
         """Remove the folders of VMs an interrupted run meant to make and never made (the
@@ -215,26 +210,42 @@ class ClusterHosts:
         nodes: Mapping[str, dict[str, Any]],
         stop: threading.Event,
     ) -> dict[str, DiagnosticError | None]:
+        """Each named node's VM destroyed (a node without a VM: nothing to do); each node's
+        error, or None."""
         from ...esxi.vms import destroy_vms
 
+        with_vm = [n for n in names if nodes[n].get("vm_id")]
+        done = self.on_node_vms(with_vm, nodes, lambda s, moids: destroy_vms(s, moids, stop))
+        return {n: done.get(n) for n in names}
+
+    def on_node_vms(
+        self,
+        names: Sequence[str],
+        nodes: Mapping[str, Mapping[str, Any]],
+        work: Callable[[HostSession, list[str]], Mapping[str, EsxiError | None]],
+    ) -> dict[str, DiagnosticError | None]:
+        """Run ``work`` on the named nodes' VMs, one call per host with its VM ids (VM id ->
+        error); each node's error, or None. A host that fails fails its nodes."""
         by_host: dict[str, list[str]] = {}
         for name in names:
-            node = nodes[name]
-            if node.get("vm_id"):
-                by_host.setdefault(node["host"], []).append(name)
+            by_host.setdefault(nodes[name]["host"], []).append(name)
 
-        def destroy(session: HostSession) -> dict[str, Any]:
-            moids = [nodes[n]["vm_id"] for n in by_host[session.name]]
-            return destroy_vms(session, moids, stop)
+        def on_host(session: HostSession) -> Mapping[str, EsxiError | None]:
+            return work(session, [nodes[n]["vm_id"] for n in by_host[session.name]])
 
-        result: dict[str, DiagnosticError | None] = {n: None for n in names}
-        for host, outcome in self.platform.on_hosts(by_host, destroy).items():
-            for name in by_host[host]:
-                if isinstance(outcome, DiagnosticError):
-                    result[name] = outcome
-                elif (error := outcome[nodes[name]["vm_id"]]) is not None:
-                    result[name] = self.platform.explain(error)
+        outcomes = self.platform.on_hosts(by_host, on_host)
+        result: dict[str, DiagnosticError | None] = {}
+        for name in names:
+            outcome = outcomes[nodes[name]["host"]]
+            error = (
+                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
+            )
+            result[name] = None if error is None else _as_diagnostic(self.platform, error)
         return result
+
+
+def _as_diagnostic(platform: Platform, error: DiagnosticError | EsxiError) -> DiagnosticError:
+    return error if isinstance(error, DiagnosticError) else platform.explain(error)
 
 
 def _vm_spec(

@@ -98,17 +98,21 @@ def check_owner(platform: Platform, model: ClusterModel, private: bytes) -> None
     (ahead: another configuration changed it; behind: it was put back from a copy), unless
     this state's own interrupted run wrote it. Apply checks the same (``RecordWriter``)."""
     known = known_generation(private)
-    if known is None:
-        return
-    record = platform.records().get(CLUSTERS, model.record_key)
+    if known is not None:
+        record = platform.records().get(CLUSTERS, model.record_key)
+        _confirm(model, record, known, known_owner(private))
+
+
+def _confirm(
+    model: ClusterModel, record: Mapping[str, Any] | None, known: int | None, owner: str | None
+) -> int:
+    """The record's generation, refused unless it is ``known`` (None: any) or the record was
+    written by the state whose token is ``owner``."""
     current = record_generation(record)
-    if current != known and not _own(record, known_owner(private)):
-        raise changed_elsewhere(model, known, current)
-
-
-def _own(record: Mapping[str, Any] | None, owner: str | None) -> bool:
-    """Whether ``record`` was written by the state whose token is ``owner``."""
-    return owner is not None and (record or {}).get(OWNER) == owner
+    ours = owner is not None and (record or {}).get(OWNER) == owner
+    if known not in (None, current) and not ours:
+        raise changed_elsewhere(model, known, current)  # type: ignore[arg-type]
+    return current
 
 
 class RecordWriter:
@@ -167,8 +171,6 @@ class RecordWriter:
         own interrupted run wrote): called under the platform lock before a host is
         changed, and before each write. Remembers the record's intent."""
         record = self.platform.records().get(CLUSTERS, model.record_key)
-        current = record_generation(record)
-        if self.generation not in (None, current) and not _own(record, self.owner):
-            raise changed_elsewhere(model, self.generation, current)
+        current = _confirm(model, record, self.generation, self.owner)
         self.intent = intent_of(record)
         return current

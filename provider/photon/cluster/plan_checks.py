@@ -6,7 +6,9 @@ and last reset)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...bridge.cty import Path
@@ -20,14 +22,25 @@ from .hosts import ClusterHosts
 from .kubernetes.spec import Node
 from .model import ClusterModel, NodeState
 from .ownership import check_owner
-from .placement import PlacementError, place, skipped
+from .placement import HostRoom, PlacementError, place, skipped
 from .plan import DESTROY_ANYWAY, NodePlan, Observed, judged_statuses
 from .values import demand_of, has_etcd_ca_key, node_demand
 
 if TYPE_CHECKING:
+    from ...esxi.inventory import Inventory
     from ...esxi.session import HostSession
 
 __all__ = ["PlanChecks"]
+
+
+@dataclass(frozen=True)
+class TenantHosts:
+    """What the plan's host checks read once: the inventories, and the tenant's hosts as
+    placement sees them (room, and the datastore new VMs go to)."""
+
+    inventories: Mapping[str, Inventory]
+    rooms: list[HostRoom]
+    datastores: Mapping[str, str]
 
 
 class PlanChecks:
@@ -61,13 +74,14 @@ class PlanChecks:
         allowed where the plan changes VMs."""
         prior_nodes: Mapping[str, NodeState] = {} if prior is None else prior.nodes or {}
         placed = {n: prior_nodes[n] for n in plan.keep + plan.repair + plan.power_on}
+        hosts = functools.cache(lambda: self._tenant_hosts(model))  # once, for every check
         if plan.restore:
-            self.room(model, plan.restore, placed, diagnostics)
+            self.room(model, plan.restore, placed, hosts(), diagnostics)
         if plan.add and "tenant" not in model.unknown:
             self.quota(model, list(plan.add), diagnostics)
             if not diagnostics.has_errors:
                 added = [n.name for n in plan.add]
-                self.room(model, added, placed, diagnostics, restoring=False)
+                self.room(model, added, placed, hosts(), diagnostics, restoring=False)
         if prior is None or plan.changes:
             writes = set(self.platform.record_hosts) | plan.written_hosts(prior_nodes)
             refuse_writes(self.platform.read_only(writes), writes, diagnostics)
@@ -75,19 +89,28 @@ class PlanChecks:
         made = {roles[n] for n in (*plan.restore, *plan.roll) if n in roles}
         made |= {n.role for n in plan.add}
         if made and "tenant" not in model.unknown and not diagnostics.has_errors:
-            self.images(model, made, diagnostics)
+            found = hosts()
+            if not isinstance(found, DiagnosticError):  # else said by the room check
+                self.images(model, made, found, diagnostics)
 
-    def images(self, model: ClusterModel, roles: set[str], diagnostics: Diagnostics) -> None:
+    def _tenant_hosts(self, model: ClusterModel) -> TenantHosts | DiagnosticError:
+        """The tenant's hosts that may take new nodes, as placement sees them."""
+        inventories = self.platform.read_hosts().inventories
+        try:
+            rooms, datastores = self.hosts.rooms(model.tenant, inventories, model.network)
+        except DiagnosticError as exc:
+            return exc
+        return TenantHosts(inventories, rooms, datastores)
+
+    def images(
+        self, model: ClusterModel, roles: set[str], hosts: TenantHosts, diagnostics: Diagnostics
+    ) -> None:
         """The base disks the new VMs are copied from must be on the datastore new VMs go to,
         on every host of the tenant that may take one: one search of the image's folder per
         host."""
         from ...esxi.devices import missing_in_folders
 
-        inventories = self.platform.read_hosts().inventories
-        try:
-            rooms, datastores = self.hosts.rooms(model.tenant, inventories, model.network)
-        except DiagnosticError:
-            return  # said by the room check
+        inventories, rooms, datastores = hosts.inventories, hosts.rooms, hosts.datastores
         # image -> the attribute to point at: ``image`` when the workers share it (a
         # worker_image left unset is no line of the configuration).
         wanted = {model.image_for(r): "worker_image" if r == "worker" else "image"
@@ -124,18 +147,17 @@ class PlanChecks:
         model: ClusterModel,
         names: Sequence[str],
         placed: Mapping[str, NodeState],
+        hosts: TenantHosts | DiagnosticError,
         diagnostics: Diagnostics,
         *,
         restoring: bool = True,
     ) -> None:
         """Say at plan time when the tenant's usable hosts cannot take the new nodes (or
         those to restore), and which hosts take none."""
-        try:
-            inventories = self.platform.read_hosts().inventories
-            rooms, _ = self.hosts.rooms(model.tenant, inventories, model.network)
-        except DiagnosticError as exc:
-            diagnostics.add(exc.diagnostic)
+        if isinstance(hosts, DiagnosticError):
+            diagnostics.add(hosts.diagnostic)
             return
+        rooms = hosts.rooms
         skipped_warning(skipped(rooms), diagnostics)
         roles = {n.name: n.role for n in model.desired}
         demands = [node_demand(n, roles[n], model.flavors) for n in names]

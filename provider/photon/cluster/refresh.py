@@ -93,11 +93,8 @@ def _gone(platform: Platform, model: ClusterModel, inventories: Inventories) -> 
     marks, and its record is gone (a record or one VM left means it is to be restored)."""
     if not model.nodes or any(isinstance(i, DiagnosticError) for i in inventories.values()):
         return False
-    marks = (model.tenant, model.name)
-    for inventory in inventories.values():
-        for vm in inventory.vms.values():  # type: ignore[union-attr]
-            if (vm.marks.get("tenant"), vm.marks.get("cluster")) == marks:
-                return False
+    if leftovers_in(inventories, model.tenant, model.name, {}):
+        return False
     try:
         return platform.records().get(CLUSTERS, model.record_key) is None
     except DiagnosticError:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...bridge.api import ApplyResponse
-from ...bridge.diagnostics import DiagnosticError
 from ...esxi.errors import EsxiError
 from ..platform import Platform
 from . import health_memory
@@ -78,12 +77,15 @@ class Restorer:
         }
         self._on_node_vms(
             power_on, nodes, response,
-            lambda session, names: power_on_vms(session, [nodes[n]["vm_id"] for n in names], stop),
+            lambda session, moids: power_on_vms(session, moids, stop),
         )  # fmt: skip
+        by_vm = {
+            (nodes[n]["host"], nodes[n]["vm_id"]): r for n, r in repairs.items()
+        }  # ids: per host
         self._on_node_vms(
             list(repairs), nodes, response,
-            lambda session, names: repair_nics(
-                session, {nodes[n]["vm_id"]: repairs[n] for n in names}, stop
+            lambda session, moids: repair_nics(
+                session, {m: by_vm[(session.name, m)] for m in moids}, stop
             ),
         )  # fmt: skip
         resets = {n: still[n] for n in node_plan.reset if n in still}
@@ -144,7 +146,7 @@ class Restorer:
         boots = {n: _report_boot(vm) for n, vm in vms.items()}
         self._on_node_vms(
             names, nodes, response,
-            lambda session, some: reset_vms(session, [nodes[n]["vm_id"] for n in some], stop),
+            lambda session, moids: reset_vms(session, moids, stop),
         )  # fmt: skip
         now = datetime.datetime.now(datetime.UTC)
         done = {
@@ -175,25 +177,13 @@ class Restorer:
         response: ApplyResponse,
         work: Callable[[HostSession, list[str]], Mapping[str, EsxiError | None]],
     ) -> None:
-        """Run ``work`` on the named nodes' VMs, per host (VM moid -> error); a node it
+        """Run ``work`` on the named nodes' VMs (``ClusterHosts.on_node_vms``); a node it
         succeeds for is ready, a failure is reported."""
-        by_host: dict[str, list[str]] = {}
-        for name in names:
-            by_host.setdefault(nodes[name]["host"], []).append(name)
-        results = self.platform.on_hosts(
-            by_host, lambda session: work(session, by_host[session.name])
-        )
-        for name in names:
-            outcome = results[nodes[name]["host"]]
-            error = (
-                outcome if isinstance(outcome, DiagnosticError) else outcome[nodes[name]["vm_id"]]
-            )
+        for name, error in self.hosts.on_node_vms(names, nodes, work).items():
             if error is None:
                 nodes[name]["status"] = READY
-            elif isinstance(error, DiagnosticError):
-                response.diagnostics.add(error.diagnostic)
             else:
-                response.diagnostics.add(self.platform.explain(error).diagnostic)
+                response.diagnostics.add(error.diagnostic)
 
     def restore(
         self,
