@@ -139,6 +139,12 @@ def test_metadata_carries_static_network_config() -> None:
     assert "network" not in json.loads(metadata(SPEC, WORKER, "vm-43"))  # DHCP
 
 
+def test_metadata_asks_cloud_init_to_clear_the_user_data_it_read() -> None:
+    """The user data holds the cluster's keys: cloud-init's VMware datasource clears the
+    guestinfo keys listed under ``cleanup-guestinfo`` once it has read them."""
+    assert json.loads(metadata(SPEC, WORKER, "vm-43"))["cleanup-guestinfo"] == ["userdata"]
+
+
 def test_pki_survives_private_state(pki: ClusterPki) -> None:
     assert ClusterPki.from_json(json.loads(json.dumps(pki.to_json()))) == pki
 
